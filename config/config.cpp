@@ -1,0 +1,969 @@
+// The config loader: TOML text -> typed, validated eg::cfg::config (config/config.hpp).
+//
+// DESIGN.md convention 4: schema-first and all-or-nothing. toml++ parses; every table
+// and key is then checked against the schema below (unknown keys and wrong types are
+// errors), each value against its range, and finally the whole file against itself
+// (unique names, overlapping prefixes, routes whose next hop is not on-link). Every
+// problem is collected as `key.path (line N): message`; load_result.value is set only
+// when there are none. Nothing here throws out of load_file()/load_string().
+//
+// Owner: whoever calls it (the control thread at start-up and on reload, tools for
+// --check-config). No global state, so concurrent calls are fine.
+#include "config/config.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <initializer_list>
+#include <map>
+#include <set>
+#include <utility>
+
+namespace eg::cfg {
+
+std::string error::to_string() const {
+    std::string s = key;
+    if (line > 0) s += key.empty() ? "line " + std::to_string(line) : " (line " + std::to_string(line) + ")";
+    if (!s.empty()) s += ": ";
+    s += message;
+    return s;
+}
+
+namespace {
+
+// ---- limits that are not a single key's range ----------------------------------------
+constexpr std::size_t k_max_ports = 16;            ///< ports a Snapshot can hold
+constexpr std::size_t k_max_ifname = 15;           ///< IFNAMSIZ - 1 (Linux)
+constexpr std::size_t k_max_port_name = 32;
+constexpr uint64_t k_max_core = 1023;              ///< sanity bound, not the machine's count
+constexpr uint32_t k_ethernet_overhead = 18;       ///< Ethernet header + one 802.1Q tag
+constexpr std::size_t k_max_file_bytes = 16u << 20;
+constexpr std::size_t k_max_quoted = 64;           ///< quoted user text in messages
+
+// ---- small text helpers ------------------------------------------------------------------
+
+/// User text for a message: quoted, control bytes escaped, long text cut short.
+std::string quote(std::string_view s) {
+    std::string out = "\"";
+    for (std::size_t i = 0; i < s.size() && i < k_max_quoted; ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
+            static constexpr char hex[] = "0123456789abcdef";
+            out += "\\x";
+            out.push_back(hex[c >> 4]);
+            out.push_back(hex[c & 0xf]);
+        } else {
+            out.push_back(static_cast<char>(c));
+        }
+    }
+    if (s.size() > k_max_quoted) out += "...";
+    out += "\"";
+    return out;
+}
+
+/// A TOML key as it appears inside a key path: bare keys as-is, anything else quoted.
+std::string key_text(std::string_view k) {
+    const bool bare = !k.empty() && std::all_of(k.begin(), k.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+               c == '-';
+    });
+    return bare && k.size() <= k_max_quoted ? std::string(k) : quote(k);
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diag = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const std::size_t up = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            diag = up;
+        }
+    }
+    return row[b.size()];
+}
+
+std::string_view type_name(toml::node_type t) {
+    switch (t) {
+        case toml::node_type::table: return "table";
+        case toml::node_type::array: return "array";
+        case toml::node_type::string: return "string";
+        case toml::node_type::integer: return "integer";
+        case toml::node_type::floating_point: return "float";
+        case toml::node_type::boolean: return "boolean";
+        case toml::node_type::date: return "date";
+        case toml::node_type::time: return "time";
+        case toml::node_type::date_time: return "date-time";
+        case toml::node_type::none: break;
+    }
+    return "nothing";
+}
+
+int line_of(const toml::source_region& r) {
+    return r.begin.line > static_cast<toml::source_index>(INT_MAX) ? INT_MAX : static_cast<int>(r.begin.line);
+}
+int line_of(const toml::node& n) { return line_of(n.source()); }
+
+// ---- address helpers ---------------------------------------------------------------------
+
+unsigned family_bits(const ip_address& a) { return a.v6 ? 128u : 32u; }
+
+/// The prefix's address with its host bits set to `ones` (false: network, true: last).
+ip_address with_host_bits(const ip_prefix& p, bool ones) {
+    ip_address a = p.addr;
+    const unsigned bits = family_bits(a);
+    for (unsigned bit = p.length; bit < bits; ++bit) {
+        const auto m = static_cast<uint8_t>(0x80u >> (bit % 8));
+        if (ones)
+            a.bytes[bit / 8] = static_cast<uint8_t>(a.bytes[bit / 8] | m);
+        else
+            a.bytes[bit / 8] = static_cast<uint8_t>(a.bytes[bit / 8] & ~m);
+    }
+    return a;
+}
+
+ip_prefix network_of(const ip_prefix& p) { return ip_prefix{with_host_bits(p, false), p.length}; }
+
+bool overlaps(const ip_prefix& a, const ip_prefix& b) {
+    return a.addr.v6 == b.addr.v6 && (contains(a, b.addr) || contains(b, a.addr));
+}
+
+bool in(std::string_view prefix, const ip_address& a) { return contains(*parse_prefix(prefix), a); }
+
+/// Why `a` cannot be one of our interface addresses, or empty if it can.
+std::string not_unicast_reason(const ip_address& a) {
+    if (!a.v6) {
+        if (in("0.0.0.0/8", a)) return "is in 0.0.0.0/8 (\"this network\", RFC 1122 §3.2.1.3)";
+        if (in("127.0.0.0/8", a)) return "is a loopback address";
+        if (in("224.0.0.0/4", a)) return "is a multicast address";
+        if (in("240.0.0.0/4", a)) return "is a reserved or broadcast address";
+        return {};
+    }
+    if (in("::/128", a)) return "is the unspecified address";
+    if (in("::1/128", a)) return "is the loopback address";
+    if (in("ff00::/8", a)) return "is a multicast address";
+    return {};
+}
+
+// ---- the error list and typed access to nodes --------------------------------------------
+
+struct loader {
+    std::vector<error> errors;
+    void fail(std::string key, int line, std::string message) {
+        errors.push_back(error{std::move(key), line, std::move(message)});
+    }
+    std::string wrong_type(std::string_view want, const toml::node& n) {
+        return "expected " + std::string(want) + ", got " + std::string(type_name(n.type()));
+    }
+};
+
+const toml::table* want_table(loader& l, const toml::node& n, const std::string& key) {
+    if (const auto* t = n.as_table()) return t;
+    l.fail(key, line_of(n), l.wrong_type("table", n));
+    return nullptr;
+}
+
+const toml::array* want_array(loader& l, const toml::node& n, const std::string& key) {
+    if (const auto* a = n.as_array()) return a;
+    l.fail(key, line_of(n), l.wrong_type("array", n));
+    return nullptr;
+}
+
+const std::string* want_string(loader& l, const toml::node& n, const std::string& key) {
+    if (const auto* s = n.as_string()) return &s->get();
+    l.fail(key, line_of(n), l.wrong_type("string", n));
+    return nullptr;
+}
+
+std::optional<bool> want_bool(loader& l, const toml::node& n, const std::string& key) {
+    if (const auto* b = n.as_boolean()) return b->get();
+    l.fail(key, line_of(n), l.wrong_type("boolean", n));
+    return std::nullopt;
+}
+
+/// An integer in [lo, hi]; with `pow2`, also a power of two.
+std::optional<uint32_t> want_u32(loader& l, const toml::node& n, const std::string& key, uint64_t lo, uint64_t hi,
+                                 bool pow2 = false) {
+    const auto* i = n.as_integer();
+    if (i == nullptr) {
+        l.fail(key, line_of(n), l.wrong_type("integer", n));
+        return std::nullopt;
+    }
+    const int64_t v = i->get();
+    const bool in_range = v >= 0 && static_cast<uint64_t>(v) >= lo && static_cast<uint64_t>(v) <= hi;
+    const bool is_pow2 = v > 0 && (static_cast<uint64_t>(v) & (static_cast<uint64_t>(v) - 1)) == 0;
+    if (!in_range || (pow2 && !is_pow2)) {
+        std::string m = pow2 ? "must be a power of two " : "must be ";
+        if (hi == UINT32_MAX)
+            m += "at least " + std::to_string(lo);
+        else
+            m += "between " + std::to_string(lo) + " and " + std::to_string(hi);
+        l.fail(key, line_of(n), m + ", got " + std::to_string(v));
+        return std::nullopt;
+    }
+    return static_cast<uint32_t>(v);
+}
+
+/// Visits each element of an array value, with its key path ("workers.cores[2]").
+template <class F>
+void each_element(loader& l, const toml::node& n, const std::string& key, F&& f) {
+    const auto* a = want_array(l, n, key);
+    if (a == nullptr) return;
+    for (std::size_t i = 0; i < a->size(); ++i) f(*a->get(i), key + "[" + std::to_string(i) + "]");
+}
+
+/// One TOML table read against its schema: the keys it may hold, typed getters that
+/// report under the table's path, and the unknown-key check (run on construction).
+class table_reader {
+public:
+    table_reader(loader& l, const toml::table& t, std::string path, std::initializer_list<std::string_view> known)
+        : l_(l), t_(t), path_(std::move(path)) {
+        for (auto&& [k, v] : t) {
+            const std::string_view name = k.str();
+            if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+            std::string msg = "unknown key";
+            std::string_view best;
+            std::size_t best_d = 3;
+            for (std::string_view cand : known) {
+                const std::size_t d = edit_distance(name.substr(0, 64), cand);
+                if (d < best_d) best_d = d, best = cand;
+            }
+            if (!best.empty() && name.size() > 2) msg += " (did you mean \"" + std::string(best) + "\"?)";
+            const int line = line_of(k.source()) > 0 ? line_of(k.source()) : line_of(v);
+            l_.fail(key(name), line, msg);
+        }
+    }
+
+    std::string key(std::string_view k) const {
+        return path_.empty() ? key_text(k) : path_ + "." + key_text(k);
+    }
+    int line() const { return line_of(t_); }
+    const toml::node* get(std::string_view k) const { return t_.get(k); }
+
+    /// The node for a key that must be present (a "missing" error otherwise).
+    const toml::node* require(std::string_view k) const {
+        const auto* n = t_.get(k);
+        if (n == nullptr) l_.fail(key(k), line(), "required key is missing");
+        return n;
+    }
+
+    bool u32(std::string_view k, uint32_t& out, uint64_t lo, uint64_t hi, bool pow2 = false) const {
+        const auto* n = t_.get(k);
+        if (n == nullptr) return false;
+        const auto v = want_u32(l_, *n, key(k), lo, hi, pow2);
+        if (v) out = *v;
+        return v.has_value();
+    }
+    bool boolean(std::string_view k, bool& out) const {
+        const auto* n = t_.get(k);
+        if (n == nullptr) return false;
+        const auto v = want_bool(l_, *n, key(k));
+        if (v) out = *v;
+        return v.has_value();
+    }
+    /// A string; empty strings are rejected unless `allow_empty`.
+    bool string(std::string_view k, std::string& out, bool allow_empty = false) const {
+        const auto* n = t_.get(k);
+        if (n == nullptr) return false;
+        const auto* s = want_string(l_, *n, key(k));
+        if (s == nullptr) return false;
+        if (s->empty() && !allow_empty) {
+            l_.fail(key(k), line_of(*n), "must not be empty");
+            return false;
+        }
+        out = *s;
+        return true;
+    }
+    int line_of_key(std::string_view k) const {
+        const auto* n = t_.get(k);
+        return n != nullptr ? line_of(*n) : line();
+    }
+
+private:
+    loader& l_;
+    const toml::table& t_;
+    std::string path_;
+};
+
+std::optional<mac_address> want_mac(loader& l, const toml::node& n, const std::string& key) {
+    const auto* s = want_string(l, n, key);
+    if (s == nullptr) return std::nullopt;
+    const auto m = parse_mac(*s);
+    if (!m) {
+        l.fail(key, line_of(n), "expected a MAC address like \"02:00:00:00:00:01\", got " + quote(*s));
+        return std::nullopt;
+    }
+    if (((*m)[0] & 0x01) != 0) {
+        l.fail(key, line_of(n), to_string(*m) + " is a multicast address (bit 0 of the first octet is set); "
+                                              "a unicast MAC is needed");
+        return std::nullopt;
+    }
+    if (*m == mac_address{}) {
+        l.fail(key, line_of(n), "00:00:00:00:00:00 is not a usable MAC address");
+        return std::nullopt;
+    }
+    return m;
+}
+
+/// Linux's dev_valid_name(): 1..15 bytes, not "." or "..", no '/', ':' or whitespace.
+bool valid_ifname(std::string_view s) {
+    if (s.empty() || s.size() > k_max_ifname || s == "." || s == "..") return false;
+    return std::none_of(s.begin(), s.end(), [](char c) {
+        return c == '/' || c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
+               c == '\f' || c == '\0';
+    });
+}
+
+bool check_ifname(loader& l, const table_reader& r, std::string_view k, const std::string& name) {
+    if (valid_ifname(name)) return true;
+    l.fail(r.key(k), r.line_of_key(k),
+           "must be a Linux interface name of 1 to 15 characters without '/', ':' or spaces, got " + quote(name));
+    return false;
+}
+
+// ---- bookkeeping for the cross-checks (key paths and lines of parsed values) -----------
+
+struct addr_entry {
+    ip_prefix prefix;
+    std::string key;  ///< "ports[1].ipv4[0]"
+    int line = 0;
+};
+
+struct port_meta {
+    std::string key;  ///< "ports[1]"
+    bool name_ok = false;
+    int name_line = 0;
+    int interface_line = 0;
+    int mtu_line = 0;
+    std::vector<addr_entry> addrs;  ///< both families, in file order
+};
+
+struct route_meta {
+    std::string key;  ///< "routes[0]"
+    bool prefix_ok = false;
+    bool via_ok = false;
+    bool port_ok = false;
+    int prefix_line = 0;
+    int via_line = 0;
+    int port_line = 0;
+};
+
+struct meta {
+    std::vector<port_meta> ports;
+    std::vector<route_meta> routes;
+    int uring_buffer_line = 0;
+    int host_interface_line = 0;
+};
+
+// ---- sections ------------------------------------------------------------------------------
+
+void parse_gateway(loader& l, const toml::table& t, gateway_config& g) {
+    table_reader r(l, t, "gateway", {"name", "status_interval_s"});
+    r.string("name", g.name);
+    r.u32("status_interval_s", g.status_interval_s, 0, 86400);
+}
+
+void parse_workers(loader& l, const toml::table& t, workers_config& w) {
+    table_reader r(l, t, "workers", {"count", "cores", "burst_size", "idle_poll_us"});
+    const bool count_ok = r.u32("count", w.count, 1, 64) || r.get("count") == nullptr;
+    r.u32("burst_size", w.burst_size, 1, 64);
+    r.u32("idle_poll_us", w.idle_poll_us, 0, 1000000);
+    const auto* cores = r.get("cores");
+    if (cores == nullptr) return;
+    bool cores_ok = true;
+    std::map<uint32_t, std::string> seen;
+    each_element(l, *cores, r.key("cores"), [&](const toml::node& n, const std::string& key) {
+        // Cores beyond this machine's count are left for start-up to report: the file
+        // may be checked on another box. Only absurd numbers are rejected here.
+        const auto c = want_u32(l, n, key, 0, k_max_core);
+        if (!c) {
+            cores_ok = false;
+            return;
+        }
+        if (const auto it = seen.find(*c); it != seen.end()) {
+            l.fail(key, line_of(n), "core " + std::to_string(*c) + " is already used by " + it->second);
+            cores_ok = false;
+            return;
+        }
+        seen.emplace(*c, key);
+        w.cores.push_back(*c);
+    });
+    if (const auto* a = cores->as_array(); a != nullptr && cores_ok && count_ok && !a->empty() &&
+                                           a->size() != w.count) {
+        l.fail(r.key("cores"), line_of(*cores),
+               "has " + std::to_string(a->size()) + " entries but workers.count is " + std::to_string(w.count) +
+                   " (one core per worker, or none to leave workers unpinned)");
+    }
+}
+
+void parse_host(loader& l, const toml::table& t, host_config& h, meta& m) {
+    table_reader r(l, t, "host", {"enabled", "interface", "mac"});
+    r.boolean("enabled", h.enabled);
+    if (r.string("interface", h.interface)) check_ifname(l, r, "interface", h.interface);
+    m.host_interface_line = r.line_of_key("interface");
+    if (const auto* n = r.get("mac")) h.mac = want_mac(l, *n, r.key("mac"));
+}
+
+void parse_neighbours(loader& l, const toml::table& t, neighbour_config& nb) {
+    table_reader r(l, t, "neighbours",
+                   {"reachable_s", "retransmit_ms", "max_probes", "queue_per_neighbour", "capacity"});
+    r.u32("reachable_s", nb.reachable_s, 1, UINT32_MAX);
+    r.u32("retransmit_ms", nb.retransmit_ms, 10, UINT32_MAX);
+    r.u32("max_probes", nb.max_probes, 1, 20);
+    r.u32("queue_per_neighbour", nb.queue_per_neighbour, 1, 1024);
+    r.u32("capacity", nb.capacity, 16, 16u << 20);
+}
+
+void parse_icmp(loader& l, const toml::table& t, icmp_config& ic) {
+    table_reader r(l, t, "icmp", {"errors_per_second"});
+    r.u32("errors_per_second", ic.errors_per_second, 0, 1000000);
+}
+
+void parse_uring(loader& l, const toml::table& t, uring_config& u, meta& m) {
+    table_reader r(l, t, "uring", {"ring_entries", "rx_buffers", "buffer_size"});
+    r.u32("ring_entries", u.ring_entries, 8, 32768, true);
+    r.u32("rx_buffers", u.rx_buffers, 1, 4096);
+    r.u32("buffer_size", u.buffer_size, 2048, 262144);
+    m.uring_buffer_line = r.line_of_key("buffer_size");
+}
+
+void parse_dpdk(loader& l, const toml::table& t, dpdk_config& d) {
+    table_reader r(l, t, "dpdk", {"eal_args", "mbufs", "rx_descriptors", "tx_descriptors"});
+    if (const auto* n = r.get("eal_args")) {
+        std::vector<std::string> args;
+        each_element(l, *n, r.key("eal_args"), [&](const toml::node& e, const std::string& key) {
+            if (const auto* s = want_string(l, e, key)) args.push_back(*s);
+        });
+        d.eal_args = std::move(args);
+    }
+    r.u32("mbufs", d.mbufs, 512, 16u << 20);
+    r.u32("rx_descriptors", d.rx_descriptors, 64, 32768);
+    r.u32("tx_descriptors", d.tx_descriptors, 64, 32768);
+}
+
+/// One `ipv4 = [...]` / `ipv6 = [...]` entry: a gateway address with its connected prefix.
+std::optional<ip_prefix> parse_interface_address(loader& l, const toml::node& n, const std::string& key, bool v6) {
+    const auto* s = want_string(l, n, key);
+    if (s == nullptr) return std::nullopt;
+    const int line = line_of(n);
+    const auto p = parse_prefix(*s);
+    if (!p) {
+        l.fail(key, line, std::string("expected an ") + (v6 ? "IPv6" : "IPv4") + " address with prefix length like " +
+                              (v6 ? "\"2001:db8:1::1/64\"" : "\"192.168.100.1/24\"") + ", got " + quote(*s));
+        return std::nullopt;
+    }
+    if (p->addr.v6 != v6) {
+        l.fail(key, line, quote(*s) + " is an " + (v6 ? "IPv4" : "IPv6") + " address; list it under " +
+                              (v6 ? "ipv4" : "ipv6"));
+        return std::nullopt;
+    }
+    if (p->length == 0) {
+        l.fail(key, line, to_string(*p) + ": prefix length 0 is not an interface address");
+        return std::nullopt;
+    }
+    if (const auto why = not_unicast_reason(p->addr); !why.empty()) {
+        l.fail(key, line, to_string(p->addr) + " " + why + "; a gateway address must be unicast");
+        return std::nullopt;
+    }
+    const ip_prefix net = network_of(*p);
+    if (!v6 && p->length < 31) {
+        // RFC 3021 lets /31 (and /32) use every address; shorter prefixes reserve both ends.
+        if (p->addr == net.addr) {
+            l.fail(key, line, to_string(*p) + " is the network address of " + to_string(net) +
+                                  "; a gateway address needs a host part");
+            return std::nullopt;
+        }
+        if (p->addr == with_host_bits(*p, true)) {
+            l.fail(key, line, to_string(*p) + " is the broadcast address of " + to_string(net));
+            return std::nullopt;
+        }
+    }
+    if (v6 && p->length < 127 && p->addr == net.addr) {
+        // RFC 4291 §2.6.1: host bits all zero is the Subnet-Router anycast address.
+        l.fail(key, line, to_string(*p) + " is the subnet-router anycast address of " + to_string(net) +
+                              " (RFC 4291 §2.6.1); a gateway address needs a host part");
+        return std::nullopt;
+    }
+    return p;
+}
+
+/// A prefix whose host bits must be zero (routes, advertised prefixes).
+std::optional<ip_prefix> parse_network_prefix(loader& l, const toml::node& n, const std::string& key,
+                                              std::optional<bool> v6_only) {
+    const auto* s = want_string(l, n, key);
+    if (s == nullptr) return std::nullopt;
+    const int line = line_of(n);
+    const auto p = parse_prefix(*s);
+    if (!p) {
+        l.fail(key, line,
+               std::string("expected a prefix like ") +
+                   (v6_only ? (*v6_only ? "\"2001:db8:100::/64\"" : "\"10.0.0.0/8\"")
+                            : "\"10.0.0.0/8\" or \"2001:db8::/32\"") +
+                   ", got " + quote(*s));
+        return std::nullopt;
+    }
+    if (v6_only && p->addr.v6 != *v6_only) {
+        l.fail(key, line, to_string(*p) + " is not an " + (*v6_only ? "IPv6" : "IPv4") + " prefix");
+        return std::nullopt;
+    }
+    const ip_prefix net = network_of(*p);
+    if (net != *p) {
+        l.fail(key, line, "host bits set in " + to_string(*p) + "; did you mean " + to_string(net) + "?");
+        return std::nullopt;
+    }
+    return p;
+}
+
+void parse_router_advertisements(loader& l, const toml::table& t, const std::string& path,
+                                 router_advertisement_config& ra) {
+    table_reader r(l, t, path, {"enabled", "interval_s", "router_lifetime_s", "prefixes", "autonomous"});
+    r.boolean("enabled", ra.enabled);
+    // RFC 4861 §6.2.1: MaxRtrAdvInterval 4..1800 s, AdvDefaultLifetime 0 or
+    // MaxRtrAdvInterval..9000 s.
+    const bool interval_ok = r.u32("interval_s", ra.interval_s, 4, 1800) || r.get("interval_s") == nullptr;
+    const bool lifetime_ok =
+        r.u32("router_lifetime_s", ra.router_lifetime_s, 0, 9000) || r.get("router_lifetime_s") == nullptr;
+    if (interval_ok && lifetime_ok && ra.router_lifetime_s != 0 && ra.router_lifetime_s < ra.interval_s) {
+        l.fail(r.key("router_lifetime_s"), r.line_of_key("router_lifetime_s"),
+               "must be 0 or at least interval_s (" + std::to_string(ra.interval_s) +
+                   "), or hosts drop the default route between advertisements (RFC 4861 §6.2.1)");
+    }
+    r.boolean("autonomous", ra.autonomous);
+    if (const auto* n = r.get("prefixes")) {
+        each_element(l, *n, r.key("prefixes"), [&](const toml::node& e, const std::string& key) {
+            const auto p = parse_network_prefix(l, e, key, true);
+            if (!p) return;
+            if (ra.autonomous && p->length != 64) {
+                // RFC 4862 §5.5.3 d): SLAAC ignores prefixes that do not leave a 64-bit
+                // interface identifier (RFC 4291 §2.5.1).
+                l.fail(key, line_of(e), to_string(*p) + ": autonomous (SLAAC) prefixes must be /64 (RFC 4862 §5.5.3)");
+                return;
+            }
+            ra.prefixes.push_back(*p);
+        });
+    }
+}
+
+void parse_port(loader& l, const toml::table& t, const std::string& path, port_config& p, port_meta& m) {
+    table_reader r(l, t, path,
+                   {"name", "role", "backend", "interface", "mtu", "mac", "ipv4", "ipv6", "nd_proxy",
+                    "router_advertisements", "pcap_input", "pcap_output"});
+    m.key = path;
+    p.line = r.line();
+
+    if (const auto* n = r.require("name")) {
+        m.name_line = line_of(*n);
+        if (const auto* s = want_string(l, *n, r.key("name"))) {
+            const bool ok = !s->empty() && s->size() <= k_max_port_name &&
+                            std::all_of(s->begin(), s->end(), [](char c) {
+                                return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+                            });
+            if (ok) {
+                p.name = *s;
+                m.name_ok = true;
+            } else {
+                l.fail(r.key("name"), m.name_line,
+                       "must be 1 to 32 characters of a-z, 0-9, '_' and '-', got " + quote(*s));
+            }
+        }
+    }
+
+    if (const auto* n = r.require("role")) {
+        if (const auto* s = want_string(l, *n, r.key("role"))) {
+            if (*s == "vm")
+                p.role = port_role::vm;
+            else if (*s == "uplink")
+                p.role = port_role::uplink;
+            else
+                l.fail(r.key("role"), line_of(*n), "must be \"vm\" or \"uplink\", got " + quote(*s));
+        }
+    }
+
+    bool backend_ok = true;
+    if (const auto* n = r.get("backend")) {
+        backend_ok = false;
+        if (const auto* s = want_string(l, *n, r.key("backend"))) {
+            static constexpr std::pair<std::string_view, backend_kind> names[] = {
+                {"uring", backend_kind::uring},
+                {"dpdk", backend_kind::dpdk},
+                {"memory", backend_kind::memory},
+                {"pcap", backend_kind::pcap}};
+            for (const auto& [text, kind] : names) {
+                if (*s == text) {
+                    p.backend = kind;
+                    backend_ok = true;
+                }
+            }
+            if (!backend_ok)
+                l.fail(r.key("backend"), line_of(*n),
+                       "must be \"uring\", \"dpdk\", \"memory\" or \"pcap\", got " + quote(*s));
+        }
+    }
+
+    m.interface_line = r.line_of_key("interface");
+    if (r.string("interface", p.interface) && backend_ok && p.backend == backend_kind::uring)
+        check_ifname(l, r, "interface", p.interface);
+    if (backend_ok && r.get("interface") == nullptr &&
+        (p.backend == backend_kind::uring || p.backend == backend_kind::dpdk)) {
+        l.fail(r.key("interface"), r.line(),
+               std::string("required key is missing (the ") +
+                   (p.backend == backend_kind::uring ? "kernel interface" : "DPDK device") + " this port uses)");
+    }
+
+    const bool mtu_ok = r.u32("mtu", p.mtu, 576, 9000) || r.get("mtu") == nullptr;
+    m.mtu_line = r.line_of_key("mtu");
+
+    if (const auto* n = r.get("mac")) p.mac = want_mac(l, *n, r.key("mac"));
+
+    for (const bool v6 : {false, true}) {
+        const char* k = v6 ? "ipv6" : "ipv4";
+        const auto* n = r.get(k);
+        if (n == nullptr) continue;
+        each_element(l, *n, r.key(k), [&](const toml::node& e, const std::string& key) {
+            const auto a = parse_interface_address(l, e, key, v6);
+            if (!a) return;
+            (v6 ? p.ipv6 : p.ipv4).push_back(*a);
+            m.addrs.push_back(addr_entry{*a, key, line_of(e)});
+        });
+    }
+    const bool has_v6 = r.get("ipv6") != nullptr && r.get("ipv6")->is_array() && !r.get("ipv6")->as_array()->empty();
+    if (has_v6 && mtu_ok && p.mtu < 1280) {
+        l.fail(r.key("mtu"), m.mtu_line,
+               "must be at least 1280 on a port with IPv6 (RFC 8200 §5), got " + std::to_string(p.mtu));
+    }
+
+    // Default: an uplink with IPv6 answers neighbour solicitations for the VMs' routed
+    // addresses, so the upstream router can reach them without a routed prefix.
+    if (!r.boolean("nd_proxy", p.nd_proxy) && r.get("nd_proxy") == nullptr)
+        p.nd_proxy = p.role == port_role::uplink && !p.ipv6.empty();
+
+    if (const auto* n = r.get("router_advertisements")) {
+        const std::string ra_key = r.key("router_advertisements");
+        if (const auto* rt = want_table(l, *n, ra_key)) {
+            parse_router_advertisements(l, *rt, ra_key, p.router_advertisements);
+            // Written out explicitly, so say when it cannot take effect.
+            if (p.router_advertisements.enabled && p.role == port_role::uplink) {
+                l.fail(ra_key, line_of(*n),
+                       "router advertisements are sent on vm ports only; set enabled = false or remove the table");
+            } else if (p.router_advertisements.enabled && !has_v6) {
+                l.fail(ra_key, line_of(*n), "router advertisements need an IPv6 address on the port (ipv6 = [...])");
+            }
+        }
+    }
+
+    const bool in_set = r.string("pcap_input", p.pcap_input);
+    const bool out_set = r.string("pcap_output", p.pcap_output);
+    if (backend_ok && p.backend == backend_kind::pcap && r.get("pcap_input") == nullptr &&
+        r.get("pcap_output") == nullptr) {
+        l.fail(path, p.line, "the pcap backend needs pcap_input, pcap_output or both");
+    }
+    if (backend_ok && p.backend != backend_kind::pcap) {
+        for (const auto& [k, set] : {std::pair{"pcap_input", in_set}, std::pair{"pcap_output", out_set}}) {
+            if (set) l.fail(r.key(k), r.line_of_key(k), "is only used by the pcap backend (backend = \"pcap\")");
+        }
+    }
+}
+
+void parse_route(loader& l, const toml::table& t, const std::string& path, route_config& rc, route_meta& m) {
+    table_reader r(l, t, path, {"prefix", "via", "port"});
+    m.key = path;
+    rc.line = r.line();
+    if (const auto* n = r.require("prefix")) {
+        m.prefix_line = line_of(*n);
+        if (const auto p = parse_network_prefix(l, *n, r.key("prefix"), std::nullopt)) {
+            rc.prefix = *p;
+            m.prefix_ok = true;
+        }
+    }
+    if (const auto* n = r.get("via")) {
+        m.via_line = line_of(*n);
+        if (const auto* s = want_string(l, *n, r.key("via"))) {
+            if (const auto a = parse_ip(*s)) {
+                rc.via = a;
+                m.via_ok = true;
+            } else {
+                l.fail(r.key("via"), m.via_line, "expected an IPv4 or IPv6 address, got " + quote(*s));
+            }
+        }
+    }
+    if (r.string("port", rc.port)) {
+        m.port_ok = true;
+        m.port_line = r.line_of_key("port");
+    }
+    if (r.get("via") == nullptr && r.get("port") == nullptr)
+        l.fail(path, rc.line, "a route needs via (a next hop), port (on-link) or both");
+}
+
+// ---- whole-file checks ---------------------------------------------------------------------
+
+void validate_ports(loader& l, config& c, const meta& m) {
+    std::map<std::string, std::size_t> names;
+    std::map<std::string, std::size_t> interfaces;
+    for (std::size_t i = 0; i < c.ports.size(); ++i) {
+        const auto& p = c.ports[i];
+        const auto& pm = m.ports[i];
+        if (pm.name_ok) {
+            const auto [it, fresh] = names.emplace(p.name, i);
+            if (!fresh) {
+                l.fail(pm.key + ".name", pm.name_line,
+                       "duplicate port name " + quote(p.name) + " (also " + m.ports[it->second].key + ".name, line " +
+                           std::to_string(m.ports[it->second].name_line) + ")");
+            }
+        }
+        if (!p.interface.empty() && (p.backend == backend_kind::uring || p.backend == backend_kind::dpdk)) {
+            const auto [it, fresh] = interfaces.emplace(p.interface, i);
+            if (!fresh) {
+                l.fail(pm.key + ".interface", pm.interface_line,
+                       "interface " + quote(p.interface) + " is already used by " + m.ports[it->second].key +
+                           " (line " + std::to_string(m.ports[it->second].interface_line) + ")");
+            }
+        }
+        if (c.host.enabled && p.backend == backend_kind::uring && p.interface == c.host.interface) {
+            l.fail(pm.key + ".interface", pm.interface_line,
+                   "interface " + quote(p.interface) + " is also host.interface (the host TAP device)");
+        }
+    }
+
+    // Our addresses: each at most once anywhere, and no connected prefix shared by two
+    // ports (a destination must belong to exactly one link).
+    for (std::size_t i = 0; i < c.ports.size(); ++i) {
+        for (std::size_t ai = 0; ai < m.ports[i].addrs.size(); ++ai) {
+            const addr_entry& a = m.ports[i].addrs[ai];
+            bool reported = false;
+            for (std::size_t j = 0; j <= i && !reported; ++j) {
+                const std::size_t end = j == i ? ai : m.ports[j].addrs.size();
+                for (std::size_t bi = 0; bi < end && !reported; ++bi) {
+                    const addr_entry& b = m.ports[j].addrs[bi];
+                    if (a.prefix.addr == b.prefix.addr) {
+                        l.fail(a.key, a.line,
+                               to_string(a.prefix.addr) + " is already an address of " +
+                                   (j == i ? std::string("this port") : "port " + quote(c.ports[j].name)) + " (" +
+                                   b.key + ", line " + std::to_string(b.line) + ")");
+                        reported = true;
+                    } else if (j != i && overlaps(a.prefix, b.prefix)) {
+                        l.fail(a.key, a.line,
+                               to_string(network_of(a.prefix)) + " overlaps " + to_string(network_of(b.prefix)) +
+                                   " of port " + quote(c.ports[j].name) + " (" + b.key + ", line " +
+                                   std::to_string(b.line) + "); each connected prefix belongs to one port");
+                        reported = true;
+                    }
+                }
+            }
+        }
+    }
+
+    // A uring receive buffer holds one whole frame.
+    for (std::size_t i = 0; i < c.ports.size(); ++i) {
+        const auto& p = c.ports[i];
+        if (p.backend == backend_kind::uring && c.uring.buffer_size < p.mtu + k_ethernet_overhead) {
+            l.fail("uring.buffer_size", m.uring_buffer_line,
+                   std::to_string(c.uring.buffer_size) + " bytes cannot hold a frame of " + m.ports[i].key +
+                       " (mtu " + std::to_string(p.mtu) + " + " + std::to_string(k_ethernet_overhead) +
+                       " bytes of Ethernet header)");
+            break;
+        }
+    }
+}
+
+void validate_routes(loader& l, config& c, const meta& m) {
+    std::map<std::string, std::size_t> port_by_name;
+    for (std::size_t i = 0; i < c.ports.size(); ++i)
+        if (m.ports[i].name_ok) port_by_name.emplace(c.ports[i].name, i);
+
+    std::map<std::pair<bool, std::pair<std::array<uint8_t, 16>, uint8_t>>, std::size_t> prefixes;
+    for (std::size_t i = 0; i < c.routes.size(); ++i) {
+        const route_config& rt = c.routes[i];
+        const route_meta& rm = m.routes[i];
+        if (rm.prefix_ok) {
+            const auto [it, fresh] = prefixes.emplace(std::pair{rt.prefix.addr.v6, std::pair{rt.prefix.addr.bytes, rt.prefix.length}}, i);
+            if (!fresh) {
+                l.fail(rm.key + ".prefix", rm.prefix_line,
+                       "duplicate route for " + to_string(rt.prefix) + " (also " + m.routes[it->second].key +
+                           ", line " + std::to_string(c.routes[it->second].line) + ")");
+            }
+        }
+        std::optional<std::size_t> port;
+        bool port_bad = false;
+        if (rm.port_ok) {
+            if (const auto it = port_by_name.find(rt.port); it != port_by_name.end()) {
+                port = it->second;
+            } else {
+                port_bad = true;
+                std::string known;
+                for (const auto& [name, idx] : port_by_name) known += (known.empty() ? "" : ", ") + quote(name);
+                l.fail(rm.key + ".port", rm.port_line,
+                       "no port named " + quote(rt.port) + (known.empty() ? "" : " (ports: " + known + ")"));
+            }
+        }
+        if (!rm.via_ok || port_bad) continue;
+        const ip_address& via = *rt.via;
+        const std::string via_key = rm.key + ".via";
+        if (rm.prefix_ok && via.v6 != rt.prefix.addr.v6) {
+            l.fail(via_key, rm.via_line,
+                   to_string(via) + " is " + (via.v6 ? "IPv6" : "IPv4") + " but prefix " + to_string(rt.prefix) +
+                       " is " + (rt.prefix.addr.v6 ? "IPv6" : "IPv4"));
+            continue;
+        }
+        if (const auto why = not_unicast_reason(via); !why.empty()) {
+            l.fail(via_key, rm.via_line, to_string(via) + " " + why + "; a next hop must be unicast");
+            continue;
+        }
+        // Link-local next hops (RFC 4291 §2.5.6) are on-link on whichever port is named.
+        if (via.v6 && in("fe80::/10", via)) {
+            if (!port && !port_bad)
+                l.fail(via_key, rm.via_line, to_string(via) + " is link-local; name the port it is reached through");
+            continue;
+        }
+        const addr_entry* own = nullptr;
+        bool on_link = false;
+        for (std::size_t pi = 0; pi < c.ports.size(); ++pi) {
+            for (const addr_entry& a : m.ports[pi].addrs) {
+                if (a.prefix.addr == via) own = &a;
+                if ((!port || *port == pi) && contains(a.prefix, via)) on_link = true;
+            }
+        }
+        if (own != nullptr) {
+            l.fail(via_key, rm.via_line,
+                   to_string(via) + " is our own address (" + own->key + ", line " + std::to_string(own->line) +
+                       "); via names the neighbour that forwards this prefix");
+        } else if (!on_link) {
+            l.fail(via_key, rm.via_line,
+                   to_string(via) + " is not inside a connected prefix of " +
+                       (port ? "port " + quote(c.ports[*port].name) : std::string("any port")) +
+                       "; a next hop must be on-link (add it to ipv4/ipv6 of a port, or fix the address)");
+        }
+    }
+}
+
+// ---- the whole document ----------------------------------------------------------------------
+
+void load_document(loader& l, const toml::table& root, config& c) {
+    meta m;
+    table_reader r(l, root, "",
+                   {"gateway", "workers", "ports", "routes", "host", "neighbours", "icmp", "uring", "dpdk"});
+    const auto section = [&](std::string_view k) -> const toml::table* {
+        const auto* n = r.get(k);
+        return n != nullptr ? want_table(l, *n, r.key(k)) : nullptr;
+    };
+    if (const auto* t = section("gateway")) parse_gateway(l, *t, c.gateway);
+    if (const auto* t = section("workers")) parse_workers(l, *t, c.workers);
+    if (const auto* t = section("host")) parse_host(l, *t, c.host, m);
+    if (const auto* t = section("neighbours")) parse_neighbours(l, *t, c.neighbours);
+    if (const auto* t = section("icmp")) parse_icmp(l, *t, c.icmp);
+    if (const auto* t = section("uring")) parse_uring(l, *t, c.uring, m);
+    if (const auto* t = section("dpdk")) parse_dpdk(l, *t, c.dpdk);
+
+    // [[ports]] and [[routes]] are arrays of tables.
+    const auto tables = [&](std::string_view k, auto&& parse_one) {
+        const auto* n = r.get(k);
+        if (n == nullptr) return;
+        if (n->is_table()) {
+            l.fail(std::string(k), line_of(*n),
+                   "expected an array of tables ([[" + std::string(k) + "]]), got a single table ([" +
+                       std::string(k) + "])");
+            return;
+        }
+        each_element(l, *n, std::string(k), [&](const toml::node& e, const std::string& key) {
+            if (const auto* t = want_table(l, e, key)) parse_one(*t, key);
+        });
+    };
+    tables("ports", [&](const toml::table& t, const std::string& key) {
+        if (c.ports.size() == k_max_ports) {
+            l.fail(key, line_of(t), "too many ports: at most " + std::to_string(k_max_ports));
+            return;
+        }
+        c.ports.emplace_back();
+        m.ports.emplace_back();
+        parse_port(l, t, key, c.ports.back(), m.ports.back());
+    });
+    tables("routes", [&](const toml::table& t, const std::string& key) {
+        c.routes.emplace_back();
+        m.routes.emplace_back();
+        parse_route(l, t, key, c.routes.back(), m.routes.back());
+    });
+    if (r.get("ports") == nullptr) l.fail("ports", 0, "at least one [[ports]] table is required");
+
+    validate_ports(l, c, m);
+    validate_routes(l, c, m);
+}
+
+load_result finish(loader& l, config&& c) {
+    load_result res;
+    // Reading order: by line, whole-file problems (line 0) last.
+    std::stable_sort(l.errors.begin(), l.errors.end(), [](const error& a, const error& b) {
+        const auto rank = [](int line) { return line == 0 ? INT_MAX : line; };
+        return rank(a.line) < rank(b.line);
+    });
+    res.errors = std::move(l.errors);
+    if (res.errors.empty()) res.value = std::move(c);
+    return res;
+}
+
+}  // namespace
+
+load_result load_string(std::string_view toml_text, const std::string& source_name) {
+    try {
+        loader l;
+        toml::table root;
+        try {
+            root = toml::parse(toml_text, std::string_view(source_name));
+        } catch (const toml::parse_error& e) {
+            const auto& src = e.source();
+            l.fail("", line_of(src),
+                   "syntax error at column " + std::to_string(src.begin.column) + ": " + std::string(e.description()));
+            return finish(l, config{});
+        }
+        config c;
+        c.source_path = source_name;
+        load_document(l, root, c);
+        return finish(l, std::move(c));
+    } catch (const std::exception& e) {
+        load_result res;
+        res.errors.push_back(error{"", 0, std::string("internal error while loading the config: ") + e.what()});
+        return res;
+    } catch (...) {
+        load_result res;
+        res.errors.push_back(error{"", 0, "internal error while loading the config"});
+        return res;
+    }
+}
+
+load_result load_file(const std::string& path) {
+    const auto fail = [&](int err) {
+        load_result res;
+        res.errors.push_back(error{"", 0, "cannot read " + path + ": " + std::strerror(err)});
+        return res;
+    };
+    try {
+        std::FILE* f = std::fopen(path.c_str(), "rb");
+        if (f == nullptr) return fail(errno);
+        std::string text;
+        char buf[65536];
+        std::size_t got = 0;
+        while ((got = std::fread(buf, 1, sizeof buf, f)) > 0) {
+            text.append(buf, got);
+            if (text.size() > k_max_file_bytes) {
+                std::fclose(f);
+                load_result res;
+                res.errors.push_back(error{"", 0,
+                                           "cannot read " + path + ": larger than " +
+                                               std::to_string(k_max_file_bytes >> 20) + " MiB"});
+                return res;
+            }
+        }
+        const int err = std::ferror(f) ? errno : 0;
+        std::fclose(f);
+        if (err != 0) return fail(err);
+        return load_string(text, path);
+    } catch (...) {
+        return fail(ENOMEM);
+    }
+}
+
+}  // namespace eg::cfg
