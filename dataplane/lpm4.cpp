@@ -111,8 +111,16 @@ bool stride_trie::add(const uint8_t* key_bytes, uint8_t depth, uint32_t next_hop
 void stride_trie::overwrite(int64_t g, uint32_t i, uint32_t next_hop, uint8_t depth) {
     const uint32_t e = entry(g, i);
     if (is_group(e)) {
-        const uint32_t c = e & k_entry_index_mask;
-        for (uint32_t j = 0; j < k_group_size; ++j) overwrite(c, j, next_hop, depth);
+        const size_t c = size_t(e & k_entry_index_mask) * k_group_size;
+        for (uint32_t j = 0; j < k_group_size; ++j) {
+            // Inline the common leaf case; recurse only into nested groups.
+            if (is_group(groups_[c + j]))
+                overwrite(int64_t(c / k_group_size), j, next_hop, depth);
+            else if (group_depth_[c + j] <= depth) {
+                groups_[c + j] = next_hop;
+                group_depth_[c + j] = depth;
+            }
+        }
         return;
     }
     if (depth_of(g, i) <= depth) {

@@ -1,0 +1,103 @@
+#pragma once
+// Longest-prefix-match table for IPv6 forwarding.
+//
+// Layout: the same multibit trie as lpm4 (detail::stride_trie, see lpm4.hpp) over a
+// 128-bit key: a 16-bit first stride (root of 2^16 entries, 256 KiB) and
+// fourteen 8-bit strides after it, with controlled prefix expansion; the original rules
+// are kept so a remove re-expands the next shorter covering prefix. A lookup is one
+// root read plus one dependent 1 KiB-group read per 8 bits of the longest prefix under
+// the address beyond /16: a /48 costs 5 reads, a /64 7, a /128 host route 15. The root
+// is 16 bits rather than rte_lpm6's 24 (a 64 MiB tbl24) because a gateway's IPv6 table
+// is a few aggregates plus per-VM /128s: the small root stays in L2 and the extra read
+// costs less than a TLB miss into 64 MiB (measured in bench/lpm_microbench.cpp).
+//
+// Threads: built by the control thread (add/remove cold, may allocate, not
+// thread-safe); once published, immutable and read by any number of workers at once.
+#include <cstddef>
+#include <cstdint>
+
+#include "dataplane/lpm4.hpp"
+
+namespace eg::dp {
+
+template <unsigned FirstBits>
+class basic_lpm6 {
+    static_assert(FirstBits % 8 == 0 && FirstBits >= 8 && FirstBits <= 24);
+
+public:
+    /// Cold: allocates the root (2^FirstBits entries).
+    basic_lpm6() : trie_(128, FirstBits) {}
+
+    /// prefix in network byte order, depth 0..128 (host bits ignored),
+    /// next_hop <= 2^24-1. Replaces an equal prefix. Cold.
+    bool add(const uint8_t prefix[16], uint8_t depth, uint32_t next_hop) {
+        return trie_.add(prefix, depth, next_hop);
+    }
+    /// Removes exactly prefix/depth; addresses it covered fall back to the next
+    /// shorter rule. Cold.
+    bool remove(const uint8_t prefix[16], uint8_t depth) { return trie_.remove(prefix, depth); }
+
+    /// addr in network byte order; k_lpm_no_route if nothing matches.
+    uint32_t lookup(const uint8_t addr[16]) const {
+        const uint32_t* groups = trie_.groups();
+        uint32_t e = trie_.root()[root_index(addr)];
+        for (unsigned b = FirstBits / 8; b < 16 && detail::is_group(e); ++b)
+            e = groups[((e & detail::k_entry_index_mask) << 8) | addr[b]];
+        return e;
+    }
+
+    /// next_hops[i] = lookup(addrs[i]). Level by level over chunks of 32 (independent
+    /// loads of one level overlap), keeping the addresses still inside a group in a
+    /// branch-free list; stops as soon as none is.
+    void lookup_bulk(const uint8_t* const* addrs, uint32_t* next_hops, uint32_t n) const {
+        constexpr uint32_t chunk = 32;
+        const uint32_t* root = trie_.root();
+        const uint32_t* groups = trie_.groups();
+        for (uint32_t base = 0; base < n; base += chunk) {
+            const uint32_t m = n - base < chunk ? n - base : chunk;
+            const uint8_t* const* a = addrs + base;
+            uint32_t* out = next_hops + base;
+            uint8_t active[chunk];
+            uint32_t na = 0;
+            for (uint32_t i = 0; i < m; ++i) {
+                const uint32_t e = root[root_index(a[i])];
+                out[i] = e;
+                active[na] = uint8_t(i);
+                na += detail::is_group(e);
+            }
+            for (unsigned b = FirstBits / 8; b < 16 && na != 0; ++b) {
+                uint32_t still = 0;
+                for (uint32_t k = 0; k < na; ++k) {
+                    const uint32_t i = active[k];
+                    const uint32_t e = groups[((out[i] & detail::k_entry_index_mask) << 8) | a[i][b]];
+                    out[i] = e;
+                    active[still] = uint8_t(i);
+                    still += detail::is_group(e);
+                }
+                na = still;
+            }
+        }
+    }
+
+    size_t rule_count() const { return trie_.rule_count(); }
+    /// Everything allocated: lookup tables, build-time depth shadow and rules.
+    size_t memory_bytes() const { return trie_.memory_bytes(); }
+    size_t groups_in_use() const { return trie_.groups_in_use(); }
+
+private:
+    static uint32_t root_index(const uint8_t* a) {
+        uint32_t v = 0;
+        for (unsigned b = 0; b < FirstBits / 8; ++b) v = (v << 8) | a[b];
+        return v;
+    }
+
+    detail::stride_trie trie_;
+};
+
+/// The IPv6 forwarding table: 16-bit root, then 8-bit strides.
+class lpm6 : public basic_lpm6<16> {
+public:
+    lpm6() = default;
+};
+
+}  // namespace eg::dp
