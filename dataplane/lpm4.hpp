@@ -132,6 +132,97 @@ public:
         return e;
     }
 
+    /// next_hops[i] = lookup(addrs[i]). Works level by level over the whole batch so
+    /// that the independent loads of one level overlap; an address that is already
+    /// resolved reads the reserved dummy group instead of branching, so no load address
+    /// depends on another address's result.
+    void lookup_bulk(const uint32_t* addrs, uint32_t* next_hops, uint32_t n) const {
+        const uint32_t* root = trie_.root();
+        const uint32_t* groups = trie_.groups();
+        for (uint32_t i = 0; i < n; ++i) next_hops[i] = root[addrs[i] >> (32 - FirstBits)];
+        for (int shift = 32 - int(FirstBits) - 8; shift >= 0; shift -= 8) {
+            uint32_t any = 0;
+            for (uint32_t i = 0; i < n; ++i) {
+                const uint32_t e = next_hops[i];
+                const uint32_t grp = detail::is_group(e);
+                const uint32_t g = (e & detail::k_entry_index_mask) & (0u - grp);  // 0: the dummy
+                const uint32_t v = groups[(g << 8) | ((addrs[i] >> shift) & 0xff)];
+                next_hops[i] = grp ? v : e;
+                any |= grp;
+            }
+            if (any == 0) break;
+        }
+    }
+
+    size_t rule_count() const { return rules_.size(); }
+    size_t memory_bytes() const;
+    size_t groups_in_use() const { return groups_.size() / k_group_size - 1 - free_.size(); }
+
+    const uint32_t* root() const { return root_.data(); }
+    const uint32_t* groups() const { return groups_.data(); }
+
+private:
+    struct slot {
+        int64_t group;  // -1: the root
+        uint32_t index;
+    };
+
+    unsigned level_of(uint8_t depth) const;
+    unsigned level_end(unsigned level) const { return first_bits_ + 8 * level; }
+    uint32_t index_at(const key& k, unsigned level) const;
+    uint32_t& entry(int64_t g, uint32_t i) { return g < 0 ? root_[i] : groups_[size_t(g) * k_group_size + i]; }
+    uint8_t& depth_of(int64_t g, uint32_t i) { return g < 0 ? root_depth_[i] : group_depth_[size_t(g) * k_group_size + i]; }
+    uint32_t alloc_group(uint32_t fill, uint8_t fill_depth);
+    void free_group(uint32_t g);
+    void overwrite(int64_t g, uint32_t i, uint32_t next_hop, uint8_t depth);
+    void restore(int64_t g, uint32_t i, unsigned level, uint8_t depth, uint32_t next_hop, uint8_t new_depth);
+    bool try_collapse(int64_t g, uint32_t i, unsigned child_level);
+    key masked(const uint8_t* key_bytes, uint8_t depth) const;
+
+    unsigned key_bits_, first_bits_;
+    std::vector<uint32_t> root_;
+    std::vector<uint8_t> root_depth_;
+    std::vector<uint32_t> groups_;       // group g is [g*256, g*256+256)
+    std::vector<uint8_t> group_depth_;   // parallel to groups_
+    std::vector<uint32_t> free_;         // freed group indices, reused first
+    std::map<std::pair<key, uint8_t>, uint32_t> rules_;
+};
+
+}  // namespace detail
+
+/// IPv4 LPM with a first stride of FirstBits (16: DIR-16-8-8, 24: DIR-24-8).
+template <unsigned FirstBits>
+class basic_lpm4 {
+    static_assert(FirstBits % 8 == 0 && FirstBits >= 8 && FirstBits <= 24);
+
+public:
+    /// Cold: allocates the root (2^FirstBits entries).
+    basic_lpm4() : trie_(32, FirstBits) {}
+
+    /// prefix in host byte order, depth 0..32 (host bits ignored), next_hop <= 2^24-1.
+    /// Replaces an equal prefix. Cold.
+    bool add(uint32_t prefix, uint8_t depth, uint32_t next_hop) {
+        uint8_t k[4];
+        to_bytes(prefix, k);
+        return trie_.add(k, depth, next_hop);
+    }
+    /// Removes exactly prefix/depth; addresses it covered fall back to the next
+    /// shorter rule. Cold.
+    bool remove(uint32_t prefix, uint8_t depth) {
+        uint8_t k[4];
+        to_bytes(prefix, k);
+        return trie_.remove(k, depth);
+    }
+
+    /// addr in host byte order; k_lpm_no_route if nothing matches.
+    uint32_t lookup(uint32_t addr) const {
+        const uint32_t* groups = trie_.groups();
+        uint32_t e = trie_.root()[addr >> (32 - FirstBits)];
+        for (int shift = 32 - int(FirstBits) - 8; shift >= 0 && detail::is_group(e); shift -= 8)
+            e = groups[((e & detail::k_entry_index_mask) << 8) | ((addr >> shift) & 0xff)];
+        return e;
+    }
+
     /// next_hops[i] = lookup(addrs[i]). Works level by level over chunks of 32 so the
     /// independent loads of one level overlap; the list of addresses still inside a
     /// group is kept without branches.

@@ -46,35 +46,28 @@ public:
         return e;
     }
 
-    /// next_hops[i] = lookup(addrs[i]). Level by level over chunks of 32 (independent
-    /// loads of one level overlap), keeping the addresses still inside a group in a
-    /// branch-free list; stops as soon as none is.
+    /// next_hops[i] = lookup(addrs[i]). Level by level over the whole batch so that
+    /// the independent loads of one level overlap; a resolved address reads the
+    /// reserved dummy group instead of branching; stops after the first level at which
+    /// no address is still inside a group.
     void lookup_bulk(const uint8_t* const* addrs, uint32_t* next_hops, uint32_t n) const {
-        constexpr uint32_t chunk = 32;
         const uint32_t* root = trie_.root();
         const uint32_t* groups = trie_.groups();
-        for (uint32_t base = 0; base < n; base += chunk) {
-            const uint32_t m = n - base < chunk ? n - base : chunk;
-            const uint8_t* const* a = addrs + base;
-            uint32_t* out = next_hops + base;
-            uint8_t active[chunk];
-            uint32_t na = 0;
-            for (uint32_t i = 0; i < m; ++i) {
-                const uint32_t e = root[root_index(a[i])];
-                out[i] = e;
-                active[na] = uint8_t(i);
-                na += detail::is_group(e);
-            }
-            for (unsigned b = FirstBits / 8; b < 16 && na != 0; ++b) {
-                uint32_t still = 0;
-                for (uint32_t k = 0; k < na; ++k) {
-                    const uint32_t i = active[k];
-                    const uint32_t e = groups[((out[i] & detail::k_entry_index_mask) << 8) | a[i][b]];
-                    out[i] = e;
-                    active[still] = uint8_t(i);
-                    still += detail::is_group(e);
-                }
-                na = still;
+        uint32_t any = 0;
+        for (uint32_t i = 0; i < n; ++i) {
+            const uint32_t e = root[root_index(addrs[i])];
+            next_hops[i] = e;
+            any |= detail::is_group(e);
+        }
+        for (unsigned b = FirstBits / 8; b < 16 && any != 0; ++b) {
+            any = 0;
+            for (uint32_t i = 0; i < n; ++i) {
+                const uint32_t e = next_hops[i];
+                const uint32_t grp = detail::is_group(e);
+                const uint32_t g = (e & detail::k_entry_index_mask) & (0u - grp);  // 0: the dummy
+                const uint32_t v = groups[(g << 8) | addrs[i][b]];
+                next_hops[i] = grp ? v : e;
+                any |= detail::is_group(v) & grp;
             }
         }
     }

@@ -1,3 +1,5 @@
+#include <sys/syscall.h>
+#include <unistd.h>
 #include "dataplane/io/uring/uring_queue.hpp"
 
 #include <sys/eventfd.h>
@@ -118,7 +120,9 @@ uring_queue::~uring_queue() {
     started_ = true;
     if (disabled_) {
         // The calling (worker) thread becomes the ring's only submitter.
-        io_uring_enable_rings(&ring_);
+        // liburing 2.3 declares io_uring_enable_rings but its .so does not export it,
+        // so register the enable directly.
+        ::syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0);
         disabled_ = false;
     }
     arm_rx();

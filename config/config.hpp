@@ -1,0 +1,154 @@
+#pragma once
+// edgegate's configuration: plain typed structs (the schema), their defaults, and the
+// one entry point that parses and validates a TOML file into them.
+//
+// Schema-first and all-or-nothing: load() returns a complete, validated config or a
+// list of errors, each naming `key.path (line N): message`. Nothing here knows about
+// the data plane; control/ compiles this into the Snapshot.
+// Includes nothing of ours (DESIGN.md "dependencies").
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace eg::cfg {
+
+/// An IPv4 or IPv6 address in network byte order (IPv4 uses the first 4 bytes).
+struct ip_address {
+    bool v6 = false;
+    std::array<uint8_t, 16> bytes{};
+    friend bool operator==(const ip_address&, const ip_address&) = default;
+};
+
+/// An address with a prefix length, e.g. 192.168.100.1/24 (host bits kept).
+struct ip_prefix {
+    ip_address addr;
+    uint8_t length = 0;
+    friend bool operator==(const ip_prefix&, const ip_prefix&) = default;
+};
+
+using mac_address = std::array<uint8_t, 6>;
+
+enum class port_role { vm, uplink };
+enum class backend_kind { uring, dpdk, memory, pcap };
+
+/// Router advertisements sent on a `vm` port (RFC 4861 §6.2.1 defaults).
+struct router_advertisement_config {
+    bool enabled = true;               ///< only meaningful where the port has IPv6
+    uint32_t interval_s = 200;         ///< unsolicited RA period (MaxRtrAdvInterval)
+    uint32_t router_lifetime_s = 1800; ///< 0 = "not a default router"
+    std::vector<ip_prefix> prefixes;   ///< on-link prefixes advertised (no SLAAC: A=0)
+    bool autonomous = false;           ///< set the A flag on the advertised prefixes
+};
+
+struct port_config {
+    std::string name;                  ///< unique; referenced by routes
+    port_role role = port_role::vm;
+    backend_kind backend = backend_kind::uring;
+    std::string interface;             ///< kernel interface (uring), PCI/vdev devargs (dpdk)
+    uint32_t mtu = 1500;               ///< L3 MTU, 576..9000
+    std::optional<mac_address> mac;    ///< default: the interface's own address
+    std::vector<ip_prefix> ipv4;       ///< gateway addresses + connected prefixes
+    std::vector<ip_prefix> ipv6;
+    bool nd_proxy = false;             ///< default true for uplink ports with IPv6
+    router_advertisement_config router_advertisements;
+    std::string pcap_input;            ///< pcap backend: capture read as input
+    std::string pcap_output;           ///< pcap backend: where sent frames are written
+    int line = 0;                      ///< line of the [[ports]] table, for messages
+};
+
+struct route_config {
+    ip_prefix prefix;
+    std::optional<ip_address> via;     ///< next hop; absent = on-link through `port`
+    std::string port;                  ///< required when `via` is absent
+    int line = 0;
+};
+
+struct workers_config {
+    uint32_t count = 1;
+    std::vector<uint32_t> cores;       ///< empty = not pinned; else one core per worker
+    uint32_t burst_size = 32;          ///< 1..64
+    uint32_t idle_poll_us = 200;       ///< busy-poll this long before sleeping on fds
+};
+
+struct host_config {
+    bool enabled = false;
+    std::string interface = "eg-host"; ///< the TAP device created for the host kernel
+    std::optional<mac_address> mac;    ///< the engine's MAC on the TAP link
+};
+
+struct neighbour_config {
+    uint32_t reachable_s = 300;        ///< an entry lives this long without refresh
+    uint32_t retransmit_ms = 1000;     ///< ARP/NS retry interval while resolving
+    uint32_t max_probes = 3;           ///< then the entry fails and its queue drops
+    uint32_t queue_per_neighbour = 16; ///< packets held while resolving one address
+    uint32_t capacity = 65536;         ///< entries in the neighbour table
+};
+
+struct icmp_config {
+    uint32_t errors_per_second = 1000; ///< per worker, token bucket (RFC 1812 §4.3.2.8)
+};
+
+struct uring_config {
+    uint32_t ring_entries = 512;       ///< io_uring submission queue size per worker
+    uint32_t rx_buffers = 256;         ///< receives kept in flight per port and worker
+    uint32_t buffer_size = 65600;      ///< bytes per buffer: room for a 64 KB GSO packet
+};
+
+struct dpdk_config {
+    std::vector<std::string> eal_args = {"--no-huge", "-m", "512", "--no-pci"};
+    uint32_t mbufs = 8191;
+    uint32_t rx_descriptors = 1024;
+    uint32_t tx_descriptors = 1024;
+};
+
+struct gateway_config {
+    std::string name = "edgegate";
+    uint32_t status_interval_s = 5;    ///< status line period on stderr; 0 = off
+};
+
+struct config {
+    gateway_config gateway;
+    workers_config workers;
+    std::vector<port_config> ports;
+    std::vector<route_config> routes;
+    host_config host;
+    neighbour_config neighbours;
+    icmp_config icmp;
+    uring_config uring;
+    dpdk_config dpdk;
+    std::string source_path;
+};
+
+/// One problem found in a config file.
+struct error {
+    std::string key;   ///< dotted path, e.g. "ports[1].mtu"
+    int line = 0;      ///< 0 when not known (whole-file problems)
+    std::string message;
+    /// "ports[1].mtu (line 12): must be between 576 and 9000"
+    std::string to_string() const;
+};
+
+struct load_result {
+    std::optional<config> value;   ///< set only when errors is empty
+    std::vector<error> errors;
+};
+
+/// Parses and validates a whole file. Never throws.
+load_result load_file(const std::string& path);
+/// Same, from TOML text (source_name is used in messages and source_path).
+load_result load_string(std::string_view toml_text, const std::string& source_name = "<string>");
+
+/// Text helpers shared with the admin API and tools.
+std::optional<ip_address> parse_ip(std::string_view text);
+std::optional<ip_prefix> parse_prefix(std::string_view text);
+std::optional<mac_address> parse_mac(std::string_view text);
+std::string to_string(const ip_address& a);
+std::string to_string(const ip_prefix& p);
+std::string to_string(const mac_address& m);
+/// True if `a` lies inside `p` (same family).
+bool contains(const ip_prefix& p, const ip_address& a);
+
+}  // namespace eg::cfg

@@ -1,0 +1,440 @@
+#include "control/gateway.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <stdexcept>
+
+#include "control/snapshot_builder.hpp"
+#include "dataplane/io/buffer_pool.hpp"
+#include "dataplane/io/memory/memory_port.hpp"
+#include "dataplane/io/pcap/pcap_port.hpp"
+#include "dataplane/io/uring/af_packet_port.hpp"
+#include "dataplane/io/uring/tap_port.hpp"
+#include "dataplane/nd.hpp"
+#ifdef EG_WITH_DPDK
+#include "dataplane/io/dpdk/dpdk_eal.hpp"
+#include "dataplane/io/dpdk/dpdk_port.hpp"
+#endif
+
+namespace eg::ctl {
+
+namespace {
+
+constexpr uint32_t k_ring_slots = 1024;
+constexpr uint32_t k_tick_ms = 100;
+// The engine's MAC on the host TAP link when the config names none (locally administered).
+constexpr dp::mac_bytes k_default_host_mac = {0x02, 0x65, 0x67, 0x00, 0x00, 0x01};
+
+int make_eventfd() {
+    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (fd < 0) {
+        throw std::runtime_error("eventfd failed");
+    }
+    return fd;
+}
+
+std::optional<dp::mac_bytes> read_sysfs_mac(const std::string& ifname) {
+    std::ifstream f("/sys/class/net/" + ifname + "/address");
+    std::string text;
+    if (!(f >> text)) {
+        return std::nullopt;
+    }
+    return cfg::parse_mac(text);
+}
+
+/// Runs an iproute2 command for the host side of the TAP (startup only).
+void run_ip(const std::string& args) {
+    const std::string cmd = "ip " + args + " 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    if (!p) {
+        throw std::runtime_error("cannot run: " + cmd);
+    }
+    std::string out;
+    char buf[256];
+    while (fgets(buf, sizeof buf, p)) {
+        out += buf;
+    }
+    if (pclose(p) != 0) {
+        throw std::runtime_error("host TAP setup failed: `" + cmd + "`: " + out);
+    }
+}
+
+}  // namespace
+
+uint64_t now_ms() { return dp::monotonic_ns() / 1'000'000; }
+
+gateway::gateway(cfg::config config)
+    : config_(std::move(config)),
+      workers_count_(config_.workers.count),
+      counters_(workers_count_),
+      neighbours_(config_.neighbours.capacity),
+      snapshots_(workers_count_) {
+    punt_event_fd_ = make_eventfd();
+    for (uint32_t w = 0; w < workers_count_; ++w) {
+        punt_rings_.push_back(std::make_unique<dp::frame_ring>(k_ring_slots));
+        inject_rings_.push_back(std::make_unique<dp::frame_ring>(k_ring_slots));
+        inject_event_fds_.push_back(make_eventfd());
+    }
+    open_ports();
+    if (config_.host.enabled) {
+        configure_host_kernel();
+    }
+    resolver_ = std::make_unique<neighbour_resolver>(
+        neighbours_, config_.neighbours,
+        [this](uint16_t port, std::span<const uint8_t> frame, const dp::offload_info& o) { inject(port, frame, o); });
+    publish_snapshot();
+    for (uint32_t w = 0; w < workers_count_; ++w) {
+        dp::worker_options o;
+        o.id = w;
+        o.core = config_.workers.cores.empty() ? -1 : static_cast<int>(config_.workers.cores[w]);
+        o.burst_size = config_.workers.burst_size;
+        o.idle_poll_us = config_.workers.idle_poll_us;
+        o.icmp_errors_per_second = config_.icmp.errors_per_second;
+        std::vector<dp::port_io*> ports;
+        for (auto& p : worker_ports_[w]) {
+            ports.push_back(p.get());
+        }
+        workers_.push_back(std::make_unique<dp::worker>(o, std::move(ports), snapshots_, neighbours_, *punt_rings_[w],
+                                                        *inject_rings_[w], punt_event_fd_, inject_event_fds_[w],
+                                                        counters_[w]));
+    }
+}
+
+gateway::~gateway() {
+    stop_workers_ = true;
+    for (auto& t : threads_) {
+        if (t.joinable()) {
+            t.join();
+        }
+    }
+    workers_.clear();
+    worker_ports_.clear();
+    dpdk_ports_.clear();
+    dpdk_env_.reset();
+    pools_.clear();
+    close(punt_event_fd_);
+    for (int fd : inject_event_fds_) {
+        close(fd);
+    }
+}
+
+void gateway::open_ports() {
+    const auto& ports = config_.ports;
+    const bool dpdk = !ports.empty() && ports.front().backend == cfg::backend_kind::dpdk;
+    for (const auto& p : ports) {
+        if ((p.backend == cfg::backend_kind::dpdk) != dpdk) {
+            throw std::runtime_error("ports." + p.name +
+                                     ": the dpdk backend cannot be mixed with others (one allocator family per engine)");
+        }
+    }
+    worker_ports_.resize(workers_count_);
+    const uint16_t host_index = static_cast<uint16_t>(ports.size());
+    const dp::mac_bytes host_mac = config_.host.mac.value_or(k_default_host_mac);
+    if (dpdk) {
+#ifdef EG_WITH_DPDK
+        dp::dpdk_eal_options eo;
+        eo.eal_args = config_.dpdk.eal_args;
+        eo.workers = workers_count_;
+        eo.mbufs_per_pool = config_.dpdk.mbufs;
+        dpdk_env_ = std::make_unique<dp::dpdk_environment>(eo);
+        auto open = [&](const std::string& devargs, uint32_t mtu) {
+            dp::dpdk_port_options po;
+            po.devargs = devargs;
+            po.mtu = static_cast<uint16_t>(mtu);
+            po.rx_descriptors = static_cast<uint16_t>(config_.dpdk.rx_descriptors);
+            po.tx_descriptors = static_cast<uint16_t>(config_.dpdk.tx_descriptors);
+            dpdk_ports_.push_back(std::make_unique<dp::dpdk_port>(*dpdk_env_, po));
+            port_macs_.push_back(dpdk_ports_.back()->mac());
+        };
+        for (const auto& p : ports) {
+            open(p.interface, p.mtu);
+        }
+        if (config_.host.enabled) {
+            open("net_tap_eg0,iface=" + config_.host.interface, 0);
+        }
+        for (uint32_t w = 0; w < workers_count_; ++w) {
+            for (size_t i = 0; i < dpdk_ports_.size(); ++i) {
+                worker_ports_[w].push_back(dpdk_ports_[i]->open_queue(static_cast<uint16_t>(w), static_cast<uint16_t>(i)));
+            }
+        }
+        if (config_.host.enabled) {
+            // net_tap reports the kernel side's MAC as its own; the engine must use a
+            // different one on that link, which is fine: the TAP is point-to-point.
+            host_kernel_mac_ = port_macs_.back();
+            port_macs_.back() = host_mac;
+        }
+        return;
+#else
+        throw std::runtime_error("this edgegated was built without the dpdk backend (EG_WITH_DPDK=OFF)");
+#endif
+    }
+    for (uint32_t w = 0; w < workers_count_; ++w) {
+        dp::buffer_pool_options bo;
+        const uint32_t ports_n = static_cast<uint32_t>(ports.size() + (config_.host.enabled ? 1 : 0));
+        // Receives in flight on every port, plus bursts in transit and injected frames.
+        bo.count = ports_n * config_.uring.rx_buffers + 4 * dp::k_max_burst * ports_n + 1024;
+        bo.buffer_size = config_.uring.buffer_size;
+        pools_.push_back(std::make_unique<dp::buffer_pool>(bo));
+        dp::buffer_pool& pool = *pools_.back();
+        for (size_t i = 0; i < ports.size(); ++i) {
+            const auto& pc = ports[i];
+            const uint16_t idx = static_cast<uint16_t>(i);
+            std::unique_ptr<dp::port_io> io;
+            switch (pc.backend) {
+            case cfg::backend_kind::uring: {
+                dp::af_packet_options o;
+                o.interface = pc.interface;
+                o.port_index = idx;
+                o.ring_entries = config_.uring.ring_entries;
+                o.rx_buffers = config_.uring.rx_buffers;
+                o.fanout_workers = static_cast<uint16_t>(workers_count_);
+                io = dp::open_af_packet_port(o, pool);
+                break;
+            }
+            case cfg::backend_kind::pcap: {
+                dp::pcap_port_options o;
+                o.input_path = w == 0 ? pc.pcap_input : "";
+                o.output_path = pc.pcap_output.empty() ? "" : pc.pcap_output + (w ? "." + std::to_string(w) : "");
+                o.port_index = idx;
+                o.mac = pc.mac.value_or(dp::mac_bytes{0x02, 0, 0, 0, 0, static_cast<uint8_t>(i + 1)});
+                io = dp::open_pcap_port(o, pool);
+                break;
+            }
+            case cfg::backend_kind::memory: {
+                dp::memory_port_options o;
+                o.port_index = idx;
+                o.mac = pc.mac.value_or(dp::mac_bytes{0x02, 0, 0, 0, 0, static_cast<uint8_t>(i + 1)});
+                o.tx_sink = true;
+                io = std::make_unique<dp::memory_port>(o, pool);
+                break;
+            }
+            case cfg::backend_kind::dpdk:
+                break;
+            }
+            if (w == 0) {
+                port_macs_.push_back(pc.mac.value_or(io->mac()));
+            }
+            worker_ports_[w].push_back(std::move(io));
+        }
+        if (config_.host.enabled) {
+            dp::tap_options o;
+            o.name = config_.host.interface;
+            o.port_index = host_index;
+            o.mac = host_mac;
+            o.ring_entries = 256;
+            o.rx_buffers = 64;
+            o.queues = static_cast<uint16_t>(workers_count_);
+            worker_ports_[w].push_back(dp::open_tap_port(o, pool));
+            if (w == 0) {
+                port_macs_.push_back(host_mac);
+            }
+        }
+    }
+    if (config_.host.enabled) {
+        host_kernel_mac_ = read_sysfs_mac(config_.host.interface).value_or(dp::mac_bytes{});
+    }
+}
+
+void gateway::configure_host_kernel() {
+    // The host kernel reaches everything through the engine: our addresses sit on the
+    // TAP as host addresses, and the connected prefixes and configured routes point at
+    // the TAP on-link (the engine answers ARP/ND for every address there).
+    const std::string dev = config_.host.interface;
+    run_ip("link set dev " + dev + " up");
+    for (const auto& p : config_.ports) {
+        for (const auto& a : p.ipv4) {
+            run_ip("addr replace " + cfg::to_string(a.addr) + "/32 dev " + dev);
+        }
+        for (const auto& a : p.ipv6) {
+            run_ip("-6 addr replace " + cfg::to_string(a.addr) + "/128 dev " + dev + " nodad");
+        }
+    }
+    auto masked = [](cfg::ip_prefix pfx) {
+        for (uint32_t i = 0; i < 16; ++i) {
+            const uint32_t bits = pfx.length > i * 8 ? std::min<uint32_t>(8, pfx.length - i * 8) : 0;
+            pfx.addr.bytes[i] &= static_cast<uint8_t>(bits ? 0xff << (8 - bits) : 0);
+        }
+        return pfx;
+    };
+    for (const auto& p : config_.ports) {
+        for (const auto& a : p.ipv4) {
+            run_ip("route replace " + cfg::to_string(masked(a)) + " dev " + dev);
+        }
+        for (const auto& a : p.ipv6) {
+            run_ip("-6 route replace " + cfg::to_string(masked(a)) + " dev " + dev);
+        }
+    }
+    for (const auto& r : config_.routes) {
+        run_ip(std::string(r.prefix.addr.v6 ? "-6 " : "") + "route replace " + cfg::to_string(r.prefix) + " dev " + dev);
+    }
+}
+
+void gateway::publish_snapshot() {
+    std::vector<port_runtime_info> info;
+    for (const auto& m : port_macs_) {
+        info.push_back({m});
+    }
+    snapshots_.publish(build_snapshot(config_, info, host_kernel_mac_, ++generation_));
+}
+
+void gateway::inject(uint16_t port, std::span<const uint8_t> frame, const dp::offload_info& offload) {
+    // Control-plane frames go out through worker 0 (any worker can send on any port).
+    dp::frame_ring& ring = *inject_rings_[0];
+    dp::frame_message* m = ring.reserve();
+    if (!m || frame.size() > dp::k_frame_message_max) {
+        counters_[0].drop(dp::drop_reason::punt_ring_full);  // counted; the control thread is single-writer here
+        return;
+    }
+    m->port = port;
+    m->len = static_cast<uint16_t>(frame.size());
+    m->offload = offload;
+    std::memcpy(m->data, frame.data(), frame.size());
+    ring.commit();
+    uint64_t one = 1;
+    [[maybe_unused]] auto r = write(inject_event_fds_[0], &one, sizeof one);
+}
+
+void gateway::drain_punts() {
+    const dp::snapshot& s = *snapshots_.acquire();  // control thread: never reclaimed under it
+    const uint64_t now = now_ms();
+    for (auto& ring : punt_rings_) {
+        for (int budget = 4096; budget > 0; --budget) {
+            dp::frame_message* m = ring->front();
+            if (!m) {
+                break;
+            }
+            resolver_->on_punted(*m, s, now);
+            ring->pop();
+        }
+    }
+}
+
+void gateway::arm_punt_wait() {
+    punt_wait_->async_wait(boost::asio::posix::stream_descriptor::wait_read, [this](boost::system::error_code ec) {
+        if (ec) {
+            return;
+        }
+        uint64_t v;
+        [[maybe_unused]] auto r = read(punt_event_fd_, &v, sizeof v);
+        drain_punts();
+        arm_punt_wait();
+    });
+}
+
+void gateway::on_tick() {
+    drain_punts();  // in case a wake-up was coalesced away
+    resolver_->on_tick(*snapshots_.acquire(), now_ms());
+    snapshots_.reclaim();
+    tick_timer_.expires_after(std::chrono::milliseconds(k_tick_ms));
+    tick_timer_.async_wait([this](boost::system::error_code ec) {
+        if (!ec) {
+            on_tick();
+        }
+    });
+}
+
+void gateway::send_router_advertisements() {
+    // RFC 4861 §6.2.4: unsolicited advertisements at a random interval in
+    // [0.75, 1] x interval (MinRtrAdvInterval defaults to 0.75 x MaxRtrAdvInterval).
+    static std::minstd_rand rng(static_cast<uint32_t>(now_ms()));
+    const dp::snapshot& s = *snapshots_.acquire();
+    uint32_t next_s = 600;
+    uint8_t frame[1514];
+    for (const auto& p : s.ports) {
+        if (!p.ra.enabled) {
+            continue;
+        }
+        const uint32_t len = dp::build_router_advertisement(frame, p, nullptr, nullptr);
+        inject(p.index, std::span<const uint8_t>(frame, len), dp::offload_info{});
+        next_s = std::min(next_s, p.ra.interval_s);
+    }
+    const uint32_t ms = next_s * 1000 * 3 / 4 + rng() % (next_s * 1000 / 4 + 1);
+    ra_timer_.expires_after(std::chrono::milliseconds(ms));
+    ra_timer_.async_wait([this](boost::system::error_code ec) {
+        if (!ec) {
+            send_router_advertisements();
+        }
+    });
+}
+
+totals gateway::sum_counters() const {
+    totals t;
+    t.drops_by_reason.assign(dp::k_drop_reason_count, 0);
+    for (const auto& c : counters_) {
+        for (uint32_t p = 0; p < dp::k_max_ports; ++p) {
+            t.rx_packets += c.ports[p].rx_packets.get();
+            t.tx_packets += c.ports[p].tx_packets.get();
+            t.rx_bytes += c.ports[p].rx_bytes.get();
+            t.tx_bytes += c.ports[p].tx_bytes.get();
+        }
+        for (uint32_t r = 1; r < dp::k_drop_reason_count; ++r) {
+            t.drops_by_reason[r] += c.drops[r].get();
+            t.drops += c.drops[r].get();
+        }
+        t.forwarded4 += c.forwarded_ipv4.get();
+        t.forwarded6 += c.forwarded_ipv6.get();
+        t.punted += c.punted.get();
+        t.to_host += c.to_host.get();
+    }
+    return t;
+}
+
+void gateway::print_status() {
+    const totals t = sum_counters();
+    const uint64_t now = now_ms();
+    const double secs = last_status_ms_ ? (now - last_status_ms_) / 1000.0 : 0;
+    auto rate = [&](uint64_t cur, uint64_t prev) { return secs > 0 ? (cur - prev) / secs : 0.0; };
+    std::fprintf(stderr,
+                 "status: rx=%" PRIu64 " (%.0f pps) tx=%" PRIu64 " (%.0f pps) fwd4=%" PRIu64 " fwd6=%" PRIu64
+                 " to_host=%" PRIu64 " punted=%" PRIu64 " drops=%" PRIu64 " neighbours=%zu\n",
+                 t.rx_packets, rate(t.rx_packets, last_totals_.rx_packets), t.tx_packets,
+                 rate(t.tx_packets, last_totals_.tx_packets), t.forwarded4, t.forwarded6, t.to_host, t.punted, t.drops,
+                 resolver_->entries());
+    last_totals_ = t;
+    last_status_ms_ = now;
+    status_timer_.expires_after(std::chrono::seconds(config_.gateway.status_interval_s));
+    status_timer_.async_wait([this](boost::system::error_code ec) {
+        if (!ec) {
+            print_status();
+        }
+    });
+}
+
+void gateway::stop() {
+    boost::asio::post(io_, [this] { io_.stop(); });
+}
+
+void gateway::run() {
+    for (auto& w : workers_) {
+        threads_.emplace_back([this, wp = w.get()] { wp->run(stop_workers_); });
+    }
+    std::fprintf(stderr, "edgegated: %s running with %u worker(s), %zu port(s)%s\n", config_.gateway.name.c_str(),
+                 workers_count_, config_.ports.size(), config_.host.enabled ? " + host TAP" : "");
+    signals_.async_wait([this](boost::system::error_code ec, int sig) {
+        if (!ec) {
+            std::fprintf(stderr, "edgegated: signal %d, stopping\n", sig);
+            io_.stop();
+        }
+    });
+    punt_wait_ = std::make_unique<boost::asio::posix::stream_descriptor>(io_, dup(punt_event_fd_));
+    arm_punt_wait();
+    on_tick();
+    send_router_advertisements();
+    if (config_.gateway.status_interval_s) {
+        print_status();
+    }
+    io_.run();
+    stop_workers_ = true;
+    for (auto& t : threads_) {
+        t.join();
+    }
+    threads_.clear();
+    print_status();
+}
+
+}  // namespace eg::ctl

@@ -1,0 +1,103 @@
+#pragma once
+// The running gateway: opens every port through its backend, starts one worker per
+// configured core, publishes the first Snapshot, and runs the control thread's event
+// loop (boost.asio): punted frames -> neighbour resolver, periodic router
+// advertisements, neighbour aging, RCU reclamation, the status line and signals.
+// Owner: the main thread, which becomes the control thread in run().
+#include <atomic>
+#include <utility>  // before asio: Boost 1.74 uses std::exchange without including it
+
+#include <boost/asio.hpp>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/config.hpp"
+#include "control/neighbour_resolver.hpp"
+#include "dataplane/counters.hpp"
+#include "dataplane/io/port_io.hpp"
+#include "dataplane/neighbour_table.hpp"
+#include "dataplane/rcu.hpp"
+#include "dataplane/snapshot.hpp"
+#include "dataplane/worker.hpp"
+
+namespace eg::dp {
+class buffer_pool;
+class dpdk_environment;
+class dpdk_port;
+}  // namespace eg::dp
+
+namespace eg::ctl {
+
+/// Sums of the workers' counters, for the status line and metrics.
+struct totals {
+    uint64_t rx_packets = 0, tx_packets = 0, rx_bytes = 0, tx_bytes = 0, drops = 0, forwarded4 = 0,
+             forwarded6 = 0, punted = 0, to_host = 0;
+    std::vector<uint64_t> drops_by_reason;
+};
+
+class gateway {
+public:
+    /// Opens ports and builds workers; throws std::runtime_error with a clear message
+    /// when a port cannot be opened (startup only).
+    explicit gateway(cfg::config config);
+    ~gateway();
+    gateway(const gateway&) = delete;
+    gateway& operator=(const gateway&) = delete;
+
+    /// Starts the workers and runs the control loop until SIGINT/SIGTERM or stop().
+    void run();
+    /// Thread-safe: asks run() to return.
+    void stop();
+
+    totals sum_counters() const;
+    const dp::snapshot& current_snapshot() const { return *snapshots_.acquire(); }
+
+private:
+    void open_ports();
+    void configure_host_kernel();
+    void publish_snapshot();
+    void inject(uint16_t port, std::span<const uint8_t> frame, const dp::offload_info& offload);
+    void drain_punts();
+    void arm_punt_wait();
+    void on_tick();
+    void send_router_advertisements();
+    void print_status();
+
+    cfg::config config_;
+    uint32_t workers_count_;
+    std::vector<dp::worker_counters> counters_;
+    dp::neighbour_table neighbours_;
+    dp::rcu_publisher<dp::snapshot> snapshots_;
+    std::vector<std::unique_ptr<dp::frame_ring>> punt_rings_;
+    std::vector<std::unique_ptr<dp::frame_ring>> inject_rings_;
+    int punt_event_fd_ = -1;
+    std::vector<int> inject_event_fds_;
+    // Backends (destroyed after the workers that use them).
+    std::vector<std::unique_ptr<dp::buffer_pool>> pools_;
+    std::unique_ptr<dp::dpdk_environment> dpdk_env_;
+    std::vector<std::unique_ptr<dp::dpdk_port>> dpdk_ports_;
+    std::vector<std::vector<std::unique_ptr<dp::port_io>>> worker_ports_;  // [worker][port]
+    std::vector<dp::mac_bytes> port_macs_;
+    dp::mac_bytes host_kernel_mac_{};
+    std::vector<std::unique_ptr<dp::worker>> workers_;
+    std::vector<std::thread> threads_;
+    std::atomic<bool> stop_workers_{false};
+    uint64_t generation_ = 0;
+
+    boost::asio::io_context io_;
+    boost::asio::signal_set signals_{io_, SIGINT, SIGTERM};
+    boost::asio::steady_timer tick_timer_{io_};
+    boost::asio::steady_timer status_timer_{io_};
+    boost::asio::steady_timer ra_timer_{io_};
+    std::unique_ptr<boost::asio::posix::stream_descriptor> punt_wait_;
+    std::unique_ptr<neighbour_resolver> resolver_;
+    totals last_totals_{};
+    uint64_t last_status_ms_ = 0;
+};
+
+/// Milliseconds on the monotonic clock (the control thread's notion of now).
+uint64_t now_ms();
+
+}  // namespace eg::ctl

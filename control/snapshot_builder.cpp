@@ -1,0 +1,144 @@
+#include "control/snapshot_builder.hpp"
+
+#include <stdexcept>
+
+namespace eg::ctl {
+
+namespace {
+
+uint32_t v4_host_order(const cfg::ip_address& a) {
+    return uint32_t{a.bytes[0]} << 24 | uint32_t{a.bytes[1]} << 16 | uint32_t{a.bytes[2]} << 8 | a.bytes[3];
+}
+
+uint32_t mask_v4(uint32_t addr, uint8_t len) { return len ? addr & (~uint32_t{0} << (32 - len)) : 0; }
+
+dp::ipv6_bytes mask_v6(const std::array<uint8_t, 16>& a, uint8_t len) {
+    dp::ipv6_bytes out{};
+    for (uint32_t i = 0; i < 16; ++i) {
+        const uint32_t bits = len > i * 8 ? std::min<uint32_t>(8, len - i * 8) : 0;
+        out[i] = static_cast<uint8_t>(a[i] & (bits ? 0xff << (8 - bits) : 0));
+    }
+    return out;
+}
+
+}  // namespace
+
+std::unique_ptr<dp::snapshot> build_snapshot(const cfg::config& config, const std::vector<port_runtime_info>& ports,
+                                             const dp::mac_bytes& host_kernel_mac, uint64_t generation) {
+    auto s = std::make_unique<dp::snapshot>();
+    s->generation = generation;
+    s->icmp_errors_per_second = config.icmp.errors_per_second;
+    s->next_hops.push_back(dp::next_hop{});  // index 0 = local delivery (k_nh_local)
+
+    auto add_next_hop = [&](const dp::next_hop& nh) {
+        for (uint32_t i = 1; i < s->next_hops.size(); ++i) {
+            const auto& e = s->next_hops[i];
+            if (e.port == nh.port && e.via_gateway == nh.via_gateway && e.gateway4 == nh.gateway4 &&
+                e.gateway6 == nh.gateway6) {
+                return i;
+            }
+        }
+        s->next_hops.push_back(nh);
+        return static_cast<uint32_t>(s->next_hops.size() - 1);
+    };
+
+    for (size_t i = 0; i < config.ports.size(); ++i) {
+        const cfg::port_config& pc = config.ports[i];
+        dp::port_info pi;
+        pi.index = static_cast<uint16_t>(i);
+        pi.name = pc.name;
+        pi.role = pc.role == cfg::port_role::vm ? dp::port_role::vm : dp::port_role::uplink;
+        pi.mac = ports.at(i).mac;
+        pi.mtu = pc.mtu;
+        pi.link_local = dp::link_local_from_mac(pi.mac);
+        pi.nd_proxy = pc.nd_proxy;
+        for (const auto& a : pc.ipv4) {
+            pi.ipv4.push_back({v4_host_order(a.addr), a.length});
+        }
+        for (const auto& a : pc.ipv6) {
+            pi.ipv6.push_back({a.addr.bytes, a.length});
+        }
+        pi.ra.enabled = pc.role == cfg::port_role::vm && pc.router_advertisements.enabled && !pc.ipv6.empty();
+        pi.ra.interval_s = pc.router_advertisements.interval_s;
+        pi.ra.router_lifetime_s = static_cast<uint16_t>(std::min<uint32_t>(pc.router_advertisements.router_lifetime_s, 9000));
+        pi.ra.autonomous = pc.router_advertisements.autonomous;
+        for (const auto& p : pc.router_advertisements.prefixes) {
+            pi.ra.prefixes.push_back({mask_v6(p.addr.bytes, p.length), p.length});
+        }
+        s->ports.push_back(std::move(pi));
+    }
+    if (config.host.enabled) {
+        dp::port_info hp;
+        hp.index = static_cast<uint16_t>(config.ports.size());
+        hp.name = "host";
+        hp.role = dp::port_role::host;
+        hp.mac = ports.at(hp.index).mac;
+        hp.mtu = 1500;
+        hp.link_local = dp::link_local_from_mac(hp.mac);
+        s->host_port = hp.index;
+        s->host_kernel_mac = host_kernel_mac;
+        s->ports.push_back(std::move(hp));
+    }
+
+    // Connected prefixes first, then our own addresses as host routes to "local".
+    for (const auto& p : s->ports) {
+        for (const auto& a : p.ipv4) {
+            s->routes4.add(mask_v4(a.addr, a.prefix_len), a.prefix_len, add_next_hop(dp::next_hop{p.index}));
+        }
+        for (const auto& a : p.ipv6) {
+            s->routes6.add(mask_v6(a.addr, a.prefix_len).data(), a.prefix_len, add_next_hop(dp::next_hop{p.index}));
+        }
+    }
+    for (const auto& r : config.routes) {
+        dp::next_hop nh;
+        if (r.via) {
+            nh.via_gateway = true;
+            // The egress port: the named one, else the port whose connected prefix holds via.
+            for (const auto& p : s->ports) {
+                bool holds = false;
+                if (r.via->v6) {
+                    const uint32_t n = s->routes6.lookup(r.via->bytes.data());
+                    holds = n != dp::k_lpm_no_route && s->next_hops[n].port == p.index && !s->next_hops[n].via_gateway;
+                } else {
+                    const uint32_t n = s->routes4.lookup(v4_host_order(*r.via));
+                    holds = n != dp::k_lpm_no_route && s->next_hops[n].port == p.index && !s->next_hops[n].via_gateway;
+                }
+                if ((r.port.empty() && holds) || (!r.port.empty() && p.name == r.port)) {
+                    nh.port = p.index;
+                    break;
+                }
+            }
+            if (r.via->v6) {
+                nh.gateway6 = r.via->bytes;
+            } else {
+                nh.gateway4 = v4_host_order(*r.via);
+            }
+        } else {
+            for (const auto& p : s->ports) {
+                if (p.name == r.port) {
+                    nh.port = p.index;
+                }
+            }
+        }
+        if (nh.port == dp::k_no_port) {
+            throw std::runtime_error("route " + cfg::to_string(r.prefix) + ": no egress port");  // validated before
+        }
+        const uint32_t idx = add_next_hop(nh);
+        if (r.prefix.addr.v6) {
+            s->routes6.add(mask_v6(r.prefix.addr.bytes, r.prefix.length).data(), r.prefix.length, idx);
+        } else {
+            s->routes4.add(mask_v4(v4_host_order(r.prefix.addr), r.prefix.length), r.prefix.length, idx);
+        }
+    }
+    for (const auto& p : s->ports) {
+        for (const auto& a : p.ipv4) {
+            s->routes4.add(a.addr, 32, dp::k_nh_local);
+        }
+        for (const auto& a : p.ipv6) {
+            s->routes6.add(a.addr.data(), 128, dp::k_nh_local);
+        }
+    }
+    return s;
+}
+
+}  // namespace eg::ctl

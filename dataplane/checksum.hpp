@@ -1,0 +1,76 @@
+#pragma once
+// Internet checksum (RFC 1071) and its incremental update (RFC 1624). Header-only so
+// the compiler can inline it into every stage.
+#include <cstdint>
+#include <cstring>
+
+namespace eg::dp {
+
+/// Adds `len` bytes to a running 32-bit ones'-complement sum (unfolded). Bytes are
+/// taken as big-endian 16-bit words; an odd trailing byte is padded with zero.
+inline uint64_t checksum_add(uint64_t sum, const uint8_t* p, uint32_t len) {
+    // Eight bytes at a time into a 64-bit accumulator; carries folded at the end.
+    while (len >= 8) {
+        uint64_t w;
+        std::memcpy(&w, p, 8);
+        sum += (w & 0xffffffffULL) + (w >> 32);
+        p += 8;
+        len -= 8;
+    }
+    if (len >= 4) {
+        uint32_t w;
+        std::memcpy(&w, p, 4);
+        sum += w;
+        p += 4;
+        len -= 4;
+    }
+    if (len >= 2) {
+        uint16_t w;
+        std::memcpy(&w, p, 2);
+        sum += w;
+        p += 2;
+        len -= 2;
+    }
+    if (len) {
+        sum += p[0];  // little-endian host: the lone byte is the high byte of a BE word
+    }
+    return sum;
+}
+
+/// Folds a sum to 16 bits, in network byte order as stored in memory.
+inline uint16_t checksum_fold(uint64_t sum) {
+    sum = (sum & 0xffffffffULL) + (sum >> 32);
+    sum = (sum & 0xffffffffULL) + (sum >> 32);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    return static_cast<uint16_t>(sum);
+}
+
+/// The checksum to store in a header: ~fold(sum over the bytes), in memory order.
+inline uint16_t checksum(const uint8_t* p, uint32_t len, uint64_t initial = 0) {
+    return static_cast<uint16_t>(~checksum_fold(checksum_add(initial, p, len)));
+}
+
+/// RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), for a 16-bit field changing from m to m'.
+/// All three values in memory (network) order.
+inline uint16_t checksum_update16(uint16_t hc, uint16_t old_word, uint16_t new_word) {
+    uint32_t sum = static_cast<uint16_t>(~hc);
+    sum += static_cast<uint16_t>(~old_word);
+    sum += new_word;
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    return static_cast<uint16_t>(~sum);
+}
+
+/// Ones'-complement sum of the TCP/UDP pseudo-header (RFC 793 / RFC 8200 §8.1).
+/// `src`/`dst` point at 4 or 16 address bytes; l4_len in host order.
+inline uint64_t pseudo_header_sum(const uint8_t* src, const uint8_t* dst, uint32_t addr_len,
+                                  uint8_t proto, uint32_t l4_len) {
+    uint64_t sum = checksum_add(0, src, addr_len);
+    sum = checksum_add(sum, dst, addr_len);
+    uint8_t tail[8] = {static_cast<uint8_t>(l4_len >> 24), static_cast<uint8_t>(l4_len >> 16),
+                       static_cast<uint8_t>(l4_len >> 8), static_cast<uint8_t>(l4_len), 0, 0, 0, proto};
+    return checksum_add(sum, tail, 8);
+}
+
+}  // namespace eg::dp

@@ -1,0 +1,25 @@
+#pragma once
+// Ethernet II framing with up to two 802.1Q/802.1ad tags.
+//
+// parse_ethernet accepts frames addressed to the port's MAC, broadcast or multicast,
+// and records where L3 starts. The router is VLAN-unaware: tags are parsed and
+// skipped on input; forwarded frames leave untagged (write_ethernet), while replies
+// built in place keep the tags they came with.
+#include "dataplane/counters.hpp"
+#include "dataplane/packet.hpp"
+#include "dataplane/snapshot.hpp"
+
+namespace eg::dp {
+
+/// Sets p.l3_offset, p.ether_type and p.vlan_tci. False (packet dropped, counted)
+/// for runts, truncated tags and unicast frames for another MAC.
+bool parse_ethernet(packet& p, const mac_bytes& port_mac, worker_counters& c);
+
+/// Replaces everything before L3 with an untagged Ethernet header. Keeps the offload
+/// offsets (which count from the frame start) pointing at the same bytes.
+void write_ethernet(packet& p, const uint8_t* dst, const uint8_t* src, uint16_t ether_type);
+
+/// For replies built in place: sends the frame back to its sender from `port_mac`.
+void reflect_ethernet(packet& p, const mac_bytes& port_mac);
+
+}  // namespace eg::dp

@@ -1,0 +1,173 @@
+#include "dataplane/ipv4_forward.hpp"
+
+#include "dataplane/checksum.hpp"
+#include "dataplane/ethernet.hpp"
+#include "dataplane/headers.hpp"
+#include "dataplane/icmp.hpp"
+
+namespace eg::dp {
+
+namespace {
+
+void drop(packet& p, worker_context& w, drop_reason r) {
+    p.drop(reason_index(r));
+    w.counters.drop(r);
+}
+
+/// Bytes of the largest IP packet this one puts on the wire: a GSO super-packet is
+/// cut into segments of headers + gso_size.
+uint32_t wire_ip_size(const packet& p, const uint8_t* ip, uint32_t ihl) {
+    const uint32_t total = load16(ip + ipv4::total_len);
+    if (p.offload.gso_type == offload_info::gso_none) [[likely]] {
+        return total;
+    }
+    uint32_t l4_header = 8;  // UDP
+    if (ip[ipv4::proto] == proto::tcp && total >= ihl + 20) {
+        l4_header = (ip[ihl + 12] >> 4) * 4u;
+    }
+    return std::min(total, ihl + l4_header + p.offload.gso_size);
+}
+
+void send_error(packet& p, const snapshot& s, worker_context& w, uint8_t type, uint8_t code, uint32_t rest) {
+    if (make_icmp4_error(p, w, type, code, rest, s.source_address4(p.in_port))) {
+        route_originated_ipv4(p, s, w);
+    } else if (p.verdict == k_verdict_none) {
+        p.drop(reason_index(drop_reason::icmp_error_rate_limited));
+    }
+}
+
+/// Resolves the next hop and writes the Ethernet header; unresolved goes to the
+/// control thread, which queues it and resolves.
+void transmit(packet& p, const snapshot& s, worker_context& w, const next_hop& hop, uint32_t dst) {
+    const port_info& out = s.port(hop.port);
+    uint8_t mac[6];
+    if (hop.port == s.host_port) {
+        write_ethernet(p, s.host_kernel_mac.data(), out.mac.data(), eth::type_ipv4);
+        p.verdict = hop.port;
+        return;
+    }
+    const uint32_t target = hop.via_gateway ? hop.gateway4 : dst;
+    if (!w.neighbours.lookup(neighbour_key::ipv4(hop.port, target), mac)) [[unlikely]] {
+        uint8_t addr[4] = {static_cast<uint8_t>(target >> 24), static_cast<uint8_t>(target >> 16),
+                           static_cast<uint8_t>(target >> 8), static_cast<uint8_t>(target)};
+        // Ethernet header written now; the resolver fills in the destination MAC.
+        write_ethernet(p, out.mac.data(), out.mac.data(), eth::type_ipv4);
+        w.punt_unresolved(p, hop.port, false, addr);
+        p.verdict = k_verdict_consumed;
+        return;
+    }
+    write_ethernet(p, mac, out.mac.data(), eth::type_ipv4);
+    p.verdict = hop.port;
+}
+
+void deliver_local(packet& p, const snapshot& s, worker_context& w) {
+    uint8_t* ip = p.l3();
+    const uint32_t ihl = (ip[ipv4::ver_ihl] & 0xf) * 4u;
+    const uint32_t total = load16(ip + ipv4::total_len);
+    const bool first_fragment_whole = (load16(ip + ipv4::frag) & (ipv4::frag_offset_mask | ipv4::flag_mf)) == 0;
+    if (ip[ipv4::proto] == proto::icmp && first_fragment_whole && total >= ihl + 8 &&
+        ip[ihl] == icmp4::echo_request && p.in_port != s.host_port) {
+        if (checksum(ip + ihl, total - ihl) != 0) {
+            drop(p, w, drop_reason::icmp_malformed);
+            return;
+        }
+        make_echo_reply4(p);
+        w.counters.echo_replies_sent.add();
+        route_originated_ipv4(p, s, w);
+        return;
+    }
+    if (s.host_port != k_no_port && p.in_port != s.host_port) {
+        w.counters.to_host.add();
+        transmit(p, s, w, next_hop{s.host_port}, 0);
+        return;
+    }
+    drop(p, w, drop_reason::ipv4_local_unhandled);
+}
+
+}  // namespace
+
+bool validate_ipv4(packet& p, worker_context& w) {
+    const uint32_t avail = p.l3_len();
+    if (avail < ipv4::min_header_len) [[unlikely]] {
+        drop(p, w, drop_reason::ipv4_truncated);
+        return false;
+    }
+    const uint8_t* ip = p.l3();
+    if ((ip[ipv4::ver_ihl] >> 4) != 4) [[unlikely]] {
+        drop(p, w, drop_reason::ipv4_bad_version);
+        return false;
+    }
+    const uint32_t ihl = (ip[ipv4::ver_ihl] & 0xf) * 4u;
+    if (ihl < ipv4::min_header_len || ihl > avail) [[unlikely]] {
+        drop(p, w, drop_reason::ipv4_bad_ihl);
+        return false;
+    }
+    const uint32_t total = load16(ip + ipv4::total_len);
+    if (total < ihl || total > avail) [[unlikely]] {
+        drop(p, w, drop_reason::ipv4_bad_total_length);
+        return false;
+    }
+    if (checksum(ip, ihl) != 0) [[unlikely]] {
+        drop(p, w, drop_reason::ipv4_bad_checksum);
+        return false;
+    }
+    const uint32_t src = load32(ip + ipv4::src);
+    // RFC 1812 §5.3.7: martian sources (0/8, 127/8, multicast, limited broadcast).
+    if ((src >> 24) == 0 || (src >> 24) == 127 || (src >> 28) >= 0xe) [[unlikely]] {
+        drop(p, w, drop_reason::ipv4_bad_source);
+        return false;
+    }
+    p.len = p.l3_offset + total;  // drop Ethernet padding
+    return true;
+}
+
+void forward_ipv4(packet& p, const snapshot& s, worker_context& w, uint32_t nh) {
+    uint8_t* ip = p.l3();
+    if (nh == k_lpm_no_route) [[unlikely]] {
+        w.counters.drop(drop_reason::ipv4_no_route);
+        send_error(p, s, w, icmp4::dest_unreachable, icmp4::code_net_unreachable, 0);
+        return;
+    }
+    if (nh == k_nh_local) {
+        deliver_local(p, s, w);
+        return;
+    }
+    const uint32_t dst = load32(ip + ipv4::dst);
+    if ((dst >> 28) >= 0xe) [[unlikely]] {  // multicast and broadcast are not forwarded
+        drop(p, w, drop_reason::eth_not_for_us);
+        return;
+    }
+    if (ip[ipv4::ttl] <= 1) [[unlikely]] {
+        w.counters.drop(drop_reason::ipv4_ttl_exceeded);
+        send_error(p, s, w, icmp4::time_exceeded, icmp4::code_ttl_in_transit, 0);
+        return;
+    }
+    const next_hop& hop = s.next_hops[nh];
+    const uint32_t mtu = s.port(hop.port).mtu;
+    const uint32_t ihl = (ip[ipv4::ver_ihl] & 0xf) * 4u;
+    if (wire_ip_size(p, ip, ihl) > mtu) [[unlikely]] {
+        // Fragmenting DF-clear packets is not done here: senders use PMTUD (DF set)
+        // for nearly all traffic; both cases get fragmentation-needed with the MTU.
+        w.counters.drop(drop_reason::ipv4_frag_needed);
+        send_error(p, s, w, icmp4::dest_unreachable, icmp4::code_frag_needed, mtu & 0xffff);
+        return;
+    }
+    // RFC 1624 incremental update for the TTL decrement.
+    const uint16_t old_word = raw16(ip + ipv4::ttl);
+    ip[ipv4::ttl] -= 1;
+    put_raw16(ip + ipv4::csum, checksum_update16(raw16(ip + ipv4::csum), old_word, raw16(ip + ipv4::ttl)));
+    w.counters.forwarded_ipv4.add();
+    transmit(p, s, w, hop, dst);
+}
+
+void route_originated_ipv4(packet& p, const snapshot& s, worker_context& w) {
+    const uint32_t dst = load32(p.l3() + ipv4::dst);
+    const uint32_t nh = s.routes4.lookup(dst);
+    if (nh == k_lpm_no_route || nh == k_nh_local) {
+        drop(p, w, drop_reason::ipv4_no_route);
+        return;
+    }
+    transmit(p, s, w, s.next_hops[nh], dst);
+}
+
+}  // namespace eg::dp

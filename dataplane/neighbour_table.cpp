@@ -1,0 +1,141 @@
+#include "dataplane/neighbour_table.hpp"
+
+#include <cstring>
+
+namespace eg::dp {
+
+neighbour_key neighbour_key::ipv4(uint16_t port, uint32_t addr_host_order) {
+    neighbour_key k;
+    k.port = port;
+    k.addr[0] = static_cast<uint8_t>(addr_host_order >> 24);
+    k.addr[1] = static_cast<uint8_t>(addr_host_order >> 16);
+    k.addr[2] = static_cast<uint8_t>(addr_host_order >> 8);
+    k.addr[3] = static_cast<uint8_t>(addr_host_order);
+    return k;
+}
+
+neighbour_key neighbour_key::ipv6(uint16_t port, const uint8_t* addr) {
+    neighbour_key k;
+    k.port = port;
+    k.v6 = true;
+    std::memcpy(k.addr.data(), addr, 16);
+    return k;
+}
+
+neighbour_table::neighbour_table(uint32_t capacity) {
+    uint32_t c = 16;
+    while (c < capacity) {
+        c <<= 1;
+    }
+    mask_ = c - 1;
+    slots_ = std::make_unique<slot[]>(c);
+}
+
+uint32_t neighbour_table::hash(const neighbour_key& key) const {
+    // FNV-1a over the bytes that matter; control-plane sized tables, so simple is fine.
+    uint32_t h = 2166136261u ^ key.port ^ (key.v6 ? 0x9e3779b9u : 0);
+    const uint32_t n = key.v6 ? 16 : 4;
+    for (uint32_t i = 0; i < n; ++i) {
+        h = (h ^ key.addr[i]) * 16777619u;
+    }
+    return h;
+}
+
+bool neighbour_table::matches(const slot& s, const neighbour_key& key) const {
+    return s.port == key.port && (s.v6 != 0) == key.v6 &&
+           std::memcmp(s.addr, key.addr.data(), key.v6 ? 16 : 4) == 0;
+}
+
+bool neighbour_table::lookup(const neighbour_key& key, uint8_t mac_out[6]) const {
+    uint32_t i = hash(key) & mask_;
+    for (uint32_t probes = 0; probes <= mask_; ++probes, i = (i + 1) & mask_) {
+        const slot& s = slots_[i];
+        for (;;) {
+            uint32_t seq1 = s.seq.load(std::memory_order_acquire);
+            if (seq1 & 1) {
+                continue;  // writer mid-update: retry this slot
+            }
+            uint8_t state = s.state;
+            bool hit = state == k_used && matches(s, key);
+            uint8_t mac[6];
+            std::memcpy(mac, s.mac, 6);
+            std::atomic_thread_fence(std::memory_order_acquire);
+            if (s.seq.load(std::memory_order_relaxed) != seq1) {
+                continue;
+            }
+            if (hit) {
+                std::memcpy(mac_out, mac, 6);
+                return true;
+            }
+            if (state == k_empty) {
+                return false;
+            }
+            break;  // used by another key or deleted: keep probing
+        }
+    }
+    return false;
+}
+
+void neighbour_table::write_slot(slot& s, uint8_t state, const neighbour_key& key, const uint8_t* mac) {
+    uint32_t seq = s.seq.load(std::memory_order_relaxed);
+    s.seq.store(seq + 1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);
+    s.state = state;
+    s.v6 = key.v6;
+    s.port = key.port;
+    std::memcpy(s.addr, key.addr.data(), 16);
+    if (mac) {
+        std::memcpy(s.mac, mac, 6);
+    }
+    s.seq.store(seq + 2, std::memory_order_release);
+}
+
+bool neighbour_table::set(const neighbour_key& key, const std::array<uint8_t, 6>& mac) {
+    uint32_t i = hash(key) & mask_;
+    slot* reuse = nullptr;
+    for (uint32_t probes = 0; probes <= mask_; ++probes, i = (i + 1) & mask_) {
+        slot& s = slots_[i];
+        if (s.state == k_used && matches(s, key)) {
+            if (std::memcmp(s.mac, mac.data(), 6) != 0) {
+                write_slot(s, k_used, key, mac.data());
+            }
+            return true;
+        }
+        if (s.state == k_deleted && !reuse) {
+            reuse = &s;
+        }
+        if (s.state == k_empty) {
+            if (!reuse) {
+                if ((used_or_deleted_ + 1) * 4 > (mask_ + 1) * 3) {
+                    return false;  // keep probe chains short
+                }
+                reuse = &s;
+                ++used_or_deleted_;
+            }
+            break;
+        }
+    }
+    if (!reuse) {
+        return false;
+    }
+    write_slot(*reuse, k_used, key, mac.data());
+    ++size_;
+    return true;
+}
+
+void neighbour_table::erase(const neighbour_key& key) {
+    uint32_t i = hash(key) & mask_;
+    for (uint32_t probes = 0; probes <= mask_; ++probes, i = (i + 1) & mask_) {
+        slot& s = slots_[i];
+        if (s.state == k_empty) {
+            return;
+        }
+        if (s.state == k_used && matches(s, key)) {
+            write_slot(s, k_deleted, key, nullptr);
+            --size_;
+            return;
+        }
+    }
+}
+
+}  // namespace eg::dp

@@ -1,0 +1,218 @@
+#include "dataplane/worker.hpp"
+
+#include <pthread.h>
+#include <sched.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "dataplane/pipeline.hpp"
+
+namespace eg::dp {
+
+uint64_t monotonic_ns() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+worker::worker(const worker_options& opts, std::vector<port_io*> ports, rcu_publisher<snapshot>& snapshots,
+               const neighbour_table& neighbours, frame_ring& punt, frame_ring& inject, int punt_event_fd,
+               int inject_event_fd, worker_counters& counters)
+    : opts_(opts),
+      ports_(std::move(ports)),
+      snapshots_(snapshots),
+      inject_(inject),
+      punt_event_fd_(punt_event_fd),
+      inject_event_fd_(inject_event_fd),
+      ctx_{counters, punt, neighbours} {
+    if (opts_.burst_size == 0 || opts_.burst_size > k_max_burst) {
+        opts_.burst_size = k_max_burst;
+    }
+    ctx_.icmp_limiter.set_rate(opts_.icmp_errors_per_second);
+    tx_lists_.resize(ports_.size());
+    // Worst case every packet of every port goes to one egress port.
+    for (auto& l : tx_lists_) {
+        l.reserve(k_max_burst * (ports_.size() + 1));
+    }
+    release_list_.reserve(k_max_burst * (ports_.size() + 1));
+    epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd_ < 0) {
+        throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
+    }
+    auto watch = [&](int fd) {
+        if (fd < 0) {
+            return;
+        }
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.fd = fd;
+        epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+    };
+    for (auto* p : ports_) {
+        watch(p->wait_fd());
+    }
+    watch(inject_event_fd_);
+}
+
+worker::~worker() {
+    if (epoll_fd_ >= 0) {
+        close(epoll_fd_);
+    }
+}
+
+uint32_t worker::poll_once() { return poll_once(monotonic_ns()); }
+
+uint32_t worker::poll_once(uint64_t now_ns) {
+    ctx_.now_ns = now_ns;
+    const snapshot* s = snapshots_.acquire();
+    uint32_t received = 0;
+    const uint64_t punted_before = ctx_.counters.punted.get();
+    burst b;
+    for (size_t i = 0; i < ports_.size(); ++i) {
+        b.count = ports_[i]->rx_burst(b.pkts, static_cast<uint16_t>(opts_.burst_size));
+        if (b.count == 0) {
+            continue;
+        }
+        received += b.count;
+        port_counters& pc = ctx_.counters.ports[i];
+        uint64_t bytes = 0;
+        for (uint16_t j = 0; j < b.count; ++j) {
+            bytes += b.pkts[j]->len;
+        }
+        pc.rx_packets.add(b.count);
+        pc.rx_bytes.add(bytes);
+        process_burst(b, *s, ctx_);
+        for (uint16_t j = 0; j < b.count; ++j) {
+            packet* p = b.pkts[j];
+            if (p->verdict < ports_.size()) [[likely]] {
+                tx_lists_[p->verdict].push_back(p);
+            } else {
+                // Dropped (already counted) or consumed (copied to the control thread).
+                release_list_.push_back(p);
+            }
+        }
+    }
+    drain_inject(*s);
+    transmit_all();
+    if (ctx_.counters.punted.get() != punted_before && punt_event_fd_ >= 0) {
+        uint64_t one = 1;
+        [[maybe_unused]] auto r = write(punt_event_fd_, &one, sizeof one);
+    }
+    snapshots_.quiescent(opts_.id);
+    if (received) {
+        ctx_.counters.bursts.add();
+    }
+    return received;
+}
+
+void worker::drain_inject(const snapshot& s) {
+    for (int budget = k_max_burst; budget > 0; --budget) {
+        frame_message* m = inject_.front();
+        if (!m) {
+            return;
+        }
+        if (m->port < ports_.size() && m->len <= s.port(m->port).mtu + 64u) {
+            packet* p = ports_[m->port]->alloc(m->len);
+            if (p && p->tailroom() >= m->len) {
+                std::memcpy(p->data, m->data, m->len);
+                p->len = m->len;
+                p->offload = m->offload;
+                p->in_port = m->port;
+                tx_lists_[m->port].push_back(p);
+                ctx_.counters.injected.add();
+            } else if (p) {
+                release_list_.push_back(p);
+            }
+        }
+        inject_.pop();
+    }
+}
+
+void worker::transmit_all() {
+    for (size_t port = 0; port < ports_.size(); ++port) {
+        auto& list = tx_lists_[port];
+        if (list.empty()) {
+            continue;
+        }
+        port_counters& pc = ctx_.counters.ports[port];
+        uint32_t done = 0;
+        while (done < list.size()) {
+            const uint16_t chunk = static_cast<uint16_t>(std::min<size_t>(k_max_burst, list.size() - done));
+            uint64_t bytes = 0;
+            for (uint16_t j = 0; j < chunk; ++j) {
+                bytes += list[done + j]->len;
+            }
+            const uint16_t sent = ports_[port]->tx_burst(list.data() + done, chunk);
+            pc.tx_packets.add(sent);
+            pc.tx_bytes.add(bytes);  // approximate when a burst is cut short; rare
+            if (sent < chunk) {
+                for (uint16_t j = sent; j < chunk; ++j) {
+                    ctx_.counters.drop(drop_reason::tx_ring_full);
+                    release_list_.push_back(list[done + j]);
+                }
+            }
+            done += chunk;
+        }
+        list.clear();
+        ports_[port]->flush();
+    }
+    if (!release_list_.empty()) {
+        // Every backend of one worker shares one allocator family (config validation),
+        // so any of its ports can take back any packet.
+        for (size_t i = 0; i < release_list_.size(); i += k_max_burst) {
+            const uint16_t n = static_cast<uint16_t>(std::min<size_t>(k_max_burst, release_list_.size() - i));
+            ports_[0]->release(release_list_.data() + i, n);
+        }
+        release_list_.clear();
+    }
+}
+
+void worker::sleep_until_work() {
+    ctx_.counters.idle_sleeps.add();
+    snapshots_.go_offline(opts_.id);
+    epoll_event events[16];
+    // Bounded sleep: also wakes for stop requests and periodic work.
+    int n = epoll_wait(epoll_fd_, events, 16, 100);
+    for (int i = 0; i < n; ++i) {
+        // Reset the eventfd counters (ports' completion eventfds and the inject one);
+        // epoll said each is readable, so the read cannot block.
+        uint64_t v;
+        [[maybe_unused]] auto r = read(events[i].data.fd, &v, sizeof v);
+    }
+    snapshots_.go_online(opts_.id);
+}
+
+void worker::run(const std::atomic<bool>& stop) {
+    if (opts_.core >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(opts_.core, &set);
+        pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+    }
+    std::string name = "eg-worker-" + std::to_string(opts_.id);
+    pthread_setname_np(pthread_self(), name.c_str());
+    snapshots_.go_online(opts_.id);
+    uint64_t last_work = monotonic_ns();
+    const uint64_t idle_ns = uint64_t{opts_.idle_poll_us} * 1000;
+    while (!stop.load(std::memory_order_relaxed)) {
+        const uint64_t now = monotonic_ns();
+        if (poll_once(now) != 0 || !inject_.empty()) {
+            last_work = now;
+            continue;
+        }
+        if (now - last_work >= idle_ns) {
+            // Hand back any partially filled rx state, then sleep until a port or the
+            // control thread has something.
+            sleep_until_work();
+            last_work = monotonic_ns();
+        }
+    }
+    snapshots_.go_offline(opts_.id);
+}
+
+}  // namespace eg::dp

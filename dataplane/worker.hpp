@@ -1,0 +1,69 @@
+#pragma once
+// A run-to-completion worker: one thread, pinned to one core, owning one queue of
+// every port. Each iteration receives a burst per port, runs the pipeline, transmits
+// per egress port, drains frames the control thread injected, and reports an RCU
+// quiescent state. When nothing arrived for idle_poll_us it sleeps in epoll on the
+// ports' wait fds (adaptive polling: busy under load, asleep when idle).
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "dataplane/counters.hpp"
+#include "dataplane/io/port_io.hpp"
+#include "dataplane/neighbour_table.hpp"
+#include "dataplane/rcu.hpp"
+#include "dataplane/snapshot.hpp"
+#include "dataplane/worker_context.hpp"
+
+namespace eg::dp {
+
+struct worker_options {
+    uint32_t id = 0;              ///< also this worker's RCU reader index
+    int core = -1;                ///< CPU to pin to; -1 = not pinned
+    uint32_t burst_size = 32;
+    uint32_t idle_poll_us = 200;  ///< spin this long without packets before sleeping
+    uint32_t icmp_errors_per_second = 1000;
+};
+
+class worker {
+public:
+    /// `ports[i]` is this worker's queue of port i (same order as snapshot.ports).
+    /// `inject_event_fd` is signalled by the control thread after it fills `inject`;
+    /// this worker signals `punt_event_fd` after a burst that punted something.
+    worker(const worker_options& opts, std::vector<port_io*> ports, rcu_publisher<snapshot>& snapshots,
+           const neighbour_table& neighbours, frame_ring& punt, frame_ring& inject, int punt_event_fd,
+           int inject_event_fd, worker_counters& counters);
+    ~worker();
+    worker(const worker&) = delete;
+    worker& operator=(const worker&) = delete;
+
+    /// Thread body: loops until `stop` is set.
+    void run(const std::atomic<bool>& stop);
+
+    /// One iteration without sleeping (for tests and benchmarks). Returns the number
+    /// of packets received.
+    uint32_t poll_once();
+
+private:
+    uint32_t poll_once(uint64_t now_ns);
+    void transmit_all();
+    void drain_inject(const snapshot& s);
+    void sleep_until_work();
+
+    worker_options opts_;
+    std::vector<port_io*> ports_;
+    rcu_publisher<snapshot>& snapshots_;
+    frame_ring& inject_;
+    int punt_event_fd_;
+    int inject_event_fd_;
+    int epoll_fd_ = -1;
+    worker_context ctx_;
+    // Per egress port: packets decided for it in this iteration.
+    std::vector<std::vector<packet*>> tx_lists_;
+    std::vector<packet*> release_list_;
+};
+
+/// Monotonic time in nanoseconds (vDSO clock_gettime, ~50 ns: called once per burst).
+uint64_t monotonic_ns();
+
+}  // namespace eg::dp

@@ -1,0 +1,100 @@
+#pragma once
+// What a stage may touch besides the packet and the snapshot: the worker's counters,
+// its punt ring to the control thread, the shared neighbour cache (read-only here),
+// the time of the current burst and the ICMP error budget. Owner: one worker.
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "dataplane/counters.hpp"
+#include "dataplane/neighbour_table.hpp"
+#include "dataplane/packet.hpp"
+#include "dataplane/spsc_ring.hpp"
+
+namespace eg::dp {
+
+inline constexpr uint32_t k_frame_message_max = 2048;
+
+/// A frame crossing between a worker and the control thread (copied, never shared).
+struct frame_message {
+    enum kind_t : uint8_t {
+        learn = 0,       ///< ARP/ND the control thread learns neighbours from
+        unresolved = 1,  ///< to transmit on `port` once `next_hop` is resolved
+    };
+    uint16_t port = 0;  ///< receiving port (learn) or egress port (unresolved)
+    uint16_t len = 0;
+    kind_t kind = learn;
+    bool next_hop_v6 = false;
+    uint8_t next_hop[16] = {};  ///< unresolved: the address to resolve (IPv4: first 4)
+    offload_info offload{};
+    uint8_t data[k_frame_message_max];
+};
+using frame_ring = spsc_ring<frame_message>;
+
+/// Token bucket limiting the ICMP errors one worker generates (RFC 1812 §4.3.2.8).
+class icmp_rate_limiter {
+public:
+    void set_rate(uint32_t per_second) {
+        rate_ = per_second;
+        tokens_ = per_second;
+    }
+    bool allow(uint64_t now_ns) {
+        if (now_ns - last_ns_ >= 1'000'000) {  // refill in 1 ms steps
+            tokens_ = std::min<uint64_t>(rate_, tokens_ + (now_ns - last_ns_) * rate_ / 1'000'000'000);
+            last_ns_ = now_ns;
+        }
+        if (tokens_ == 0) {
+            return false;
+        }
+        --tokens_;
+        return true;
+    }
+
+private:
+    uint64_t rate_ = 1000;
+    uint64_t tokens_ = 1000;
+    uint64_t last_ns_ = 0;
+};
+
+struct worker_context {
+    worker_counters& counters;
+    frame_ring& punt;
+    const neighbour_table& neighbours;
+    uint64_t now_ns = 0;
+    icmp_rate_limiter icmp_limiter{};
+
+    /// Copies the frame to the control thread for neighbour learning.
+    bool punt_copy(const packet& p) { return punt_frame(p, frame_message::learn, p.in_port, false, nullptr); }
+
+    /// Hands a packet that waits for neighbour resolution to the control thread.
+    bool punt_unresolved(const packet& p, uint16_t egress_port, bool v6, const uint8_t* next_hop) {
+        return punt_frame(p, frame_message::unresolved, egress_port, v6, next_hop);
+    }
+
+    /// Copies the frame to the control thread. False (and counted) when it cannot.
+    bool punt_frame(const packet& p, frame_message::kind_t kind, uint16_t port, bool v6, const uint8_t* next_hop) {
+        if (p.len > k_frame_message_max) {
+            counters.drop(drop_reason::punt_too_large);
+            return false;
+        }
+        frame_message* m = punt.reserve();
+        if (!m) {
+            counters.drop(drop_reason::punt_ring_full);
+            return false;
+        }
+        m->port = port;
+        m->kind = kind;
+        m->next_hop_v6 = v6;
+        if (next_hop) {
+            std::memcpy(m->next_hop, next_hop, v6 ? 16 : 4);
+        }
+        m->len = static_cast<uint16_t>(p.len);
+        m->offload = p.offload;
+        std::memcpy(m->data, p.data, p.len);
+        punt.commit();
+        counters.punted.add();
+        return true;
+    }
+};
+
+}  // namespace eg::dp
