@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <new>
 #include <stdexcept>
 
@@ -101,7 +102,14 @@ dpdk_environment::dpdk_environment(const dpdk_eal_options& options) : args_(opti
 
 dpdk_environment::~dpdk_environment() {
     for (auto* p : pools_) rte_mempool_free(p);
+    // The runtime dir (/var/run/dpdk/<file-prefix>) belongs to this primary process;
+    // rte_eal_cleanup leaves it behind, and per-PID prefixes would pile up.
+    std::string runtime_dir = rte_eal_get_runtime_dir();
     rte_eal_cleanup();
+    if (!runtime_dir.empty()) {
+        std::error_code ec;
+        std::filesystem::remove_all(runtime_dir, ec);
+    }
     g_instance = false;
 }
 

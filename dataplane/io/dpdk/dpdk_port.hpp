@@ -25,19 +25,27 @@
 // enabled).
 //
 // GSO / TSO — what the lab must do for backend = dpdk. A veth (or TAP) peer with TSO/GSO
-// on hands the kernel-side AF_PACKET socket TCP super-packets of up to 64 KB (and UDP GSO
-// ones from UDP_SEGMENT senders). net_af_packet has no vnet header to describe them and
-// copies at most its frame size (framesz 2048 by default: ~2000 bytes) of each, so
-// what the engine gets is a truncated frame whose IP total length exceeds the frame
-// (tp_snaplen < tp_len): such frames are not TCP segments anyone can use (measured in
-// dpdk_port_test.cpp, AfPacketGso: with TSO on, every data frame of a bulk TCP
-// transfer arrived truncated and the transfer stalled; with TSO/GSO off it completed).
+// on hands the kernel-side AF_PACKET socket TCP super-packets (and UDP GSO ones from
+// UDP_SEGMENT senders). net_af_packet has no vnet header to describe them and copies at
+// most one ring frame of each (framesz 2048 by default: 1982 bytes of packet), so the
+// engine receives a truncated frame whose IP total length exceeds the frame
+// (tp_snaplen < tp_len) — a segment nobody can use. Measured (dpdk_port_test.cpp,
+// DpdkAfPacket.TcpSuperPacketsFromVethAreTruncatedSoTheLabMustTurnOffTso: client netns
+// -veth- af_packet ⇄ af_packet -veth- server netns, a bulk TCP send of 4 MiB):
+//   TSO/GSO on at the sender:  ~0.12 MiB of 4 MiB arrived in 4.2 s — 73 of 277 frames
+//       were truncated (frames of 1982 B with IP lengths up to 7292 B); TCP only made
+//       progress when a retransmission timeout fell back to MSS-sized segments. Stalled.
+//   TSO/GSO off at the sender: 4 MiB in 0.07 s, 5409 frames, none truncated, all ≤1514 B,
+//       and every one of them needed (and got) its CHECKSUM_PARTIAL checksum completed.
 // So for backend = dpdk the lab must turn segmentation offloads off on every
-// kernel-side veth/TAP that feeds a DPDK vdev port:
-//     ethtool -K <vm-side veth peer> tso off gso off gro off ufo off  (ufo where present)
-// and on the gateway-side ends too (gro off stops the veth from re-aggregating
-// towards the AF_PACKET socket). Checksum offload may stay on: the backend completes
-// partial checksums. (The uring backend, with PACKET_VNET_HDR, does not need this.)
+// kernel-side veth/TAP whose traffic reaches a DPDK vdev port — the VM-side peers (the
+// senders) and, to be safe, the gateway-side ends too:
+//     ethtool -K <veth> tso off gso off gro off   (plus "tx-udp-segmentation off")
+// Tx checksum offload may stay on: the backend completes partial checksums. (The uring
+// backend, with PACKET_VNET_HDR, can carry super-packets and does not need this.) The
+// same holds for net_tap (the host exception TAP: the DPDK tap PMD opens it without
+// IFF_VNET_HDR, so the host stack must not send GSO super-packets into it; turn off
+// tso/gso on the tap, e.g. `ethtool -K eg-host tso off gso off`) and for net_af_xdp.
 #include <array>
 #include <cstdint>
 #include <memory>
