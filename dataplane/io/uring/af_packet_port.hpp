@@ -42,6 +42,8 @@ public:
 
     const io_stats& stats() const { return queue_->stats(); }
     int ifindex() const { return ifindex_; }
+    /// True when the ring runs single-issuer with deferred task work (kernel 6.1+).
+    bool deferred_taskrun() const { return queue_->deferred_taskrun(); }
 
     // port_io
     uint16_t rx_burst(packet** out, uint16_t max) override { return queue_->rx_burst(out, max); }

@@ -39,6 +39,8 @@ public:
 
     const io_stats& stats() const { return queue_->stats(); }
     const std::string& name() const { return name_; }
+    /// True when the ring runs single-issuer with deferred task work (kernel 6.1+).
+    bool deferred_taskrun() const { return queue_->deferred_taskrun(); }
     /// True when TUN_F_TSO4/6 were negotiated (GSO super-packets may arrive).
     bool gso_enabled() const { return gso_; }
 
