@@ -45,7 +45,7 @@ t_check_output "curl -6 vm1 <- 1 MiB from inet over IPv6 (sha256 matches)" "^$BI
 
 # TCP bulk, bounded by bytes and time: vm1 -> inet (VM's TSO/checksum offload) and back
 iperf_bytes() {  # iperf_bytes ARGS... : bytes received by the far end, or an error text
-  in_ns vm1 timeout 30 iperf3 -J --connect-timeout 3000 "$@" | "$PY" -c '
+  in_ns vm1 timeout 25 iperf3 -J --connect-timeout 3000 "$@" | "$PY" -c '
 import json,sys
 t=sys.stdin.read(); j=json.loads(t[t.index("{"):])
 if "error" in j: print("iperf3 error:", j["error"]); sys.exit(1)

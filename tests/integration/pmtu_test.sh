@@ -47,7 +47,7 @@ t_check "ping -6 -s 1450 vm1 -> inet (fragmented by vm1 to the learned PMTU)" in
 
 # TCP from vm1 with 1500-byte segments: PMTU discovery through the gateway must let it finish
 iperf_bytes() {
-  in_ns vm1 timeout 30 iperf3 -J --connect-timeout 3000 "$@" | "$PY" -c '
+  in_ns vm1 timeout 25 iperf3 -J --connect-timeout 3000 "$@" | "$PY" -c '
 import json,sys
 t=sys.stdin.read(); j=json.loads(t[t.index("{"):])
 if "error" in j: print("iperf3 error:", j["error"]); sys.exit(1)
