@@ -119,6 +119,132 @@ int line_of(const toml::source_region& r) {
 }
 int line_of(const toml::node& n) { return line_of(n.source()); }
 
+// ---- a guard in front of toml++ 3.3 ---------------------------------------------------------
+//
+// toml++ 3.3's is_non_ascii_horizontal_whitespace() reaches __builtin_unreachable() for
+// most code points in U+00A1..U+0499, U+2F6E..U+3367 and U+FB26..U+FEFE (its lookup
+// mask misses three blocks), so asking it about "é" or "µ" is undefined behaviour. The
+// parser asks only about characters outside strings and comments — where any non-ASCII
+// character makes the document invalid anyway — and, inside a multi-line basic string,
+// about the character after a backslash and the first one after a line-ending
+// backslash. This scanner finds those places first and reports them as the syntax
+// error they are (or would be to a correct parser), so toml++ never sees them. Found
+// by tests/fuzz/config_fuzz.cpp.
+
+/// Mirrors toml++ 3.3's lookup: true where that function has no answer.
+bool tomlpp_whitespace_lookup_undefined(char32_t c) {
+    if (c <= 0xA0 || c > 0xFEFF) return false;
+    const uint64_t block = (static_cast<uint64_t>(c) - 0xA0u) / 0x3FAu;
+    if (((uint64_t{1} << block) & 0x7FFFFFFFFFFFF75Eull) != 0) return false;
+    if (c == 0x3000 || c == 0xFEFF) return false;
+    return block != 5 && block != 7;
+}
+
+/// The first place toml++ 3.3 would ask its whitespace lookup about a character it
+/// cannot answer for, as a syntax error; nullopt if there is none.
+std::optional<error> tomlpp_guard(std::string_view s) {
+    enum class state { normal, comment, basic, literal, ml_basic, ml_literal };
+    state st = state::normal;
+    bool skipping = false;  // ml_basic: after a line-ending backslash
+    int line = 1;
+    int column = 0;         // code points, like toml++
+    std::size_t i = 0;
+    const auto starts = [&](std::string_view what) { return s.substr(i, what.size()) == what; };
+    const auto next_code_point = [&](char32_t& cp) -> std::size_t {  // bytes; 0 at the end
+        if (i >= s.size()) return 0;
+        const auto b0 = static_cast<unsigned char>(s[i]);
+        std::size_t n = b0 < 0x80 ? 1 : (b0 >> 5) == 0x6 ? 2 : (b0 >> 4) == 0xE ? 3 : (b0 >> 3) == 0x1E ? 4 : 1;
+        if (i + n > s.size()) n = 1;
+        cp = n == 1 ? b0 : n == 2 ? (b0 & 0x1Fu) : n == 3 ? (b0 & 0x0Fu) : (b0 & 0x07u);
+        for (std::size_t k = 1; k < n; ++k) {
+            const auto b = static_cast<unsigned char>(s[i + k]);
+            if ((b & 0xC0) != 0x80) return cp = b0, 1;  // not UTF-8: toml++ reports it
+            cp = (cp << 6) | (b & 0x3Fu);
+        }
+        return n;
+    };
+    const auto report = [&](char32_t cp, const char* where) {
+        char hex[16];
+        std::snprintf(hex, sizeof hex, "U+%04X", static_cast<unsigned>(cp));
+        return error{"", line,
+                     "syntax error at column " + std::to_string(column) + ": unexpected character " + hex + " " +
+                         where};
+    };
+    char32_t cp = 0;
+    while (std::size_t n = next_code_point(cp)) {
+        ++column;
+        const bool undefined = tomlpp_whitespace_lookup_undefined(cp);
+        switch (st) {
+            case state::normal:
+                if (undefined) return report(cp, "outside a string or comment");
+                if (cp == '#') {
+                    st = state::comment;
+                } else if (starts("\"\"\"")) {
+                    st = state::ml_basic, skipping = false, n = 3, column += 2;
+                } else if (cp == '"') {
+                    st = state::basic;
+                } else if (starts("'''")) {
+                    st = state::ml_literal, n = 3, column += 2;
+                } else if (cp == '\'') {
+                    st = state::literal;
+                }
+                break;
+            case state::comment:
+                if (cp == '\n') st = state::normal;
+                break;
+            case state::basic:
+                if (cp == '\\' && i + 1 < s.size() && s[i + 1] != '\n' && static_cast<unsigned char>(s[i + 1]) < 0x80)
+                    n = 2, ++column;  // skip the escaped ASCII character (\" \\ ...)
+                else if (cp == '"' || cp == '\n')
+                    st = state::normal;
+                break;
+            case state::literal:
+                if (cp == '\'' || cp == '\n') st = state::normal;
+                break;
+            case state::ml_literal:
+                if (starts("'''")) {
+                    n = 3, column += 2;
+                    while (i + n < s.size() && s[i + n] == '\'' && n < 5) ++n, ++column;  // up to two quotes of content
+                    st = state::normal;
+                }
+                break;
+            case state::ml_basic:
+                if (undefined && skipping) return report(cp, "after a line-ending backslash in a multi-line string");
+                if (starts("\"\"\"")) {
+                    n = 3, column += 2;
+                    while (i + n < s.size() && s[i + n] == '"' && n < 5) ++n, ++column;
+                    st = state::normal;
+                } else if (cp == '\\') {
+                    // The escaped character is looked up; whitespace starts a line-ending backslash.
+                    char32_t esc = 0;
+                    ++i;
+                    const std::size_t m = next_code_point(esc);
+                    --i;
+                    if (m != 0 && tomlpp_whitespace_lookup_undefined(esc)) {
+                        ++column;
+                        return report(esc, "after a backslash in a multi-line string");
+                    }
+                    if (esc == ' ' || esc == '\t' || esc == '\n' || esc == '\r') {
+                        skipping = true;
+                    } else if (m == 1) {
+                        n = 2, ++column;  // skip the escaped ASCII character (\" \\ \n ...)
+                    }
+                } else if (cp != ' ' && cp != '\t' && cp != '\n' && cp != '\r' && cp != '"') {
+                    skipping = false;
+                }
+                break;
+        }
+        for (std::size_t k = 0; k < n && i + k < s.size(); ++k) {
+            if (s[i + k] == '\n') {
+                ++line;
+                column = 0;
+            }
+        }
+        i += n;
+    }
+    return std::nullopt;
+}
+
 // ---- address helpers ---------------------------------------------------------------------
 
 unsigned family_bits(const ip_address& a) { return a.v6 ? 128u : 32u; }
@@ -920,6 +1046,10 @@ load_result load_string(std::string_view toml_text, const std::string& source_na
     try {
         loader l;
         toml::table root;
+        if (auto guarded = tomlpp_guard(toml_text)) {
+            l.errors.push_back(std::move(*guarded));
+            return finish(l, config{});
+        }
         try {
             root = toml::parse(toml_text, std::string_view(source_name));
         } catch (const toml::parse_error& e) {

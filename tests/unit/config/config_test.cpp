@@ -434,6 +434,37 @@ TEST(ConfigLoad, SyntaxErrorIsOneErrorWithLine) {
     EXPECT_EQ(r.errors[0].to_string().rfind("line 3: syntax error at column ", 0), 0u) << r.errors[0].to_string();
 }
 
+// toml++ 3.3 has undefined behaviour when asked whether some non-ASCII characters are
+// whitespace; the loader screens those places (config.cpp, "a guard in front of
+// toml++ 3.3") without rejecting such characters in strings and comments.
+TEST(ConfigLoad, NonAsciiTextInStringsAndComments) {
+    const auto ok = load("# Zürich — µs\n[gateway]\nname = \"Zürich ☃ édge\" # ñ\n"
+                         "[dpdk]\neal_args = ['é', \"\"\"\nµ\\\"ü\"\"\"\", '\'\'ü\'\'\'']\n"
+                         "[[ports]]\nname = \"vm\"\nrole = \"vm\"\nbackend = \"memory\"\n");
+    ASSERT_TRUE(ok.errors.empty()) << all_errors(ok);
+    EXPECT_EQ(ok.value->gateway.name, "Zürich ☃ édge");
+    ASSERT_EQ(ok.value->dpdk.eal_args.size(), 3u);
+    EXPECT_EQ(ok.value->dpdk.eal_args[1], "µ\"ü\"");  // a fourth quote is content
+    EXPECT_EQ(ok.value->dpdk.eal_args[2], "ü'");
+
+    struct bad {
+        const char* toml;
+        const char* expected;
+    };
+    const bad cases[] = {
+        {"a = 1\nü = 2\n", "line 2: syntax error at column 1: unexpected character U+00FC outside a string"},
+        {"a = \"x\"é\n", "line 1: syntax error at column 8: unexpected character U+00E9"},
+        {"[gateway]\nname = \"\"\"x \\\n   é\"\"\"\n", "line 3: syntax error at column 4: unexpected character U+00E9 after a line-ending backslash"},
+        {"name = \"\"\"\\é\"\"\"\n", "line 1: syntax error at column 12: unexpected character U+00E9 after a backslash"},
+        {"\xc6\xa6[workers]\n", "line 1: syntax error at column 1: unexpected character U+01A6"},
+    };
+    for (const auto& c : cases) {
+        const auto r = load(c.toml);
+        ASSERT_EQ(r.errors.size(), 1u) << c.toml << all_errors(r);
+        EXPECT_NE(r.errors[0].to_string().find(c.expected), std::string::npos) << r.errors[0].to_string();
+    }
+}
+
 TEST(ConfigLoad, ErrorToString) {
     EXPECT_EQ((error{"ports[1].mtu", 12, "must be between 576 and 9000"}).to_string(),
               "ports[1].mtu (line 12): must be between 576 and 9000");
