@@ -88,6 +88,12 @@ uint16_t pcap_port::rx_burst(packet** out, uint16_t max) {
 }
 
 uint16_t pcap_port::tx_burst(packet** pkts, uint16_t n) {
+    // Only this pool's descriptors can be taken (and freed); the caller keeps the rest.
+    for (uint16_t i = 0; i < n; ++i)
+        if (!pool_.owns(pkts[i])) {
+            n = i;
+            break;
+        }
     uint64_t bytes = 0;
     if (out_) {
         timeval now{};

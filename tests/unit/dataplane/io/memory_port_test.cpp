@@ -72,6 +72,16 @@ TEST(memory_port, tx_captures_frames_with_offload_and_releases) {
     EXPECT_TRUE(out.take_tx().empty());
 }
 
+TEST(memory_port, tx_takes_only_its_pools_packets) {
+    buffer_pool pool({.count = 4, .buffer_size = 512}), other({.count = 4, .buffer_size = 512});
+    memory_port port({.tx_sink = true}, pool);
+    packet* pkts[3] = {pool.alloc(), other.alloc(), pool.alloc()};
+    EXPECT_EQ(port.tx_burst(pkts, 3), 1);  // stops at the foreign one; the caller keeps the rest
+    other.free(pkts[1]);
+    pool.free(pkts[2]);
+    EXPECT_EQ(pool.available(), 4u);
+}
+
 TEST(memory_port, sink_mode_counts_only) {
     buffer_pool pool({.count = 8, .buffer_size = 2048});
     memory_port port({.tx_sink = true}, pool);
