@@ -9,14 +9,34 @@
 //    path of groups down to level_of(d) while it exists.
 #include "dataplane/lpm4.hpp"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 
 namespace eg::dp::detail {
 
 namespace {
 constexpr uint32_t k_max_groups = k_entry_index_mask + 1;
+constexpr size_t k_huge_page = size_t(2) << 20;
+}  // namespace
+
+void* table_alloc(size_t bytes) {
+    if (bytes < k_huge_page) {
+        void* p = std::malloc(bytes == 0 ? 1 : bytes);
+        if (p == nullptr) throw std::bad_alloc();
+        return p;
+    }
+    const size_t rounded = (bytes + k_huge_page - 1) & ~(k_huge_page - 1);
+    void* p = std::aligned_alloc(k_huge_page, rounded);
+    if (p == nullptr) throw std::bad_alloc();
+    ::madvise(p, rounded, MADV_HUGEPAGE);  // a hint: without THP we keep 4 KiB pages
+    return p;
 }
+
+void table_free(void* p) noexcept { std::free(p); }
 
 stride_trie::stride_trie(unsigned key_bits, unsigned first_bits)
     : key_bits_(key_bits),

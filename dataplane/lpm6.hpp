@@ -46,29 +46,24 @@ public:
         return e;
     }
 
-    /// next_hops[i] = lookup(addrs[i]). Level by level over the whole batch so that
-    /// the independent loads of one level overlap; a resolved address reads the
-    /// reserved dummy group instead of branching; stops after the first level at which
-    /// no address is still inside a group.
+    /// next_hops[i] = lookup(addrs[i]) for a burst. No allocation; any n.
     void lookup_bulk(const uint8_t* const* addrs, uint32_t* next_hops, uint32_t n) const {
         const uint32_t* root = trie_.root();
         const uint32_t* groups = trie_.groups();
-        uint32_t any = 0;
+        // Pass 1: root entries and a prefetch of each first group entry (the dummy
+        // group for resolved ones); pass 2 walks the rest, overlapping across addresses.
         for (uint32_t i = 0; i < n; ++i) {
             const uint32_t e = root[root_index(addrs[i])];
             next_hops[i] = e;
-            any |= detail::is_group(e);
+            const uint32_t g = (e & detail::k_entry_index_mask) & (0u - uint32_t(detail::is_group(e)));
+            __builtin_prefetch(&groups[(g << 8) | addrs[i][FirstBits / 8]]);
         }
-        for (unsigned b = FirstBits / 8; b < 16 && any != 0; ++b) {
-            any = 0;
-            for (uint32_t i = 0; i < n; ++i) {
-                const uint32_t e = next_hops[i];
-                const uint32_t grp = detail::is_group(e);
-                const uint32_t g = (e & detail::k_entry_index_mask) & (0u - grp);  // 0: the dummy
-                const uint32_t v = groups[(g << 8) | addrs[i][b]];
-                next_hops[i] = grp ? v : e;
-                any |= detail::is_group(v) & grp;
-            }
+        for (uint32_t i = 0; i < n; ++i) {
+            uint32_t e = next_hops[i];
+            const uint8_t* a = addrs[i];
+            for (unsigned b = FirstBits / 8; b < 16 && detail::is_group(e); ++b)
+                e = groups[((e & detail::k_entry_index_mask) << 8) | a[b]];
+            next_hops[i] = e;
         }
     }
 
