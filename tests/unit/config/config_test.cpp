@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,24 @@ TEST(ConfigLoad, LabExampleLoadsWithoutErrors) {
 
     EXPECT_TRUE(c.host.enabled);
     EXPECT_EQ(c.host.interface, "eg-host");
+}
+
+// The example in the reference must stay a valid config.
+TEST(ConfigLoad, ReferenceExampleLoads) {
+    std::FILE* f = std::fopen(EG_SOURCE_DIR "/docs/config.md", "rb");
+    ASSERT_NE(f, nullptr);
+    std::string md;
+    char buf[4096];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) md.append(buf, n);
+    std::fclose(f);
+    const auto begin = md.find("```toml\n");
+    ASSERT_NE(begin, std::string::npos);
+    const auto end = md.find("```", begin + 8);
+    ASSERT_NE(end, std::string::npos);
+    const auto r = load_string(std::string_view(md).substr(begin + 8, end - begin - 8), "docs/config.md");
+    ASSERT_TRUE(r.errors.empty()) << all_errors(r);
+    EXPECT_EQ(r.value->ports.size(), 2u);
+    EXPECT_TRUE(r.value->ports[1].nd_proxy);
 }
 
 TEST(ConfigLoad, DefaultsAreApplied) {
