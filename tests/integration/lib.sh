@@ -139,7 +139,30 @@ for n in json.load(sys.stdin):
         print(n["lladdr"]); break'
 }
 
-export -f in_ns mac_of neigh_mac
+# iperf_bytes NS IPERF3_ARGS... : run an iperf3 client in NS (bounded 25 s; retried while the
+# single-test server is still busy with the previous run); prints the bytes the far
+# end received, or the error
+iperf_bytes() {
+  local ns=$1 try out; shift
+  for try in 1 2 3 4 5 6; do
+    out=$(ip netns exec "$ns" timeout 25 iperf3 -J --connect-timeout 3000 "$@" 2>&1 | "$PY" -c '
+import json,sys
+t=sys.stdin.read()
+try: j=json.loads(t[t.index("{"):])
+except Exception: print("iperf3 output is not JSON:", t.strip()[-300:]); sys.exit(1)
+if "error" in j: print("iperf3 error:", j["error"]); sys.exit(1)
+print(int(j["end"]["sum_received"]["bytes"]))')
+    # iperf3 3.12's one-test server refuses ("busy") or resets a client that comes while it
+    # is still finishing the previous test; retry, and say so in the output
+    case $out in *"server is busy"* | *"unable to connect to server: Connection reset"*)
+      echo "(try $try: $out; retrying)" >&2; sleep 1; continue ;; esac
+    break
+  done
+  echo "$out"
+  [[ $out =~ ^[0-9]+$ ]]
+}
+
+export -f in_ns mac_of neigh_mac iperf_bytes
 
 # The lab's edgegated
 edgegated_pid() { cat "$EG_LAB_DIR/edgegated.pid" 2>/dev/null; }
