@@ -32,7 +32,7 @@
 // (tp_snaplen < tp_len) — a segment nobody can use. Measured (dpdk_port_test.cpp,
 // DpdkAfPacket.TcpSuperPacketsFromVethAreTruncatedSoTheLabMustTurnOffTso: client netns
 // -veth- af_packet ⇄ af_packet -veth- server netns, a bulk TCP send of 4 MiB):
-//   TSO/GSO on at the sender:  ~0.12 MiB of 4 MiB arrived in 4.2 s — 73 of 277 frames
+//   TSO/GSO on at the sender:  ~0.12 MiB of 4 MiB arrived in a 4 s window — 73 of 277 frames
 //       were truncated (frames of 1982 B with IP lengths up to 7292 B); TCP only made
 //       progress when a retransmission timeout fell back to MSS-sized segments. Stalled.
 //   TSO/GSO off at the sender: 4 MiB in 0.07 s, 5409 frames, none truncated, all ≤1514 B,
