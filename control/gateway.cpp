@@ -114,8 +114,10 @@ gateway::~gateway() {
     }
     workers_.clear();
     worker_ports_.clear();
+#ifdef EG_WITH_DPDK
     dpdk_ports_.clear();
     dpdk_env_.reset();
+#endif
     pools_.clear();
     close(punt_event_fd_);
     for (int fd : inject_event_fds_) {

@@ -76,8 +76,10 @@ private:
     std::vector<int> inject_event_fds_;
     // Backends (destroyed after the workers that use them).
     std::vector<std::unique_ptr<dp::buffer_pool>> pools_;
+#ifdef EG_WITH_DPDK
     std::unique_ptr<dp::dpdk_environment> dpdk_env_;
     std::vector<std::unique_ptr<dp::dpdk_port>> dpdk_ports_;
+#endif
     std::vector<std::vector<std::unique_ptr<dp::port_io>>> worker_ports_;  // [worker][port]
     std::vector<dp::mac_bytes> port_macs_;
     dp::mac_bytes host_kernel_mac_{};

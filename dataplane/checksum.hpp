@@ -37,6 +37,18 @@ inline uint64_t checksum_add(uint64_t sum, const uint8_t* p, uint32_t len) {
     return sum;
 }
 
+/// Verifies a 20-byte IPv4 header without options (the common case): true if valid.
+inline bool ipv4_header_checksum_ok20(const uint8_t* p) {
+    uint32_t w[5];
+    std::memcpy(w, p, 20);
+    uint64_t sum = uint64_t{w[0]} + w[1] + w[2] + w[3] + w[4];
+    sum = (sum & 0xffffffffULL) + (sum >> 32);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    return sum == 0xffff;
+}
+
 /// Folds a sum to 16 bits, in network byte order as stored in memory.
 inline uint16_t checksum_fold(uint64_t sum) {
     sum = (sum & 0xffffffffULL) + (sum >> 32);

@@ -13,7 +13,14 @@ bool parse_ethernet(packet& p, const mac_bytes& port_mac, worker_counters& c) {
         return false;
     }
     const uint8_t* d = p.data;
-    if (!is_multicast_mac(d) && std::memcmp(d, port_mac.data(), 6) != 0) [[unlikely]] {
+    // 4 + 2 byte loads instead of a memcmp call: this runs for every frame.
+    uint32_t a4, b4;
+    uint16_t a2, b2;
+    std::memcpy(&a4, d, 4);
+    std::memcpy(&b4, port_mac.data(), 4);
+    std::memcpy(&a2, d + 4, 2);
+    std::memcpy(&b2, port_mac.data() + 4, 2);
+    if (!is_multicast_mac(d) && ((a4 ^ b4) | static_cast<uint32_t>(a2 ^ b2)) != 0) [[unlikely]] {
         p.drop(reason_index(drop_reason::eth_not_for_us));
         c.drop(drop_reason::eth_not_for_us);
         return false;

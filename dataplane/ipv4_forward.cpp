@@ -47,7 +47,7 @@ void transmit(packet& p, const snapshot& s, worker_context& w, const next_hop& h
         return;
     }
     const uint32_t target = hop.via_gateway ? hop.gateway4 : dst;
-    if (!w.neighbours.lookup(neighbour_key::ipv4(hop.port, target), mac)) [[unlikely]] {
+    if (!w.resolve(neighbour_key::ipv4(hop.port, target), mac)) [[unlikely]] {
         uint8_t addr[4] = {static_cast<uint8_t>(target >> 24), static_cast<uint8_t>(target >> 16),
                            static_cast<uint8_t>(target >> 8), static_cast<uint8_t>(target)};
         // Ethernet header written now; the resolver fills in the destination MAC.
@@ -107,7 +107,8 @@ bool validate_ipv4(packet& p, worker_context& w) {
         drop(p, w, drop_reason::ipv4_bad_total_length);
         return false;
     }
-    if (checksum(ip, ihl) != 0) [[unlikely]] {
+    const bool csum_ok = ihl == ipv4::min_header_len ? ipv4_header_checksum_ok20(ip) : checksum(ip, ihl) == 0;
+    if (!csum_ok) [[unlikely]] {
         drop(p, w, drop_reason::ipv4_bad_checksum);
         return false;
     }

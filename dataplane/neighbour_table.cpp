@@ -32,18 +32,24 @@ neighbour_table::neighbour_table(uint32_t capacity) {
 }
 
 uint32_t neighbour_table::hash(const neighbour_key& key) const {
-    // FNV-1a over the bytes that matter; control-plane sized tables, so simple is fine.
-    uint32_t h = 2166136261u ^ key.port ^ (key.v6 ? 0x9e3779b9u : 0);
-    const uint32_t n = key.v6 ? 16 : 4;
-    for (uint32_t i = 0; i < n; ++i) {
-        h = (h ^ key.addr[i]) * 16777619u;
-    }
-    return h;
+    // Two multiplicative rounds over the 16 address bytes (IPv4 keys are zero-padded):
+    // a few cycles per packet, and good enough spread for linear probing.
+    uint64_t a, b;
+    std::memcpy(&a, key.addr.data(), 8);
+    std::memcpy(&b, key.addr.data() + 8, 8);
+    uint64_t h = (a ^ (uint64_t{key.port} << 48) ^ (key.v6 ? 0x9e3779b97f4a7c15ULL : 0)) * 0xff51afd7ed558ccdULL;
+    h = (h ^ (h >> 29) ^ b) * 0xc4ceb9fe1a85ec53ULL;
+    return static_cast<uint32_t>(h >> 32);
 }
 
 bool neighbour_table::matches(const slot& s, const neighbour_key& key) const {
-    return s.port == key.port && (s.v6 != 0) == key.v6 &&
-           std::memcmp(s.addr, key.addr.data(), key.v6 ? 16 : 4) == 0;
+    // Both sides hold 16 address bytes (IPv4 zero-padded), so compare them whole.
+    uint64_t a0, a1, b0, b1;
+    std::memcpy(&a0, s.addr, 8);
+    std::memcpy(&a1, s.addr + 8, 8);
+    std::memcpy(&b0, key.addr.data(), 8);
+    std::memcpy(&b1, key.addr.data() + 8, 8);
+    return s.port == key.port && (s.v6 != 0) == key.v6 && ((a0 ^ b0) | (a1 ^ b1)) == 0;
 }
 
 bool neighbour_table::lookup(const neighbour_key& key, uint8_t mac_out[6]) const {

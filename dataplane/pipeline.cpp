@@ -18,6 +18,7 @@ void process_burst(burst& b, const snapshot& s, worker_context& w) {
     uint32_t v6_nh[k_max_burst];
     uint32_t n6 = 0;
 
+    w.memo.valid = false;
     const uint16_t n = b.count;
     for (uint16_t i = 0; i < n; ++i) {
         if (i + 2 < n) {

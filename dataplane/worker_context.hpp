@@ -56,12 +56,47 @@ private:
     uint64_t last_ns_ = 0;
 };
 
+/// The last neighbour resolved in this burst: most packets of a burst go to the same
+/// next hop (the uplink gateway), so this skips the shared table for them. Reset at
+/// the start of every burst so a changed entry is seen within one burst.
+struct neighbour_memo {
+    bool valid = false;
+    uint16_t port = 0;
+    bool v6 = false;
+    uint64_t addr0 = 0, addr1 = 0;  // the key's 16 address bytes, compared whole
+    uint8_t mac[6] = {};
+
+    bool lookup(const neighbour_table& table, const neighbour_key& k, uint8_t mac_out[6]) {
+        uint64_t a0, a1;
+        std::memcpy(&a0, k.addr.data(), 8);
+        std::memcpy(&a1, k.addr.data() + 8, 8);
+        if (valid && port == k.port && v6 == k.v6 && ((a0 ^ addr0) | (a1 ^ addr1)) == 0) [[likely]] {
+            std::memcpy(mac_out, mac, 6);
+            return true;
+        }
+        if (!table.lookup(k, mac_out)) {
+            return false;
+        }
+        valid = true;
+        port = k.port;
+        v6 = k.v6;
+        addr0 = a0;
+        addr1 = a1;
+        std::memcpy(mac, mac_out, 6);
+        return true;
+    }
+};
+
 struct worker_context {
     worker_counters& counters;
     frame_ring& punt;
     const neighbour_table& neighbours;
     uint64_t now_ns = 0;
     icmp_rate_limiter icmp_limiter{};
+    neighbour_memo memo{};
+
+    /// Next-hop MAC for `key`, through the per-burst memo.
+    bool resolve(const neighbour_key& key, uint8_t mac_out[6]) { return memo.lookup(neighbours, key, mac_out); }
 
     /// Copies the frame to the control thread for neighbour learning.
     bool punt_copy(const packet& p) { return punt_frame(p, frame_message::learn, p.in_port, false, nullptr); }
