@@ -413,7 +413,14 @@ void gateway::stop() {
 
 void gateway::run() {
     for (auto& w : workers_) {
-        threads_.emplace_back([this, wp = w.get()] { wp->run(stop_workers_); });
+        threads_.emplace_back([this, wp = w.get()] {
+#ifdef EG_WITH_DPDK
+            if (dpdk_env_) {
+                dp::dpdk_environment::register_worker_thread();  // per-lcore mbuf caches
+            }
+#endif
+            wp->run(stop_workers_);
+        });
     }
     std::fprintf(stderr, "edgegated: %s running with %u worker(s), %zu port(s)%s\n", config_.gateway.name.c_str(),
                  workers_count_, config_.ports.size(), config_.host.enabled ? " + host TAP" : "");

@@ -55,6 +55,8 @@ worker::worker(const worker_options& opts, std::vector<port_io*> ports, rcu_publ
     };
     for (auto* p : ports_) {
         watch(p->wait_fd());
+        // A port without a wait fd (DPDK) must be polled: sleep only briefly then.
+        sleep_ms_ = p->wait_fd() < 0 ? 1 : sleep_ms_;
     }
     watch(inject_event_fd_);
 }
@@ -177,7 +179,7 @@ void worker::sleep_until_work() {
     snapshots_.go_offline(opts_.id);
     epoll_event events[16];
     // Bounded sleep: also wakes for stop requests and periodic work.
-    int n = epoll_wait(epoll_fd_, events, 16, 100);
+    int n = epoll_wait(epoll_fd_, events, 16, sleep_ms_);
     for (int i = 0; i < n; ++i) {
         // Reset the eventfd counters (ports' completion eventfds and the inject one);
         // epoll said each is readable, so the read cannot block.

@@ -57,6 +57,7 @@ private:
     int punt_event_fd_;
     int inject_event_fd_;
     int epoll_fd_ = -1;
+    int sleep_ms_ = 100;  ///< longest idle sleep; 1 ms when some port cannot wake us
     worker_context ctx_;
     // Per egress port: packets decided for it in this iteration.
     std::vector<std::vector<packet*>> tx_lists_;
