@@ -1022,7 +1022,8 @@ void load_document(loader& l, const toml::table& root, config& c) {
         m.routes.emplace_back();
         parse_route(l, t, key, c.routes.back(), m.routes.back());
     });
-    if (r.get("ports") == nullptr) l.fail("ports", 0, "at least one [[ports]] table is required");
+    if (const auto* n = r.get("ports"); n == nullptr || (n->is_array() && n->as_array()->empty()))
+        l.fail("ports", n != nullptr ? line_of(*n) : 0, "at least one [[ports]] table is required");
 
     validate_ports(l, c, m);
     validate_routes(l, c, m);

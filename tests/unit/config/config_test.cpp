@@ -324,6 +324,7 @@ const bad_case k_bad_cases[] = {
     {"missing required key", "[[ports]]\nname = \"a\"\nbackend = \"memory\"\n",
      "ports[0].role (line 1): required key is missing"},
     {"no ports", "[gateway]\nname = \"x\"\n", "ports: at least one [[ports]] table is required"},
+    {"empty ports array", "ports = []\n[gateway]\nname = \"x\"\n", "ports (line 1): at least one [[ports]] table is required"},
     {"too many ports",
      "[[ports]]\nname='p0'\nrole='vm'\nbackend='memory'\n[[ports]]\nname='p1'\nrole='vm'\nbackend='memory'\n"
      "[[ports]]\nname='p2'\nrole='vm'\nbackend='memory'\n[[ports]]\nname='p3'\nrole='vm'\nbackend='memory'\n"
