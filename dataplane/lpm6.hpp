@@ -8,10 +8,10 @@
 // root read plus one dependent 1 KiB-group read per 8 bits of the longest prefix under
 // the address beyond /16: a /48 costs 5 reads, a /64 7, a /128 host route 15. The root
 // is 16 bits rather than rte_lpm6's 24 (a 64 MiB tbl24) because a gateway's IPv6 table
-// is a few aggregates plus per-VM /128s: the small root stays in L2 and the extra read
-// costs less than a TLB miss into 64 MiB: in bench/lpm_microbench.cpp (10k routes, 20%
-// of them /128) the 16-bit root ran at 11.9 M lookups/s, a 24-bit root at 11.1 M with
-// twice the memory, rte_lpm6 at 7.6 M.
+// is a few aggregates plus per-VM /128s, and the small root stays in L2. Measured in
+// bench/lpm_microbench.cpp (10k routes, 20% of them /128): a 16-bit root (12-13 M
+// lookups/s) and a 24-bit one (11-15 M) are within the noise of each other, the 24-bit
+// one at twice the memory (160 vs 80 MiB); rte_lpm6 ran at 7.6-8.8 M.
 //
 // Threads: built by the control thread (add/remove cold, may allocate, not
 // thread-safe); once published, immutable and read by any number of workers at once.
