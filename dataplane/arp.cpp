@@ -48,7 +48,10 @@ void process_arp(packet& p, const snapshot& s, worker_context& w) {
         p.verdict = k_verdict_consumed;
         return;
     }
-    const bool for_us = from_host ? f.target_ip != f.sender_ip : s.is_our_address4(p.in_port, f.target_ip);
+    // From the host kernel every address is reached through us, except for its own
+    // checks: gratuitous ARP (target == sender) and RFC 5227 probes (sender 0.0.0.0).
+    const bool for_us = from_host ? f.target_ip != f.sender_ip && f.sender_ip != 0
+                                  : s.is_our_address4(p.in_port, f.target_ip);
     if (!for_us) {
         p.drop(reason_index(drop_reason::arp_not_for_us));
         w.counters.drop(drop_reason::arp_not_for_us);

@@ -37,6 +37,7 @@ namespace eg::dp {
     X(icmp_malformed, "icmp", "malformed")                                   \
     X(icmp_error_rate_limited, "icmp", "error_rate_limited")                 \
     X(icmp_no_error_for_error, "icmp", "no_error_about_error")               \
+    X(icmp_no_headroom, "icmp", "no_headroom")                               \
     X(nd_malformed, "nd", "malformed")                                       \
     X(nd_not_for_us, "nd", "not_for_us")                                     \
     X(neighbour_unresolved, "neighbour", "unresolved")                       \

@@ -14,6 +14,13 @@ constexpr uint32_t k_icmp4_max_quote = 576 - ipv4::min_header_len - icmp4::heade
 // RFC 4443 §2.4(c): the error must not exceed the minimum IPv6 MTU.
 constexpr uint32_t k_icmp6_max_quote = ipv6::min_mtu - ipv6::header_len - icmp6::header_len;
 
+/// Drops p (the error is not sent) with the reason counted for it.
+bool refuse(packet& p, worker_context& w, drop_reason r) {
+    p.drop(reason_index(r));
+    w.counters.drop(r);
+    return false;
+}
+
 bool is_icmp4_error_type(uint8_t type) {
     return type == icmp4::dest_unreachable || type == 4 /*source quench*/ || type == 5 /*redirect*/ ||
            type == icmp4::time_exceeded || type == icmp4::param_problem;
@@ -66,16 +73,14 @@ bool make_icmp4_error(packet& p, worker_context& w, uint8_t type, uint8_t code, 
     if ((load16(orig + ipv4::frag) & ipv4::frag_offset_mask) != 0 || orig_src == 0 ||
         (orig_src >> 28) >= 0xe || (orig_src >> 24) == 127 || (orig_dst >> 28) >= 0xe ||
         (orig[ipv4::proto] == proto::icmp && p.l3_len() > ihl && is_icmp4_error_type(orig[ihl])) || src == 0) {
-        w.counters.drop(drop_reason::icmp_no_error_for_error);
-        return false;
+        return refuse(p, w, drop_reason::icmp_no_error_for_error);
     }
     if (!w.icmp_limiter.allow(w.now_ns)) {
-        w.counters.drop(drop_reason::icmp_error_rate_limited);
-        return false;
+        return refuse(p, w, drop_reason::icmp_error_rate_limited);
     }
     constexpr uint32_t added = ipv4::min_header_len + icmp4::header_len;
     if (p.headroom() + p.l3_offset < added + 14) {
-        return false;  // cannot happen with the backends' headroom; stay safe
+        return refuse(p, w, drop_reason::icmp_no_headroom);  // backends leave 128 bytes
     }
     uint32_t quote = std::min<uint32_t>(load16(orig + ipv4::total_len), k_icmp4_max_quote);
     quote = std::min(quote, p.l3_len());
@@ -118,16 +123,14 @@ bool make_icmp6_error(packet& p, worker_context& w, uint8_t type, uint8_t code, 
     const bool about_error = orig[ipv6::next_header] == proto::icmpv6 && p.l3_len() > ipv6::header_len &&
                              orig[ipv6::header_len] < 128;
     if (orig_src_bad || about_error || (orig_dst_multicast && type != icmp6::packet_too_big)) {
-        w.counters.drop(drop_reason::icmp_no_error_for_error);
-        return false;
+        return refuse(p, w, drop_reason::icmp_no_error_for_error);
     }
     if (!w.icmp_limiter.allow(w.now_ns)) {
-        w.counters.drop(drop_reason::icmp_error_rate_limited);
-        return false;
+        return refuse(p, w, drop_reason::icmp_error_rate_limited);
     }
     constexpr uint32_t added = ipv6::header_len + icmp6::header_len;
     if (p.headroom() + p.l3_offset < added + 14) {
-        return false;
+        return refuse(p, w, drop_reason::icmp_no_headroom);
     }
     const uint32_t quote = std::min(p.l3_len(), k_icmp6_max_quote);
     uint8_t orig_src[16];

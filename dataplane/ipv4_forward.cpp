@@ -31,9 +31,7 @@ uint32_t wire_ip_size(const packet& p, const uint8_t* ip, uint32_t ihl) {
 void send_error(packet& p, const snapshot& s, worker_context& w, uint8_t type, uint8_t code, uint32_t rest) {
     if (make_icmp4_error(p, w, type, code, rest, s.source_address4(p.in_port))) {
         route_originated_ipv4(p, s, w);
-    } else if (p.verdict == k_verdict_none) {
-        p.drop(reason_index(drop_reason::icmp_error_rate_limited));
-    }
+    }  // else p was dropped with the reason make_icmp_error counted
 }
 
 /// Resolves the next hop and writes the Ethernet header; unresolved goes to the

@@ -36,9 +36,7 @@ uint32_t wire_ip_size(const packet& p, const uint8_t* ip) {
 void send_error(packet& p, const snapshot& s, worker_context& w, uint8_t type, uint8_t code, uint32_t rest) {
     if (make_icmp6_error(p, w, type, code, rest, s.source_address6(p.in_port).data())) {
         route_originated_ipv6(p, s, w);
-    } else if (p.verdict == k_verdict_none) {
-        p.drop(reason_index(drop_reason::icmp_error_rate_limited));
-    }
+    }  // else p was dropped with the reason make_icmp_error counted
 }
 
 void transmit(packet& p, const snapshot& s, worker_context& w, const next_hop& hop, const uint8_t* dst) {

@@ -1,6 +1,8 @@
 #include "dataplane/neighbour_table.hpp"
 
 #include <cstring>
+#include <utility>
+#include <vector>
 
 namespace eg::dp {
 
@@ -113,7 +115,13 @@ bool neighbour_table::set(const neighbour_key& key, const std::array<uint8_t, 6>
         if (s.state == k_empty) {
             if (!reuse) {
                 if ((used_or_deleted_ + 1) * 4 > (mask_ + 1) * 3) {
-                    return false;  // keep probe chains short
+                    // Keep probe chains short: past 3/4 in use or deleted, rebuild
+                    // without tombstones if that frees enough, else the table is full.
+                    if ((size_ + 1) * 2 > (mask_ + 1)) {
+                        return false;
+                    }
+                    rebuild();
+                    return set(key, mac);
                 }
                 reuse = &s;
                 ++used_or_deleted_;
@@ -127,6 +135,34 @@ bool neighbour_table::set(const neighbour_key& key, const std::array<uint8_t, 6>
     write_slot(*reuse, k_used, key, mac.data());
     ++size_;
     return true;
+}
+
+void neighbour_table::rebuild() {
+    // Readers may miss an entry while it moves; a worker then hands the packet to the
+    // control thread, which still knows the neighbour and sends it on. No data race:
+    // every slot write goes through its sequence counter.
+    std::vector<std::pair<neighbour_key, std::array<uint8_t, 6>>> live;
+    live.reserve(size_);
+    for (uint32_t i = 0; i <= mask_; ++i) {
+        slot& s = slots_[i];
+        if (s.state == k_used) {
+            neighbour_key k;
+            k.port = s.port;
+            k.v6 = s.v6 != 0;
+            std::memcpy(k.addr.data(), s.addr, 16);
+            std::array<uint8_t, 6> m;
+            std::memcpy(m.data(), s.mac, 6);
+            live.emplace_back(k, m);
+        }
+        if (s.state != k_empty) {
+            write_slot(s, k_empty, neighbour_key{}, nullptr);
+        }
+    }
+    size_ = 0;
+    used_or_deleted_ = 0;
+    for (const auto& [k, m] : live) {
+        set(k, m);
+    }
 }
 
 void neighbour_table::erase(const neighbour_key& key) {

@@ -50,6 +50,7 @@ private:
     };
     uint32_t hash(const neighbour_key& key) const;
     bool matches(const slot& s, const neighbour_key& key) const;
+    void rebuild();
     void write_slot(slot& s, uint8_t state, const neighbour_key& key, const uint8_t* mac);
 
     std::unique_ptr<slot[]> slots_;

@@ -31,28 +31,31 @@ struct frame_message {
 };
 using frame_ring = spsc_ring<frame_message>;
 
-/// Token bucket limiting the ICMP errors one worker generates (RFC 1812 §4.3.2.8).
+/// Token bucket limiting the ICMP errors one worker generates (RFC 1812 §4.3.2.8):
+/// at most `rate` per second, with bursts of up to `rate`. Credit is kept in
+/// token-nanoseconds so no fraction of a token is lost between calls.
 class icmp_rate_limiter {
 public:
     void set_rate(uint32_t per_second) {
         rate_ = per_second;
-        tokens_ = per_second;
+        credit_ = uint64_t{per_second} * k_ns;
     }
     bool allow(uint64_t now_ns) {
-        if (now_ns - last_ns_ >= 1'000'000) {  // refill in 1 ms steps
-            tokens_ = std::min<uint64_t>(rate_, tokens_ + (now_ns - last_ns_) * rate_ / 1'000'000'000);
-            last_ns_ = now_ns;
-        }
-        if (tokens_ == 0) {
+        // Elapsed time beyond one second cannot add more than a full bucket.
+        const uint64_t elapsed = std::min<uint64_t>(now_ns - last_ns_, k_ns);
+        last_ns_ = now_ns;
+        credit_ = std::min<uint64_t>(credit_ + elapsed * rate_, uint64_t{rate_} * k_ns);
+        if (credit_ < k_ns) {
             return false;
         }
-        --tokens_;
+        credit_ -= k_ns;
         return true;
     }
 
 private:
+    static constexpr uint64_t k_ns = 1'000'000'000;
     uint64_t rate_ = 1000;
-    uint64_t tokens_ = 1000;
+    uint64_t credit_ = 1000 * k_ns;  ///< tokens x 1e9
     uint64_t last_ns_ = 0;
 };
 
