@@ -20,7 +20,8 @@
 # Per mode and repetition: a one-flow UDP flood (bench/udp_flood: sendmmsg batches of 64,
 # bounded by --seconds and 50 M packets) received with recvmmsg in inet; pps delivered
 # (receiver packets / sender seconds); packets forwarded by the gateway (eg-up tx_packets
-# delta, the same kernel counter for both modes); CPU time of the whole machine per
+# delta, the same kernel counter for both modes; gw_in_packets: eg-vm rx_packets, what reached
+# the gateway's wire); CPU time of the whole machine per
 # forwarded packet (busy jiffies usr+nice+sys+irq+softirq of /proc/stat's "cpu" line, both
 # cores, over the flood, / forwarded packets, in ns); and iperf3 TCP (-t S -J) Gbit/s.
 # Prints one JSON object on stdout:
@@ -77,6 +78,7 @@ busy_jiffies() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8; exit}' /proc/stat; }
 steal_jiffies() { awk '/^cpu /{print $9; exit}' /proc/stat; }
 total_jiffies() { awk '/^cpu /{s = 0; for (i = 2; i <= 9; i++) s += $i; print s; exit}' /proc/stat; }
 uplink_tx() { ip -n eg-gw -s -j link show dev eg-up | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["tx"]["packets"])'; }
+vmside_rx() { ip -n eg-gw -s -j link show dev eg-vm | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["rx"]["packets"])'; }
 now() { date +%s.%N; }
 
 RESULTS="$WORK/results.jsonl"
@@ -85,16 +87,16 @@ RESULTS="$WORK/results.jsonl"
 # measure MODE REP : one UDP flood and one iperf3 run through the gateway as it is now
 measure() {
   local mode=$1 rep=$2 recv_out="$WORK/recv.$mode.$rep" send_out="$WORK/send.$mode.$rep" rpid
-  local b0 b1 s0 s1 t0 t1 tot0 tot1 tx0 tx1 wall0 wall1 spin_arg=()
+  local b0 b1 s0 s1 tot0 tot1 rx0 rx1 tx0 tx1 wall0 wall1 spin_arg=()
   ((SPIN)) && spin_arg=(--spin)
   ip netns exec inet taskset -c 1 "$FLOOD" recv 203.0.113.2 9000 --seconds $((SECONDS_RUN + 10)) \
     --idle-ms 1000 "${spin_arg[@]}" > "$recv_out" 2>&1 &
   rpid=$!; PIDS+=("$rpid")
   sleep 0.5
-  tx0=$(uplink_tx); b0=$(busy_jiffies); s0=$(steal_jiffies); tot0=$(total_jiffies); wall0=$(now)
+  rx0=$(vmside_rx); tx0=$(uplink_tx); b0=$(busy_jiffies); s0=$(steal_jiffies); tot0=$(total_jiffies); wall0=$(now)
   ip netns exec vm1 taskset -c 0 timeout $((SECONDS_RUN + 10)) "$FLOOD" send 203.0.113.2 9000 \
     --seconds "$SECONDS_RUN" --count 50000000 --size "$SIZE" --batch 64 > "$send_out" 2>&1 || true
-  tx1=$(uplink_tx); b1=$(busy_jiffies); s1=$(steal_jiffies); tot1=$(total_jiffies); wall1=$(now)
+  rx1=$(vmside_rx); tx1=$(uplink_tx); b1=$(busy_jiffies); s1=$(steal_jiffies); tot1=$(total_jiffies); wall1=$(now)
   wait "$rpid" || true
   PIDS=("${PIDS[@]/$rpid}")
 
@@ -103,9 +105,9 @@ measure() {
     > "$iperf_out" 2>&1 || true
 
   "$PY" - "$mode" "$rep" "$send_out" "$recv_out" "$iperf_out" "$tx0" "$tx1" "$b0" "$b1" "$s0" "$s1" \
-    "$tot0" "$tot1" "$wall0" "$wall1" "$CLK_TCK" >> "$RESULTS" <<'PY'
+    "$tot0" "$tot1" "$wall0" "$wall1" "$CLK_TCK" "$rx0" "$rx1" >> "$RESULTS" <<'PY'
 import json, re, sys
-(mode, rep, send_f, recv_f, iperf_f, tx0, tx1, b0, b1, s0, s1, tot0, tot1, w0, w1, hz) = sys.argv[1:]
+(mode, rep, send_f, recv_f, iperf_f, tx0, tx1, b0, b1, s0, s1, tot0, tot1, w0, w1, hz, rx0, rx1) = sys.argv[1:]
 def first_json(path):
     t = open(path).read()
     m = re.search(r"^[{]", t, re.M)
@@ -121,6 +123,8 @@ r = {"mode": mode, "rep": int(rep),
      "sent_pps": send.get("pps"), "sent_packets": send.get("packets"),
      "delivered_packets": recv.get("packets"),
      "pps": (recv.get("packets", 0) / send["seconds"]) if send.get("seconds") else None,
+     "gw_in_packets": int(rx1) - int(rx0),   # arrived at eg-vm (before the engine / kernel)
+     "gw_in_pps": (int(rx1) - int(rx0)) / wall if wall > 0 else None,
      "forwarded_packets": fwd,
      "forwarded_pps": fwd / wall if wall > 0 else None,
      "cpu_busy_s": busy / int(hz),
@@ -162,8 +166,8 @@ def summary(mode):
     def med(k):
         v = [r[k] for r in rs if r.get(k) is not None]
         return statistics.median(v) if v else None
-    out = {k: med(k) for k in ("pps", "forwarded_pps", "sent_pps", "cpu_ns_per_packet", "tcp_gbps", "steal_pct")}
-    for k in ("pps", "forwarded_pps", "sent_pps", "cpu_ns_per_packet"):
+    out = {k: med(k) for k in ("pps", "forwarded_pps", "gw_in_pps", "sent_pps", "cpu_ns_per_packet", "tcp_gbps", "steal_pct")}
+    for k in ("pps", "forwarded_pps", "gw_in_pps", "sent_pps", "cpu_ns_per_packet"):
         if out[k] is not None: out[k] = round(out[k])
     for k in ("tcp_gbps", "steal_pct"):
         if out[k] is not None: out[k] = round(out[k], 2)
