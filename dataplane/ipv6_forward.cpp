@@ -25,7 +25,12 @@ uint32_t wire_ip_size(const packet& p, const uint8_t* ip) {
         return total;
     }
     // Segments carry every header up to the L4 payload; csum_start marks the L4 header.
-    uint32_t l4_start = p.offload.needs_csum ? p.offload.csum_start - p.l3_offset : ipv6::header_len;
+    // Offsets come from the sender's virtio header: trust them only inside the packet.
+    uint32_t l4_start = ipv6::header_len;
+    if (p.offload.needs_csum && p.offload.csum_start >= p.l3_offset + ipv6::header_len &&
+        p.offload.csum_start < p.l3_offset + total) {
+        l4_start = p.offload.csum_start - p.l3_offset;
+    }
     uint32_t l4_header = 8;
     if (p.offload.gso_type == offload_info::gso_tcpv6 && total >= l4_start + 20) {
         l4_header = (ip[l4_start + 12] >> 4) * 4u;
