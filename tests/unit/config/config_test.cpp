@@ -81,7 +81,7 @@ TEST(ConfigLoad, LabExampleLoadsWithoutErrors) {
 
 // The example in the reference must stay a valid config.
 TEST(ConfigLoad, ReferenceExampleLoads) {
-    std::FILE* f = std::fopen(EG_SOURCE_DIR "/docs/config.md", "rb");
+    std::FILE* f = std::fopen(EG_SOURCE_DIR "/README.md", "rb");
     ASSERT_NE(f, nullptr);
     std::string md;
     char buf[4096];
@@ -91,7 +91,7 @@ TEST(ConfigLoad, ReferenceExampleLoads) {
     ASSERT_NE(begin, std::string::npos);
     const auto end = md.find("```", begin + 8);
     ASSERT_NE(end, std::string::npos);
-    const auto r = load_string(std::string_view(md).substr(begin + 8, end - begin - 8), "docs/config.md");
+    const auto r = load_string(std::string_view(md).substr(begin + 8, end - begin - 8), "README.md");
     ASSERT_TRUE(r.errors.empty()) << all_errors(r);
     EXPECT_EQ(r.value->ports.size(), 2u);
     EXPECT_TRUE(r.value->ports[1].nd_proxy);
