@@ -86,7 +86,8 @@ RESULTS="$WORK/results.jsonl"
 
 # measure MODE REP : one UDP flood and one iperf3 run through the gateway as it is now
 measure() {
-  local mode=$1 rep=$2 recv_out="$WORK/recv.$mode.$rep" send_out="$WORK/send.$mode.$rep" rpid
+  local mode=$1 rep=$2
+  local recv_out="$WORK/recv.$mode.$rep" send_out="$WORK/send.$mode.$rep" rpid
   local b0 b1 s0 s1 tot0 tot1 rx0 rx1 tx0 tx1 wall0 wall1 spin_arg=()
   ((SPIN)) && spin_arg=(--spin)
   ip netns exec inet taskset -c 1 "$FLOOD" recv 203.0.113.2 9000 --seconds $((SECONDS_RUN + 10)) \

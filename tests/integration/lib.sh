@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/integration/lib.sh — helpers for the namespace integration tests. Source it:
 #   . "$(dirname "$0")/lib.sh"
 #   t_lab_up --vms 2                     # tools/lab up; torn down by the EXIT trap
@@ -49,6 +50,7 @@ t_fail() {
 # t_run_capture CMD... : run CMD (bounded by EG_CHECK_TIMEOUT_S, default 30 s), output in
 # T_OUT, status in T_RC. CMD may be a shell function (it is exported to the bounded child).
 t_run_capture() {
+  # shellcheck disable=SC2163  # exports the function named by $1
   [ "$(type -t "$1")" = function ] && export -f "$1"
   # shellcheck disable=SC2016
   T_OUT=$(timeout --kill-after=5 "${EG_CHECK_TIMEOUT_S:-30}" bash -c '"$@"' t_cmd "$@" 2>&1)

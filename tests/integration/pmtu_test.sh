@@ -33,14 +33,14 @@ t_check "small ping -6 vm1 -> inet works" in_ns vm1 ping -6 -n -c 2 -i 0.2 -W 2 
 
 # 1450 B of ICMP payload = 1478 B IPv4 / 1498 B IPv6 packets: fit vm1's 1500 link, not the uplink
 t_check_output "ping -M do -s 1450 vm1 -> inet gets 'Frag needed ... mtu = 1400'" \
-  'Frag needed.*mtu = 1400' in_ns vm1 ping -n -M do -s 1450 -c 3 -i 0.3 -W 2 $INET4
+  'Frag needed.*mtu = 1400' in_ns vm1 ping -n -M "do" -s 1450 -c 3 -i 0.3 -W 2 $INET4
 t_check_output "ping -6 -M do -s 1450 vm1 -> inet gets 'Packet too big: mtu=1400'" \
-  'Packet too big: mtu=1400' in_ns vm1 ping -6 -n -M do -s 1450 -c 3 -i 0.3 -W 2 $INET6
+  'Packet too big: mtu=1400' in_ns vm1 ping -6 -n -M "do" -s 1450 -c 3 -i 0.3 -W 2 $INET6
 t_check_output "vm1's kernel learned PMTU 1400 towards $INET4" 'mtu 1400' in_ns vm1 ip route get $INET4
 t_check_output "vm1's kernel learned PMTU 1400 towards $INET6" 'mtu 1400' in_ns vm1 ip -6 route get $INET6
 
-t_check "small ping still works after the PMTU errors" in_ns vm1 ping -n -M do -s 1300 -c 2 -i 0.2 -W 2 $INET4
-t_check "small ping -6 still works after the PMTU errors" in_ns vm1 ping -6 -n -M do -s 1300 -c 2 -i 0.2 -W 2 $INET6
+t_check "small ping still works after the PMTU errors" in_ns vm1 ping -n -M "do" -s 1300 -c 2 -i 0.2 -W 2 $INET4
+t_check "small ping -6 still works after the PMTU errors" in_ns vm1 ping -6 -n -M "do" -s 1300 -c 2 -i 0.2 -W 2 $INET6
 # with the PMTU learned, vm1 fragments 1450-byte pings itself; the fragments fit the uplink
 t_check "ping -s 1450 vm1 -> inet (fragmented by vm1 to the learned PMTU)" in_ns vm1 ping -n -s 1450 -c 2 -i 0.2 -W 2 $INET4
 t_check "ping -6 -s 1450 vm1 -> inet (fragmented by vm1 to the learned PMTU)" in_ns vm1 ping -6 -n -s 1450 -c 2 -i 0.2 -W 2 $INET6
