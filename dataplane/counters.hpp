@@ -32,7 +32,7 @@ struct alignas(64) worker_counters {
     std::array<port_counters, k_max_ports> ports{};
     counter punted, injected, bursts, idle_sleeps;
     counter arp_replies_sent, nd_adverts_sent, echo_replies_sent, icmp_errors_sent;
-    counter forwarded_ipv4, forwarded_ipv6, to_host;
+    counter forwarded_ipv4, forwarded_ipv6, to_host, fragments_sent;
 
     void drop(drop_reason r) { drops[reason_index(r)].add(); }
 };

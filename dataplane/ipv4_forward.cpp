@@ -144,12 +144,16 @@ void forward_ipv4(packet& p, const snapshot& s, worker_context& w, uint32_t nh) 
     const next_hop& hop = s.next_hops[nh];
     const uint32_t mtu = s.port(hop.port).mtu;
     const uint32_t ihl = (ip[ipv4::ver_ihl] & 0xf) * 4u;
+    bool fragment = false;
     if (wire_ip_size(p, ip, ihl) > mtu) [[unlikely]] {
-        // Fragmenting DF-clear packets is not done here: senders use PMTUD (DF set)
-        // for nearly all traffic; both cases get fragmentation-needed with the MTU.
-        w.counters.drop(drop_reason::ipv4_frag_needed);
-        send_error(p, s, w, icmp4::dest_unreachable, icmp4::code_frag_needed, mtu & 0xffff);
-        return;
+        // DF set (path-MTU discovery, RFC 1191), or a super-packet whose segments are
+        // too big: tell the sender. Otherwise the worker fragments it (RFC 1812 §5.2.7).
+        if ((load16(ip + ipv4::frag) & ipv4::flag_df) || p.offload.gso_type != offload_info::gso_none) {
+            w.counters.drop(drop_reason::ipv4_frag_needed);
+            send_error(p, s, w, icmp4::dest_unreachable, icmp4::code_frag_needed, mtu & 0xffff);
+            return;
+        }
+        fragment = true;
     }
     // RFC 1624 incremental update for the TTL decrement.
     const uint16_t old_word = raw16(ip + ipv4::ttl);
@@ -157,6 +161,9 @@ void forward_ipv4(packet& p, const snapshot& s, worker_context& w, uint32_t nh) 
     put_raw16(ip + ipv4::csum, checksum_update16(raw16(ip + ipv4::csum), old_word, raw16(ip + ipv4::ttl)));
     w.counters.forwarded_ipv4.add();
     transmit(p, s, w, hop, dst);
+    if (fragment && p.verdict == hop.port) [[unlikely]] {
+        p.verdict |= k_verdict_fragment;
+    }
 }
 
 void route_originated_ipv4(packet& p, const snapshot& s, worker_context& w) {

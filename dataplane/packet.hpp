@@ -13,9 +13,11 @@ namespace eg::dp {
 
 inline constexpr uint16_t k_max_burst = 64;
 
-/// What the pipeline decided for a packet. Values below k_verdict_special are the
-/// index of the port to transmit on.
+/// What the pipeline decided for a packet. Values below k_verdict_fragment are the
+/// index of the port to transmit on; k_verdict_fragment | port asks the worker to
+/// fragment the IPv4 packet to that port's MTU first (RFC 791, RFC 1812 §5.2.7).
 enum verdict : uint16_t {
+    k_verdict_fragment = 0x4000,
     k_verdict_special = 0xfff0,
     k_verdict_drop = 0xfff0,  ///< counted by the stage that set it
     k_verdict_consumed = 0xfff1,  ///< already copied where it had to go (punt); release

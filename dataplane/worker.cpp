@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "dataplane/ipv4_fragment.hpp"
 #include "dataplane/pipeline.hpp"
 
 namespace eg::dp {
@@ -93,6 +94,8 @@ uint32_t worker::poll_once(uint64_t now_ns) {
             packet* p = b.pkts[j];
             if (p->verdict < ports_.size()) [[likely]] {
                 tx_lists_[p->verdict].push_back(p);
+            } else if (p->verdict & k_verdict_fragment) [[unlikely]] {
+                fragment(*p, *s);
             } else {
                 // Dropped (already counted) or consumed (copied to the control thread).
                 release_list_.push_back(p);
@@ -110,6 +113,21 @@ uint32_t worker::poll_once(uint64_t now_ns) {
         ctx_.counters.bursts.add();
     }
     return received;
+}
+
+void worker::fragment(packet& p, const snapshot& s) {
+    const uint16_t port = p.verdict & ~k_verdict_fragment;
+    packet* frags[k_max_burst];
+    const uint32_t n = port < ports_.size() ? fragment_ipv4(p, s.port(port).mtu, *ports_[port], frags, k_max_burst) : 0;
+    for (uint32_t i = 0; i < n; ++i) {
+        tx_lists_[port].push_back(frags[i]);
+    }
+    if (n) {
+        ctx_.counters.fragments_sent.add(n);
+    } else {
+        ctx_.counters.drop(drop_reason::ipv4_fragmentation_failed);
+    }
+    release_list_.push_back(&p);
 }
 
 void worker::drain_inject(const snapshot& s) {

@@ -48,6 +48,7 @@ private:
     uint32_t poll_once(uint64_t now_ns);
     void transmit_all();
     void drain_inject(const snapshot& s);
+    void fragment(packet& p, const snapshot& s);
     void sleep_until_work();
 
     worker_options opts_;
