@@ -84,12 +84,37 @@ af_packet_port::af_packet_port(const af_packet_options& opts, buffer_pool& pool)
             setopt(SOL_PACKET, PACKET_FANOUT, fanout, "PACKET_FANOUT");
         }
 
+        // A second, send-only socket (protocol 0: the kernel queues nothing on it).
+        // Sending on the receiving socket would wake its io_uring poll waiters on every
+        // transmitted packet (sock_wfree -> write_space): measured at ~46 % of the
+        // gateway's CPU under a 64-byte flood.
+        tx_fd_ = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+        if (tx_fd_ < 0)
+            fail(name, "socket(AF_PACKET) for sending", errno);
+        auto setopt_tx = [&](int level, int opt, int val, const char* what) {
+            if (::setsockopt(tx_fd_, level, opt, &val, sizeof val) < 0)
+                fail(name, what, errno);
+        };
+        setopt_tx(SOL_PACKET, PACKET_VNET_HDR, 1, "PACKET_VNET_HDR (send socket)");
+        setopt_tx(SOL_SOCKET, SO_SNDBUFFORCE, 4 << 20, "SO_SNDBUFFORCE (send socket)");
+        setopt_tx(SOL_PACKET, PACKET_QDISC_BYPASS, 1, "PACKET_QDISC_BYPASS");
+        sockaddr_ll tx_sll{};
+        tx_sll.sll_family = AF_PACKET;
+        tx_sll.sll_protocol = 0;
+        tx_sll.sll_ifindex = ifindex_;
+        if (::bind(tx_fd_, reinterpret_cast<sockaddr*>(&tx_sll), sizeof tx_sll) < 0)
+            fail(name, "bind (send socket)", errno);
+
         queue_ = std::make_unique<uring_queue>(fd_, uring_queue::fd_kind::socket, opts.ring_entries,
                                                opts.rx_buffers, pool, opts.port_index,
                                                "af_packet port on interface '" + name + "'");
+        queue_->set_tx_fd(tx_fd_);
     } catch (...) {
         ::close(fd_);
         fd_ = -1;
+        if (tx_fd_ >= 0)
+            ::close(tx_fd_);
+        tx_fd_ = -1;
         throw;
     }
 }
@@ -98,6 +123,8 @@ af_packet_port::~af_packet_port() {
     queue_.reset();  // the ring goes first: it references the socket
     if (fd_ >= 0)
         ::close(fd_);
+    if (tx_fd_ >= 0)
+        ::close(tx_fd_);
 }
 
 std::unique_ptr<af_packet_port> open_af_packet_port(const af_packet_options& opts, buffer_pool& pool) {

@@ -60,6 +60,7 @@ public:
 private:
     buffer_pool& pool_;
     int fd_ = -1;
+    int tx_fd_ = -1;  ///< send-only socket on the same interface
     int ifindex_ = 0;
     std::array<uint8_t, 6> mac_{};
     std::unique_ptr<uring_queue> queue_;

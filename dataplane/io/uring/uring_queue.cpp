@@ -280,7 +280,7 @@ uint16_t uring_queue::tx_burst(packet** pkts, uint16_t n) {
         uint8_t* start = p->data - k_vnet_hdr_len;
         offload_to_vnet_hdr(p->offload, start);
         if (kind_ == fd_kind::socket)
-            io_uring_prep_send(sqe, fd_, start, p->len + k_vnet_hdr_len, 0);
+            io_uring_prep_send(sqe, tx_fd_ >= 0 ? tx_fd_ : fd_, start, p->len + k_vnet_hdr_len, 0);
         else
             io_uring_prep_write(sqe, fd_, start, p->len + k_vnet_hdr_len, static_cast<uint64_t>(-1));
         io_uring_sqe_set_data64(sqe, k_kind_tx << 32 | take_slot(p));

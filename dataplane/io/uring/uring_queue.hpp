@@ -42,6 +42,9 @@ public:
     /// std::runtime_error (naming `what`) when the ring cannot be set up.
     uring_queue(int fd, fd_kind kind, uint32_t ring_entries, uint32_t rx_buffers, buffer_pool& pool,
                 uint16_t port_index, const std::string& what);
+    /// Sends go to `fd` unless a separate transmit descriptor is set here (the
+    /// af_packet port uses a send-only socket, see af_packet_port.hpp).
+    void set_tx_fd(int fd) { tx_fd_ = fd; }
     ~uring_queue();
     uring_queue(const uring_queue&) = delete;
     uring_queue& operator=(const uring_queue&) = delete;
@@ -76,6 +79,7 @@ private:
 
     io_uring ring_{};
     int fd_;
+    int tx_fd_ = -1;  ///< -1: send on fd_
     fd_kind kind_;
     buffer_pool& pool_;
     uint16_t port_index_;
