@@ -386,17 +386,27 @@ totals gateway::sum_counters() const {
     return t;
 }
 
+void gateway::collect_backend_drops() {
+    for (auto& ports : worker_ports_) {
+        for (auto& p : ports) {
+            backend_drops_ += p->take_backend_drops();
+        }
+    }
+}
+
 void gateway::print_status() {
-    const totals t = sum_counters();
+    collect_backend_drops();
+    totals t = sum_counters();
+    t.backend_drops = backend_drops_;
     const uint64_t now = now_ms();
     const double secs = last_status_ms_ ? (now - last_status_ms_) / 1000.0 : 0;
     auto rate = [&](uint64_t cur, uint64_t prev) { return secs > 0 ? (cur - prev) / secs : 0.0; };
     std::fprintf(stderr,
                  "status: rx=%" PRIu64 " (%.0f pps) tx=%" PRIu64 " (%.0f pps) fwd4=%" PRIu64 " fwd6=%" PRIu64
-                 " to_host=%" PRIu64 " punted=%" PRIu64 " drops=%" PRIu64 " neighbours=%zu\n",
+                 " to_host=%" PRIu64 " punted=%" PRIu64 " drops=%" PRIu64 " backend_drops=%" PRIu64 " neighbours=%zu\n",
                  t.rx_packets, rate(t.rx_packets, last_totals_.rx_packets), t.tx_packets,
                  rate(t.tx_packets, last_totals_.tx_packets), t.forwarded4, t.forwarded6, t.to_host, t.punted, t.drops,
-                 resolver_->entries());
+                 t.backend_drops, resolver_->entries());
     last_totals_ = t;
     last_status_ms_ = now;
     status_timer_.expires_after(std::chrono::seconds(config_.gateway.status_interval_s));

@@ -33,7 +33,7 @@ namespace eg::ctl {
 /// Sums of the workers' counters, for the status line and metrics.
 struct totals {
     uint64_t rx_packets = 0, tx_packets = 0, rx_bytes = 0, tx_bytes = 0, drops = 0, forwarded4 = 0,
-             forwarded6 = 0, punted = 0, to_host = 0;
+             forwarded6 = 0, punted = 0, to_host = 0, backend_drops = 0;
     std::vector<uint64_t> drops_by_reason;
 };
 
@@ -64,6 +64,7 @@ private:
     void on_tick();
     void send_router_advertisements();
     void print_status();
+    void collect_backend_drops();
 
     cfg::config config_;
     uint32_t workers_count_;
@@ -96,6 +97,7 @@ private:
     std::unique_ptr<boost::asio::posix::stream_descriptor> punt_wait_;
     std::unique_ptr<neighbour_resolver> resolver_;
     totals last_totals_{};
+    uint64_t backend_drops_ = 0;  ///< frames lost before the engine saw them (all ports)
     uint64_t last_status_ms_ = 0;
 };
 

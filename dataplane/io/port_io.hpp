@@ -45,6 +45,12 @@ public:
     virtual std::array<uint8_t, 6> mac() const = 0;
 
     virtual const char* backend_name() const = 0;
+
+    /// Frames the backend lost before the engine saw them (a kernel socket's receive
+    /// queue overflowing, a NIC out of descriptors), since the previous call. Called by
+    /// the control thread, not the owner; backends make it safe for that (one
+    /// getsockopt, a device counter).
+    virtual uint64_t take_backend_drops() { return 0; }
 };
 
 }  // namespace eg::dp

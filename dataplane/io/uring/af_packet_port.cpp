@@ -127,6 +127,14 @@ af_packet_port::~af_packet_port() {
         ::close(tx_fd_);
 }
 
+uint64_t af_packet_port::take_backend_drops() {
+    tpacket_stats st{};
+    socklen_t len = sizeof st;
+    if (::getsockopt(fd_, SOL_PACKET, PACKET_STATISTICS, &st, &len) < 0)
+        return 0;
+    return st.tp_drops;
+}
+
 std::unique_ptr<af_packet_port> open_af_packet_port(const af_packet_options& opts, buffer_pool& pool) {
     return std::make_unique<af_packet_port>(opts, pool);
 }

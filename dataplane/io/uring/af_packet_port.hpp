@@ -56,6 +56,9 @@ public:
     int wait_fd() const override { return queue_->event_fd(); }
     std::array<uint8_t, 6> mac() const override { return mac_; }
     const char* backend_name() const override { return "uring"; }
+    /// PACKET_STATISTICS tp_drops: frames the socket's receive queue had no room for
+    /// (the kernel resets the counter on each read).
+    uint64_t take_backend_drops() override;
 
 private:
     buffer_pool& pool_;
