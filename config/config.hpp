@@ -93,7 +93,7 @@ struct icmp_config {
 
 struct uring_config {
     uint32_t ring_entries = 512;       ///< io_uring submission queue size per worker
-    uint32_t rx_buffers = 256;         ///< receives kept in flight per port and worker
+    uint32_t rx_buffers = 1024;        ///< receive-ring slots per port and worker (each buffer_size)
     uint32_t buffer_size = 65600;      ///< bytes per buffer: room for a 64 KB GSO packet
 };
 

@@ -178,8 +178,10 @@ void gateway::open_ports() {
     for (uint32_t w = 0; w < workers_count_; ++w) {
         dp::buffer_pool_options bo;
         const uint32_t ports_n = static_cast<uint32_t>(ports.size() + (config_.host.enabled ? 1 : 0));
-        // Receives in flight on every port, plus bursts in transit and injected frames.
-        bo.count = ports_n * config_.uring.rx_buffers + 4 * dp::k_max_burst * ports_n + 1024;
+        // Packets between receive and send completion: a few bursts per port, the host
+        // TAP's reads in flight, injected frames. (Received frames wait in each port's
+        // kernel-shared ring, not here; an empty pool only delays the next receive.)
+        bo.count = 4 * dp::k_max_burst * ports_n + 64 + 1024;
         bo.buffer_size = config_.uring.buffer_size;
         pools_.push_back(std::make_unique<dp::buffer_pool>(bo));
         dp::buffer_pool& pool = *pools_.back();

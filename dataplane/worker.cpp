@@ -45,12 +45,14 @@ worker::worker(const worker_options& opts, std::vector<port_io*> ports, rcu_publ
     if (epoll_fd_ < 0) {
         throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
     }
+    // Edge-triggered: a port's fd (a packet socket, an eventfd) is never read here;
+    // every new frame or completion is a new edge, so nothing is missed while spinning.
     auto watch = [&](int fd) {
         if (fd < 0) {
             return;
         }
         epoll_event ev{};
-        ev.events = EPOLLIN;
+        ev.events = EPOLLIN | EPOLLET;
         ev.data.fd = fd;
         epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
     };
@@ -199,10 +201,10 @@ void worker::sleep_until_work() {
     // Bounded sleep: also wakes for stop requests and periodic work.
     int n = epoll_wait(epoll_fd_, events, 16, sleep_ms_);
     for (int i = 0; i < n; ++i) {
-        // Reset the eventfd counters (ports' completion eventfds and the inject one);
-        // epoll said each is readable, so the read cannot block.
-        uint64_t v;
-        [[maybe_unused]] auto r = read(events[i].data.fd, &v, sizeof v);
+        if (events[i].data.fd == inject_event_fd_) {
+            uint64_t v;  // reset our own eventfd (non-blocking)
+            [[maybe_unused]] auto r = read(inject_event_fd_, &v, sizeof v);
+        }
     }
     snapshots_.go_online(opts_.id);
 }

@@ -84,10 +84,11 @@ af_packet_port::af_packet_port(const af_packet_options& opts, buffer_pool& pool)
             setopt(SOL_PACKET, PACKET_FANOUT, fanout, "PACKET_FANOUT");
         }
 
-        // A second, send-only socket (protocol 0: the kernel queues nothing on it).
-        // Sending on the receiving socket would wake its io_uring poll waiters on every
-        // transmitted packet (sock_wfree -> write_space): measured at ~46 % of the
-        // gateway's CPU under a 64-byte flood.
+        // Receive: a TPACKET_V2 ring mapped from this socket (no request per packet).
+        // Send: io_uring SENDs, batched per burst, on a second, send-only socket
+        // (protocol 0: the kernel queues nothing on it). Sending on the receiving
+        // socket woke its pollers on every transmitted packet (sock_wfree ->
+        // write_space): ~46 % of the gateway's CPU in a 64-byte flood.
         tx_fd_ = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
         if (tx_fd_ < 0)
             fail(name, "socket(AF_PACKET) for sending", errno);
@@ -105,10 +106,11 @@ af_packet_port::af_packet_port(const af_packet_options& opts, buffer_pool& pool)
         if (::bind(tx_fd_, reinterpret_cast<sockaddr*>(&tx_sll), sizeof tx_sll) < 0)
             fail(name, "bind (send socket)", errno);
 
-        queue_ = std::make_unique<uring_queue>(fd_, uring_queue::fd_kind::socket, opts.ring_entries,
-                                               opts.rx_buffers, pool, opts.port_index,
-                                               "af_packet port on interface '" + name + "'");
-        queue_->set_tx_fd(tx_fd_);
+        const std::string what = "af_packet port on interface '" + name + "'";
+        queue_ = std::make_unique<uring_queue>(tx_fd_, uring_queue::fd_kind::socket, opts.ring_entries, 0, pool,
+                                               opts.port_index, what);
+        rx_ring_ = std::make_unique<packet_rx_ring>(fd_, opts.rx_buffers, pool.data_room() - 4, pool, opts.port_index,
+                                                    queue_->shared_stats(), what);
     } catch (...) {
         ::close(fd_);
         fd_ = -1;
@@ -120,7 +122,8 @@ af_packet_port::af_packet_port(const af_packet_options& opts, buffer_pool& pool)
 }
 
 af_packet_port::~af_packet_port() {
-    queue_.reset();  // the ring goes first: it references the socket
+    queue_.reset();  // the rings go first: they reference the sockets
+    rx_ring_.reset();
     if (fd_ >= 0)
         ::close(fd_);
     if (tx_fd_ >= 0)

@@ -20,6 +20,7 @@
 
 #include "dataplane/io/buffer_pool.hpp"
 #include "dataplane/io/port_io.hpp"
+#include "dataplane/io/uring/packet_rx_ring.hpp"
 #include "dataplane/io/uring/uring_queue.hpp"
 
 namespace eg::dp {
@@ -46,14 +47,14 @@ public:
     bool deferred_taskrun() const { return queue_->deferred_taskrun(); }
 
     // port_io
-    uint16_t rx_burst(packet** out, uint16_t max) override { return queue_->rx_burst(out, max); }
+    uint16_t rx_burst(packet** out, uint16_t max) override { return rx_ring_->rx_burst(out, max); }
     uint16_t tx_burst(packet** pkts, uint16_t n) override { return queue_->tx_burst(pkts, n); }
     void flush() override { queue_->flush(); }
     void release(packet** pkts, uint16_t n) override { pool_.free(pkts, n); }
     packet* alloc(uint32_t len) override { return len <= pool_.data_room() ? pool_.alloc() : nullptr; }
-    /// An eventfd, signalled when receive (or send) work arrives. Wait with EPOLLET, or
-    /// read it to reset before waiting again.
-    int wait_fd() const override { return queue_->event_fd(); }
+    /// The receiving socket: readable (EPOLLIN) while the ring holds frames. Wait with
+    /// EPOLLET; never read() it (frames are taken from the ring).
+    int wait_fd() const override { return fd_; }
     std::array<uint8_t, 6> mac() const override { return mac_; }
     const char* backend_name() const override { return "uring"; }
     /// PACKET_STATISTICS tp_drops: frames the socket's receive queue had no room for
@@ -66,7 +67,8 @@ private:
     int tx_fd_ = -1;  ///< send-only socket on the same interface
     int ifindex_ = 0;
     std::array<uint8_t, 6> mac_{};
-    std::unique_ptr<uring_queue> queue_;
+    std::unique_ptr<uring_queue> queue_;       ///< sends
+    std::unique_ptr<packet_rx_ring> rx_ring_;  ///< receives
 };
 
 std::unique_ptr<af_packet_port> open_af_packet_port(const af_packet_options& opts, buffer_pool& pool);

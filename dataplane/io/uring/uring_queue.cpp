@@ -52,8 +52,8 @@ uring_queue::uring_queue(int fd, fd_kind kind, uint32_t ring_entries, uint32_t r
     : fd_(fd), kind_(kind), pool_(pool), port_index_(port_index) {
     if (ring_entries < 8)
         ring_entries = 8;
-    if (rx_buffers == 0 || rx_buffers > ring_entries)
-        throw std::runtime_error(what + ": rx_buffers must be between 1 and ring_entries (" +
+    if (rx_buffers > ring_entries)  // 0: a send-only queue
+        throw std::runtime_error(what + ": rx_buffers must be between 0 and ring_entries (" +
                                  std::to_string(ring_entries) + ")");
     if (pool.headroom() < k_vnet_hdr_len)
         throw std::runtime_error(what + ": pool headroom too small for the vnet header");

@@ -54,6 +54,9 @@ public:
     void flush();
     int event_fd() const { return event_fd_; }
     const io_stats& stats() const { return stats_; }
+    /// For a receive path outside the ring (af_packet_port's mmap ring) to count into
+    /// the same statistics; used from the owning worker only.
+    io_stats& shared_stats() { return stats_; }
     /// True when the kernel accepted single-issuer + deferred task work.
     bool deferred_taskrun() const { return deferred_; }
 
