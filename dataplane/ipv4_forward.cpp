@@ -45,7 +45,7 @@ void transmit(packet& p, const snapshot& s, worker_context& w, const next_hop& h
         return;
     }
     const uint32_t target = hop.via_gateway ? hop.gateway4 : dst;
-    if (!w.resolve(neighbour_key::ipv4(hop.port, target), mac)) [[unlikely]] {
+    if (!w.resolve4(hop.port, target, mac)) [[unlikely]] {
         uint8_t addr[4] = {static_cast<uint8_t>(target >> 24), static_cast<uint8_t>(target >> 16),
                            static_cast<uint8_t>(target >> 8), static_cast<uint8_t>(target)};
         // Ethernet header written now; the resolver fills in the destination MAC.

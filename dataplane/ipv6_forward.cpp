@@ -53,7 +53,7 @@ void transmit(packet& p, const snapshot& s, worker_context& w, const next_hop& h
     }
     const uint8_t* target = hop.via_gateway ? hop.gateway6.data() : dst;
     uint8_t mac[6];
-    if (!w.resolve(neighbour_key::ipv6(hop.port, target), mac)) [[unlikely]] {
+    if (!w.resolve6(hop.port, target, mac)) [[unlikely]] {
         uint8_t addr[16];
         std::memcpy(addr, target, 16);
         write_ethernet(p, out.mac.data(), out.mac.data(), eth::type_ipv6);

@@ -61,32 +61,29 @@ private:
 
 /// The last neighbour resolved in this burst: most packets of a burst go to the same
 /// next hop (the uplink gateway), so this skips the shared table for them. Reset at
-/// the start of every burst so a changed entry is seen within one burst.
+/// the start of every burst so a changed entry is seen within one burst. Compares the
+/// raw address (building a neighbour_key per packet cost a store-forwarding stall).
 struct neighbour_memo {
     bool valid = false;
-    uint16_t port = 0;
     bool v6 = false;
-    uint64_t addr0 = 0, addr1 = 0;  // the key's 16 address bytes, compared whole
+    uint16_t port = 0;
+    uint64_t addr0 = 0, addr1 = 0;  // IPv4: addr0 = the address; IPv6: the 16 bytes
     uint8_t mac[6] = {};
 
-    bool lookup(const neighbour_table& table, const neighbour_key& k, uint8_t mac_out[6]) {
-        uint64_t a0, a1;
-        std::memcpy(&a0, k.addr.data(), 8);
-        std::memcpy(&a1, k.addr.data() + 8, 8);
-        if (valid && port == k.port && v6 == k.v6 && ((a0 ^ addr0) | (a1 ^ addr1)) == 0) [[likely]] {
+    bool hit(uint16_t p, bool is_v6, uint64_t a0, uint64_t a1, uint8_t mac_out[6]) const {
+        if (valid && port == p && v6 == is_v6 && ((a0 ^ addr0) | (a1 ^ addr1)) == 0) [[likely]] {
             std::memcpy(mac_out, mac, 6);
             return true;
         }
-        if (!table.lookup(k, mac_out)) {
-            return false;
-        }
+        return false;
+    }
+    void remember(uint16_t p, bool is_v6, uint64_t a0, uint64_t a1, const uint8_t m[6]) {
         valid = true;
-        port = k.port;
-        v6 = k.v6;
+        port = p;
+        v6 = is_v6;
         addr0 = a0;
         addr1 = a1;
-        std::memcpy(mac, mac_out, 6);
-        return true;
+        std::memcpy(mac, m, 6);
     }
 };
 
@@ -98,8 +95,31 @@ struct worker_context {
     icmp_rate_limiter icmp_limiter{};
     neighbour_memo memo{};
 
-    /// Next-hop MAC for `key`, through the per-burst memo.
-    bool resolve(const neighbour_key& key, uint8_t mac_out[6]) { return memo.lookup(neighbours, key, mac_out); }
+    /// Next-hop MAC of IPv4 `addr` (host order) on `port`, through the per-burst memo.
+    bool resolve4(uint16_t port, uint32_t addr, uint8_t mac_out[6]) {
+        if (memo.hit(port, false, addr, 0, mac_out)) {
+            return true;
+        }
+        if (!neighbours.lookup(neighbour_key::ipv4(port, addr), mac_out)) {
+            return false;
+        }
+        memo.remember(port, false, addr, 0, mac_out);
+        return true;
+    }
+    /// Next-hop MAC of IPv6 `addr` (16 bytes) on `port`, through the per-burst memo.
+    bool resolve6(uint16_t port, const uint8_t* addr, uint8_t mac_out[6]) {
+        uint64_t a0, a1;
+        std::memcpy(&a0, addr, 8);
+        std::memcpy(&a1, addr + 8, 8);
+        if (memo.hit(port, true, a0, a1, mac_out)) {
+            return true;
+        }
+        if (!neighbours.lookup(neighbour_key::ipv6(port, addr), mac_out)) {
+            return false;
+        }
+        memo.remember(port, true, a0, a1, mac_out);
+        return true;
+    }
 
     /// Copies the frame to the control thread for neighbour learning.
     bool punt_copy(const packet& p) { return punt_frame(p, frame_message::learn, p.in_port, false, nullptr); }
