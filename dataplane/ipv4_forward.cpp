@@ -173,7 +173,12 @@ void route_originated_ipv4(packet& p, const snapshot& s, worker_context& w) {
         drop(p, w, drop_reason::ipv4_no_route);
         return;
     }
-    transmit(p, s, w, s.next_hops[nh], dst);
+    const next_hop& hop = s.next_hops[nh];
+    if (load16(p.l3() + ipv4::total_len) > s.port(hop.port).mtu) [[unlikely]] {
+        drop(p, w, drop_reason::ipv4_frag_needed);  // e.g. a jumbo echo reply to a smaller link
+        return;
+    }
+    transmit(p, s, w, hop, dst);
 }
 
 }  // namespace eg::dp

@@ -184,9 +184,14 @@ void route_originated_ipv6(packet& p, const snapshot& s, worker_context& w) {
         drop(p, w, drop_reason::ipv6_no_route);
         return;
     }
+    const next_hop& hop = s.next_hops[nh];
+    if (ipv6::header_len + load16(p.l3() + ipv6::payload_len) > s.port(hop.port).mtu) [[unlikely]] {
+        drop(p, w, drop_reason::ipv6_too_big);  // e.g. a jumbo echo reply to a smaller link
+        return;
+    }
     uint8_t d[16];
     std::memcpy(d, dst, 16);
-    transmit(p, s, w, s.next_hops[nh], d);
+    transmit(p, s, w, hop, d);
 }
 
 }  // namespace eg::dp

@@ -167,16 +167,23 @@ void process_nd(packet& p, const snapshot& s, worker_context& w) {
             w.punt_copy(p);
         }
         // Solicited advertisement: unicast back to a known solicitor, else all-nodes.
+        // Built aside, then put in place after the received Ethernet header so any
+        // 802.1Q tags stay as they came.
         uint8_t dst_ip[16];
-        uint8_t dst_mac[6];
         std::memcpy(dst_ip, from_unspecified ? k_all_nodes : ip + ipv6::src, 16);
-        std::memcpy(dst_mac, p.data + eth::src, 6);
-        if (p.buf_size - p.headroom() < 1514) {
+        uint8_t frame[1514];
+        const uint32_t frame_len = build_router_advertisement(frame, port, dst_ip, from_unspecified ? nullptr : p.data + eth::src);
+        const uint32_t l3_len = frame_len - eth::header_len;
+        if (p.l3_offset + l3_len > p.len + p.tailroom()) {
             drop(p, w, drop_reason::nd_malformed);
             return;
         }
-        p.len = build_router_advertisement(p.data, port, dst_ip, from_unspecified ? nullptr : dst_mac);
-        p.l3_offset = eth::header_len;
+        std::memcpy(p.l3(), frame + eth::header_len, l3_len);
+        p.len = p.l3_offset + l3_len;
+        reflect_ethernet(p, port.mac);
+        if (from_unspecified) {
+            std::memcpy(p.data + eth::dst, frame + eth::dst, 6);  // 33:33:00:00:00:01
+        }
         p.offload = {};
         p.verdict = p.in_port;
         w.counters.nd_adverts_sent.add();

@@ -938,5 +938,25 @@ TEST_F(Pipeline, RouterSolicitationOnTheVmPortGetsRouterAdvertisement) {
     EXPECT_EQ(q->drop_reason, reason_index(drop_reason::nd_not_for_us));
 }
 
+// A router solicitation that came with an 802.1Q tag gets its advertisement back with
+// the same tag (replies built in place keep the tags they came with).
+TEST_F(Pipeline, TaggedRouterSolicitationGetsTaggedAdvertisement) {
+    const ip6_t vm1_ll = link_local(k_vm1_mac);
+    const ip6_t our_ll = link_local(k_vm_mac);
+    bytes ra_data;
+    put32(ra_data, 0);
+    put32(ra_data, 0);
+    put(ra_data, lladdr_option(1, k_vm_mac));
+    put(ra_data, bytes{5, 1, 0, 0});
+    put32(ra_data, 1500);
+    const std::vector<vlan_tag> tags = {{0x8100, 42}};
+    packet* p = run(eth(mac("33:33:00:00:00:02"), k_vm1_mac, 0x86dd, rs_packet(vm1_ll, k_vm1_mac), tags), k_vm);
+    ASSERT_EQ(p->verdict, k_vm);
+    const bytes want = eth(k_vm1_mac, k_vm_mac, 0x86dd,
+                           ipv6(our_ll, vm1_ll, 58, icmp6(our_ll, vm1_ll, 134, 0, 64u << 24 | 1800, ra_data), 255), tags);
+    EXPECT_TRUE(same_bytes(out(p), want));
+    EXPECT_TRUE(icmp6_ok(p->data + 18));
+}
+
 }  // namespace
 }  // namespace eg::dp
