@@ -3,6 +3,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <fstream>
@@ -409,6 +410,23 @@ void gateway::print_status() {
                  t.rx_packets, rate(t.rx_packets, last_totals_.rx_packets), t.tx_packets,
                  rate(t.tx_packets, last_totals_.tx_packets), t.forwarded4, t.forwarded6, t.to_host, t.punted, t.drops,
                  t.backend_drops, resolver_->entries());
+    // The three largest drop reasons, so a glance at the log says why.
+    std::vector<std::pair<uint64_t, uint32_t>> top;
+    for (uint32_t r = 1; r < dp::k_drop_reason_count; ++r) {
+        if (t.drops_by_reason[r]) {
+            top.emplace_back(t.drops_by_reason[r], r);
+        }
+    }
+    std::sort(top.rbegin(), top.rend());
+    if (!top.empty()) {
+        std::string line = "drops:";
+        for (size_t i = 0; i < top.size() && i < 3; ++i) {
+            const auto reason = static_cast<dp::drop_reason>(top[i].second);
+            line += " " + std::string(dp::drop_stage(reason)) + "/" + std::string(dp::drop_text(reason)) + "=" +
+                    std::to_string(top[i].first);
+        }
+        std::fprintf(stderr, "%s\n", line.c_str());
+    }
     last_totals_ = t;
     last_status_ms_ = now;
     status_timer_.expires_after(std::chrono::seconds(config_.gateway.status_interval_s));
