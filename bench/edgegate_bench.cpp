@@ -54,6 +54,25 @@ prefix = "::/0"
 via = "2001:db8:1::2"
 )";
 
+/// Jiffies of the machine-wide "cpu" line of /proc/stat: {total, steal}. Steal time
+/// (the hypervisor running someone else) is the main source of run-to-run spread in a
+/// VM, so every result carries it.
+std::pair<uint64_t, uint64_t> cpu_jiffies() {
+    FILE* f = std::fopen("/proc/stat", "r");
+    if (!f) {
+        return {0, 0};
+    }
+    unsigned long long v[10] = {};
+    const int n = std::fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                              &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]);
+    std::fclose(f);
+    uint64_t total = 0;
+    for (int i = 0; i < n && i < 8; ++i) {
+        total += v[i];
+    }
+    return {total, n >= 8 ? v[7] : 0};
+}
+
 struct options {
     std::string scenario = "all";
     double seconds = 3;
@@ -196,6 +215,7 @@ int run_scenario(const std::string& name, const options& opt) {
     for (int i = 0; i < 20000; ++i) {
         w.poll_once();
     }
+    const auto jiffies0 = cpu_jiffies();
     const uint64_t tx0 = up.tx_count();
     const uint64_t t0 = dp::monotonic_ns();
     const uint64_t c0 = __rdtsc();
@@ -208,6 +228,10 @@ int run_scenario(const std::string& name, const options& opt) {
         now = dp::monotonic_ns();
     }
     const uint64_t c1 = __rdtsc();
+    const auto jiffies1 = cpu_jiffies();
+    const double steal_pct = jiffies1.first > jiffies0.first
+                                 ? 100.0 * (jiffies1.second - jiffies0.second) / (jiffies1.first - jiffies0.first)
+                                 : 0.0;
     const uint64_t packets = up.tx_count() - tx0;
     const double ns = static_cast<double>(now - t0);
     uint64_t drops = 0;
@@ -217,10 +241,10 @@ int run_scenario(const std::string& name, const options& opt) {
     std::printf(
         "{\"scenario\":\"%s\",\"mpps\":%.3f,\"ns_per_packet\":%.2f,\"cycles_per_packet\":%.1f,\"tsc_ghz\":%.3f,"
         "\"packets\":%" PRIu64 ",\"seconds\":%.3f,\"routes\":%u,\"burst\":%u,\"frame_bytes\":64,"
-        "\"drops\":%" PRIu64 ",\"punted\":%" PRIu64 ",\"backend\":\"memory\",\"workers\":1}\n",
+        "\"drops\":%" PRIu64 ",\"punted\":%" PRIu64 ",\"steal_pct\":%.1f,\"backend\":\"memory\",\"workers\":1}\n",
         name.c_str(), packets / ns * 1e3, ns / packets, static_cast<double>(c1 - c0) / packets,
         static_cast<double>(c1 - c0) / ns, packets, ns / 1e9, opt.routes, opt.burst, drops,
-        counters.punted.get());
+        counters.punted.get(), steal_pct);
     std::fflush(stdout);
     return packets > 0 && drops == 0 ? 0 : 1;
 }
