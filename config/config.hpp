@@ -71,6 +71,7 @@ struct workers_config {
     std::vector<uint32_t> cores;       ///< empty = not pinned; else one core per worker
     uint32_t burst_size = 32;          ///< 1..64
     uint32_t idle_poll_us = 200;       ///< busy-poll this long before sleeping on fds
+    uint32_t idle_nap_us = 0;          ///< within idle_poll_us, nap after an empty poll (0 = spin)
 };
 
 struct host_config {

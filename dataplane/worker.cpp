@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
@@ -221,10 +222,22 @@ void worker::run(const std::atomic<bool>& stop) {
     snapshots_.go_online(opts_.id);
     uint64_t last_work = monotonic_ns();
     const uint64_t idle_ns = uint64_t{opts_.idle_poll_us} * 1000;
+    if (opts_.idle_nap_us) {
+        prctl(PR_SET_TIMERSLACK, 1000UL);  // 1 µs: naps must not stretch to the default 50 µs
+    }
+    const timespec nap{0, static_cast<long>(opts_.idle_nap_us) * 1000};
     while (!stop.load(std::memory_order_relaxed)) {
         const uint64_t now = monotonic_ns();
         if (poll_once(now) != 0 || !inject_.empty()) {
             last_work = now;
+            continue;
+        }
+        if (opts_.idle_nap_us && now - last_work < idle_ns) {
+            // Nothing waiting: nap instead of spinning (userspace interrupt moderation);
+            // the rings hold what arrives meanwhile. Holding no snapshot: offline.
+            snapshots_.go_offline(opts_.id);
+            nanosleep(&nap, nullptr);
+            snapshots_.go_online(opts_.id);
             continue;
         }
         if (now - last_work >= idle_ns) {

@@ -22,6 +22,9 @@ struct worker_options {
     int core = -1;                ///< CPU to pin to; -1 = not pinned
     uint32_t burst_size = 32;
     uint32_t idle_poll_us = 200;  ///< spin this long without packets before sleeping
+    /// Within idle_poll_us, sleep this long after an empty poll instead of spinning
+    /// (0 = spin). Trades up to this much latency for much less CPU at partial load.
+    uint32_t idle_nap_us = 0;
     uint32_t icmp_errors_per_second = 1000;
 };
 
