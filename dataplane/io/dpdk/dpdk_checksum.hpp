@@ -1,7 +1,6 @@
 #pragma once
-// Internet-checksum helpers the dpdk backend needs on its rx/tx path (RFC 1071), kept
-// local to dataplane/io/dpdk/ so the backend has no dependency on the engine's own
-// checksum module.
+// Internet-checksum helpers the dpdk backend needs on its rx/tx path (RFC 1071), as
+// big-endian values over the engine's own checksum module (dataplane/checksum.hpp).
 //
 // Why the backend completes checksums at all (baselines.md §6 item 4): net_af_packet,
 // net_af_xdp and net_tap carry no virtio_net_hdr, so a TCP/UDP frame sent by a local
@@ -19,71 +18,25 @@
 #include <cstdint>
 #include <cstring>
 
+#include "dataplane/checksum.hpp"
+#include "dataplane/headers.hpp"
 #include "dataplane/packet.hpp"
 
 namespace eg::dp::dpdk_csum {
 
-inline uint16_t load_be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
-inline void store_be16(uint8_t* p, uint16_t v) {
-    p[0] = static_cast<uint8_t>(v >> 8);
-    p[1] = static_cast<uint8_t>(v);
-}
+inline uint16_t load_be16(const uint8_t* p) { return load16(p); }
+inline void store_be16(uint8_t* p, uint16_t v) { store16(p, v); }
 
 /// Folds a ones-complement accumulator to 16 bits with end-around carry. A nonzero
 /// input never folds to 0, so the result of a nonzero sum is in [1, 0xffff].
-inline uint16_t fold(uint64_t s) {
-    s = (s & 0xffffffffu) + (s >> 32);
-    s = (s & 0xffffffffu) + (s >> 32);
-    s = (s & 0xffffu) + (s >> 16);
-    s = (s & 0xffffu) + (s >> 16);
-    s = (s & 0xffffu) + (s >> 16);
-    return static_cast<uint16_t>(s);
-}
+inline uint16_t fold(uint64_t s) { return checksum_fold(s); }
 
 /// Ones-complement sum of `n` bytes (an odd tail is padded with a zero byte), as the
-/// folded value of the big-endian 16-bit words. Loads 8 bytes at a time in native
-/// (little-endian) order and swaps once at the end (RFC 1071 §2(B): byte-order
-/// independence).
+/// folded value of the big-endian 16-bit words: the engine's checksum_add works in
+/// memory order, and one swap at the end gives the big-endian value (RFC 1071 §2(B)).
 inline uint16_t sum_be(const uint8_t* p, size_t n) {
     static_assert(std::endian::native == std::endian::little, "sum_be assumes a little-endian host");
-    uint64_t acc = 0;
-    while (n >= 32) {
-        uint64_t w[4];
-        std::memcpy(w, p, 32);
-        for (uint64_t v : w) {
-            acc += v;
-            acc += (acc < v);
-        }
-        p += 32;
-        n -= 32;
-    }
-    while (n >= 8) {
-        uint64_t v;
-        std::memcpy(&v, p, 8);
-        acc += v;
-        acc += (acc < v);
-        p += 8;
-        n -= 8;
-    }
-    uint64_t tail = 0;
-    if (n >= 4) {
-        uint32_t v;
-        std::memcpy(&v, p, 4);
-        tail += v;
-        p += 4;
-        n -= 4;
-    }
-    if (n >= 2) {
-        uint16_t v;
-        std::memcpy(&v, p, 2);
-        tail += v;
-        p += 2;
-        n -= 2;
-    }
-    if (n) tail += p[0];  // low byte of a little-endian word = first byte of a BE word
-    acc += tail;
-    acc += (acc < tail);
-    return __builtin_bswap16(fold(acc));
+    return __builtin_bswap16(checksum_fold(checksum_add(0, p, static_cast<uint32_t>(n))));
 }
 
 /// Folded pseudo-header sums (RFC 768, RFC 793 §3.1; RFC 8200 §8.1), big-endian value.
