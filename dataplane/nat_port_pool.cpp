@@ -1,0 +1,89 @@
+#include "dataplane/nat_port_pool.hpp"
+
+#include <bit>
+#include <stdexcept>
+
+namespace eg::dp {
+
+nat_port_pool::nat_port_pool(uint16_t first, uint16_t last, uint64_t seed)
+    : first_(first), last_(last), free_(0), rng_(seed | 1) {
+    if (first == 0 || last < first) {
+        throw std::invalid_argument("nat_port_pool: empty or invalid port range");
+    }
+    free_ = size();
+    bits_.assign((size() + 63) / 64, 0);
+    // Bits past the end of the range read as taken, so scans never return them.
+    for (uint32_t i = size(); i < bits_.size() * 64; ++i) {
+        set(i);
+    }
+}
+
+uint64_t nat_port_pool::next_random() {
+    // xorshift64*: cheap and good enough to pick a starting point (RFC 6056 needs
+    // unpredictability of the choice, not cryptographic strength, for NAT ports).
+    rng_ ^= rng_ >> 12;
+    rng_ ^= rng_ << 25;
+    rng_ ^= rng_ >> 27;
+    return rng_ * 0x2545f4914f6cdd1dULL;
+}
+
+uint16_t nat_port_pool::allocate(uint16_t preferred) {
+    if (free_ == 0) [[unlikely]] {
+        return 0;
+    }
+    if (preferred >= first_ && preferred <= last_ && !test(preferred - first_)) {
+        set(preferred - first_);
+        --free_;
+        return preferred;
+    }
+    // Next free port after a random start: scan 64 ports per step with a bit trick.
+    const uint32_t n = size();
+    const uint32_t start = static_cast<uint32_t>(next_random() % n);
+    const uint32_t words = static_cast<uint32_t>(bits_.size());
+    uint32_t w = start >> 6;
+    uint64_t mask = ~uint64_t{0} << (start & 63);  // first word: only bits >= start
+    for (uint32_t step = 0; step <= words; ++step) {
+        const uint64_t avail = ~bits_[w] & mask;
+        if (avail) {
+            const uint32_t i = (w << 6) + static_cast<uint32_t>(std::countr_zero(avail));
+            set(i);
+            --free_;
+            return static_cast<uint16_t>(first_ + i);
+        }
+        mask = ~uint64_t{0};
+        w = w + 1 == words ? 0 : w + 1;
+    }
+    return 0;  // unreachable while free_ > 0
+}
+
+bool nat_port_pool::reserve(uint16_t port) {
+    if (port < first_ || port > last_ || test(port - first_)) {
+        return false;
+    }
+    set(port - first_);
+    --free_;
+    return true;
+}
+
+void nat_port_pool::release(uint16_t port) {
+    if (port < first_ || port > last_ || !test(port - first_)) {
+        return;  // not ours or already free: never double-count
+    }
+    clear(port - first_);
+    ++free_;
+}
+
+bool nat_port_pool::in_use(uint16_t port) const {
+    return port >= first_ && port <= last_ && test(port - first_);
+}
+
+std::pair<uint16_t, uint16_t> worker_port_range(uint16_t lo, uint16_t hi, uint32_t w, uint32_t workers) {
+    const uint32_t total = uint32_t{hi} - lo + 1;
+    const uint32_t base = total / workers, extra = total % workers;
+    // The first `extra` workers get one port more.
+    const uint32_t begin = lo + w * base + std::min(w, extra);
+    const uint32_t len = base + (w < extra ? 1 : 0);
+    return {static_cast<uint16_t>(begin), static_cast<uint16_t>(begin + len - 1)};
+}
+
+}  // namespace eg::dp
