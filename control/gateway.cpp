@@ -293,7 +293,7 @@ void gateway::inject(uint16_t port, std::span<const uint8_t> frame, const dp::of
     dp::frame_ring& ring = *inject_rings_[0];
     dp::frame_message* m = ring.reserve();
     if (!m || frame.size() > dp::k_frame_message_max) {
-        counters_[0].drop(dp::drop_reason::punt_ring_full);  // counted; the control thread is single-writer here
+        ++inject_drops_;  // the control thread's own counter: workers' counters have one writer each
         return;
     }
     m->port = port;
@@ -387,6 +387,8 @@ totals gateway::sum_counters() const {
         t.punted += c.punted.get();
         t.to_host += c.to_host.get();
     }
+    t.drops_by_reason[dp::reason_index(dp::drop_reason::inject_ring_full)] += inject_drops_;
+    t.drops += inject_drops_;
     return t;
 }
 

@@ -97,7 +97,8 @@ private:
     std::unique_ptr<boost::asio::posix::stream_descriptor> punt_wait_;
     std::unique_ptr<neighbour_resolver> resolver_;
     totals last_totals_{};
-    uint64_t backend_drops_ = 0;  ///< frames lost before the engine saw them (all ports)
+    uint64_t backend_drops_ = 0;
+    uint64_t inject_drops_ = 0;   ///< frames the control thread could not inject (ring full)  ///< frames lost before the engine saw them (all ports)
     uint64_t last_status_ms_ = 0;
 };
 

@@ -45,6 +45,8 @@ namespace eg::dp {
     X(neighbour_queue_full, "neighbour", "queue_full")                       \
     X(punt_ring_full, "punt", "ring_full")                                   \
     X(punt_too_large, "punt", "frame_too_large")                             \
+    X(inject_ring_full, "inject", "ring_full")                               \
+    X(inject_invalid, "inject", "no_buffer_or_bad_frame")                    \
     X(tx_ring_full, "tx", "ring_full")                                       \
     X(tx_port_down, "tx", "port_down")
 

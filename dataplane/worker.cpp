@@ -148,9 +148,14 @@ void worker::drain_inject(const snapshot& s) {
                 p->in_port = m->port;
                 tx_lists_[m->port].push_back(p);
                 ctx_.counters.injected.add();
-            } else if (p) {
-                release_list_.push_back(p);
+            } else {
+                if (p) {
+                    release_list_.push_back(p);
+                }
+                ctx_.counters.drop(drop_reason::inject_invalid);
             }
+        } else {
+            ctx_.counters.drop(drop_reason::inject_invalid);
         }
         inject_.pop();
     }
