@@ -10,18 +10,18 @@
 //
 // Conventions
 // - Addresses and ports are host order in the API, network order on the wire.
-// - ICMP query identifier (RFC 5508 §3.1, RFC 4787 §3 applied to ICMP as in RFC 7857
-//   §2.1 "identifier as port"): an echo REQUEST carries its identifier in the SOURCE
-//   port slot (dst_port = 0), an echo REPLY in the DESTINATION port slot (src_port = 0).
+// - ICMP query identifier (RFC 5508 §3: mapped like a port): an echo REQUEST carries
+//   its identifier in the SOURCE port slot (dst_port = 0), an echo REPLY in the
+//   DESTINATION port slot (src_port = 0).
 //   So a reply's tuple is exactly the reverse of its request's, a session keyed on the
 //   outgoing request matches the incoming reply, and the identifier is translated
 //   like a port: nat44_rewrite_src(p, a, id) on a request rewrites the identifier,
 //   nat44_rewrite_dst(p, a, id) on a reply rewrites it; the other side has no port
 //   (the port argument is ignored, like a "port" of a protocol without ports).
-// - ICMP errors (RFC 5508 §4.2, RFC 7857 §2.9 is about hairpin, not here): the tuple is
-//   the EMBEDDED packet's, reversed, with nat_tuple::icmp_error set. An error about
-//   an outgoing (already translated) packet arrives inbound: its reversed inner tuple
-//   is the tuple an inbound packet of that session has, so one lookup serves both.
+// - ICMP errors (RFC 5508 §4.2): the tuple is the EMBEDDED packet's, reversed, with
+//   nat_tuple::icmp_error set. An error about an outgoing (already translated) packet
+//   arrives inbound: its reversed inner tuple is the tuple an inbound packet of that
+//   session has, so one lookup serves both.
 // - Offloads (packet.hpp, virtio_net_hdr semantics): when p.offload.needs_csum is set
 //   or p.offload.gso_type != gso_none, the L4 checksum field holds the folded,
 //   NON-complemented pseudo-header sum the device completes on transmit. An address
@@ -31,7 +31,9 @@
 // - Fragments: a non-first fragment (offset != 0) has no L4 header: tuple reports
 //   nat_tuple::no_ports, rewrites change the address (and IPv4 header checksum) only.
 //   The first fragment's L4 checksum covers the whole datagram and absorbs the whole
-//   pseudo-header change. Same-datagram fragments must get the same address.
+//   pseudo-header change. Same-datagram fragments must get the same address. A first
+//   fragment too short for the L4 header (RFC 1858 tiny fragment) gives nat44_tuple
+//   false and rewrites leave its L4 bytes alone: the stage drops such datagrams.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -256,8 +258,8 @@ inline void nat44_rewrite_icmp_error(packet& p, uint32_t outer_dst_new, uint32_t
     nat44_rewrite_icmp_error(p, nat_side::dst, outer_dst_new, inner_src_new, inner_sport_new);
 }
 
-/// TCP flags (tcp_flag::fin|syn|rst|ack) for session state and timeouts (RFC 5382,
-/// RFC 7857 §2.2); 0 when p is not TCP, is a non-first fragment or its header is short.
+/// TCP flags (tcp_flag::fin|syn|rst|ack) for session state and timeouts (RFC 5382 §5,
+/// RFC 7857 §2); 0 when p is not TCP, is a non-first fragment or its header is short.
 inline uint8_t tcp_flags(const packet& p) {
     const uint8_t* ip = p.l3();
     const uint32_t ihl = detail::ihl_of(ip);
