@@ -191,17 +191,22 @@ BENCHMARK(BM_lpm6_ours);
 BENCHMARK(BM_lpm6_root24);
 
 #ifdef EG_WITH_DPDK
+}  // namespace
 // rte_lpm allocates from the EAL heap: bring EAL up once, before any benchmark runs,
-// without hugepages or devices.
-bool init_eal() {
-    static char a0[] = "bench", a1[] = "--no-huge", a2[] = "-m", a3[] = "1024", a4[] = "--no-pci",
-                a5[] = "--no-telemetry", a6[] = "-l", a7[] = "0", a8[] = "--log-level=error",
-                a9[] = "--file-prefix=lpmbench";
-    char* argv[] = {a0, a1, a2, a3, a4, a5, a6, a7, a8, a9};
-    const int r = rte_eal_init(int(std::size(argv)), argv);
-    return r >= 0;
+// without hugepages or devices. Shared by every *_microbench.cpp in this binary
+// (rte_eal_init runs once per process); 4096 MiB for rte_hash at 10M entries.
+bool eg_bench_eal_init() {
+    static const bool ok = [] {
+        static char a0[] = "bench", a1[] = "--no-huge", a2[] = "-m", a3[] = "4096", a4[] = "--no-pci",
+                    a5[] = "--no-telemetry", a6[] = "-l", a7[] = "0", a8[] = "--log-level=error",
+                    a9[] = "--file-prefix=lpmbench";
+        char* argv[] = {a0, a1, a2, a3, a4, a5, a6, a7, a8, a9};
+        return rte_eal_init(int(std::size(argv)), argv) >= 0;
+    }();
+    return ok;
 }
-const bool g_eal_ok = init_eal();
+namespace {
+const bool g_eal_ok = eg_bench_eal_init();
 
 constexpr uint32_t k_rte4_tbl8s = 1u << 13;
 constexpr uint32_t k_rte6_tbl8s = 1u << 16;
