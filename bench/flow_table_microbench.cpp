@@ -95,8 +95,9 @@ void BM_flow_lookup_ours(benchmark::State& state) {
     }
     state.SetItemsProcessed(int64_t(state.iterations()) * k_batch);
     state.counters["misses"] = double(misses);
-    state.counters["load_factor"] = double(t.size()) * 2 / (double(t.bucket_count()) * 8);
+    state.counters["load_factor"] = double(t.size()) * 2 / (double(t.bucket_count()) * flow_table::k_bucket_slots);
     state.counters["table_MiB"] = double(t.memory_bytes()) / (1 << 20);
+    state.counters["extra_probes_per_key"] = double(t.stats().extra_probes) / (2.0 * t.size());
 }
 
 #ifdef EG_WITH_DPDK

@@ -29,8 +29,9 @@ flow_table::flow_table(uint32_t max_sessions, const flow_timeouts& timeouts) : t
     if (max_sessions == 0 || max_sessions > k_max_capacity)
         throw std::invalid_argument("flow_table: max_sessions out of range");
     capacity_ = max_sessions;
-    // Two entries per session, 8 slots per bucket, full table at 80% load.
-    const uint64_t buckets = (uint64_t(max_sessions) * 2 * 10 + 8 * 8 - 1) / (8 * 8);
+    // Two entries per session, k_slots per bucket, a full table at k_full_load_pct.
+    const uint64_t slots_x100 = uint64_t(max_sessions) * 2 * 100;
+    const uint64_t buckets = (slots_x100 + k_slots * k_full_load_pct - 1) / (k_slots * k_full_load_pct);
     n_buckets_ = uint32_t(buckets < 2 ? 2 : buckets);
 
     const size_t index_bytes = round_up(size_t(n_buckets_) * sizeof(bucket), 64);
@@ -201,15 +202,15 @@ void flow_table::index_insert(const flow_key& key, uint32_t entry) noexcept {
     uint32_t b = h.bucket;
     // The table never holds more than 2 * capacity entries in >= 2.5 * capacity slots,
     // so a free slot exists.
-    while (buckets_[b].used == 0xff) {
-        ++buckets_[b].overflow;
+    while (buckets_[b].used == k_full) {
+        if (buckets_[b].overflow != k_overflow_sticky) ++buckets_[b].overflow;
         b = next_bucket(b);
     }
     bucket& bk = buckets_[b];
     const uint32_t slot = uint32_t(std::countr_one(bk.used));
     bk.sig[slot] = h.sig;
     bk.entry[slot] = entry;
-    bk.used = uint8_t(bk.used | (1u << slot));
+    bk.used = uint16_t(bk.used | (1u << slot));
 }
 
 void flow_table::index_erase(const flow_key& key, uint32_t entry) noexcept {
@@ -220,14 +221,24 @@ void flow_table::index_erase(const flow_key& key, uint32_t entry) noexcept {
         for (uint32_t m = match(bk, h.sig); m != 0; m &= m - 1) {
             const uint32_t slot = uint32_t(std::countr_zero(m));
             if (bk.entry[slot] == entry) {
-                bk.used = uint8_t(bk.used & ~(1u << slot));
+                bk.used = uint16_t(bk.used & ~(1u << slot));
                 // undo the overflow marks this entry left on the way
-                for (uint32_t x = h.bucket; x != b; x = next_bucket(x)) --buckets_[x].overflow;
+                for (uint32_t x = h.bucket; x != b; x = next_bucket(x))
+                    if (buckets_[x].overflow != k_overflow_sticky) --buckets_[x].overflow;
                 return;
             }
         }
         b = next_bucket(b);
     }
+}
+
+flow_table::index_stats flow_table::stats() const noexcept {
+    index_stats st{0, 0};
+    for (uint32_t b = 0; b < n_buckets_; ++b) {
+        st.overflowed_buckets += buckets_[b].overflow != 0;
+        st.extra_probes += buckets_[b].overflow;
+    }
+    return st;
 }
 
 // ---- sessions -------------------------------------------------------------------

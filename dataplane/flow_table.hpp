@@ -4,53 +4,43 @@
 // lock-free flow table", first part).
 //
 // Layout (all of it one mapping made in the constructor, MADV_HUGEPAGE, never grown):
-//   index:    n_buckets 64-byte buckets, each 8 slots of {16-bit signature, 32-bit
-//             entry = session_id << 1 | is_outside} plus an occupancy mask and an
-//             overflow count. Every session has two entries (inside key, outside key)
-//             pointing at the same record. n_buckets = ceil(2 * max_sessions / (8 * 0.8)),
-//             so a full table is 80% loaded (about 20 bytes of index per session).
+//   index:    n_buckets 64-byte buckets, each 10 slots of {16-bit signature, 32-bit
+//             entry = session_id << 1 | is_outside} plus a 10-bit occupancy mask and a
+//             16-bit overflow count. Every session has two entries (inside key, outside
+//             key) pointing at the same record. n_buckets = 2 * max_sessions / (10 * 0.64):
+//             a full table is 64% loaded, 20 bytes of index per session.
 //   sessions: max_sessions 64-byte records (one cache line each): both tuples, owner VM,
 //             last-seen, state, timeout class, wheel links and a seqlock counter.
 //   wheel:    4096 list heads of 4 bytes (16 KiB), one per second.
-//   => 64 + 20 + ~0 = about 84 bytes per session at 10M sessions (budget 96; measured by
-//      tests/unit/dataplane/flow_table_test.cpp and bench/flow_table_microbench.cpp).
+//   => 64 + 20 + ~0 = 84 bytes per session at 10M sessions (budget 96), measured as RSS
+//      growth by tests/unit/dataplane/flow_table_test.cpp and bench/flow_table_microbench.cpp.
 //
 // Why bucketised linear probing ("probe to the next bucket") rather than cuckoo as in
 // rte_hash (DPDK prog guide, hash_lib.rst): entries never move once placed, so
+//   - a lookup reads one bucket line and one record line: the record *is* the key store
+//     (rte_hash reads two buckets and a separate key slot, and the caller then still
+//     has to fetch its data). Only a key that overflowed its home bucket (home overflow
+//     count > 0) costs a look at the next bucket;
 //   - insert is a walk to the first bucket with a free slot (no cuckoo displacement
-//     search, no BFS, bounded by the 80% load), erase clears one slot, no tombstones;
-//   - a lookup touches the home bucket and, only when that bucket has overflowed
-//     (overflow count > 0), the next one, which is the adjacent cache line (the
-//     spatial prefetcher often has it already). At 80% load with 8-slot buckets few
-//     buckets overflow (Knuth, TAOCP vol. 3, 6.4, bucketed linear probing);
-//   - concurrent readers never lose a present key to a move (rte_hash needs a
-//     change counter and retries for that: RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF).
-// The bucket count need not be a power of two (bucket = (hash * n_buckets) >> 32,
-// Lemire's "fastrange"), so memory follows max_sessions instead of doubling.
-// Signatures and keys are compared as in rte_hash and VPP bihash: SIMD compare of the
-// 8 signatures, then the full 16-byte key in the session record the entry points at
-// (the key store *is* the session table: no separate key array).
+//     search), erase clears one slot and decrements the overflow counts it passed: no
+//     tombstones, no rehash;
+//   - concurrent readers never lose a present key to a move (rte_hash needs a change
+//     counter and retries for that: RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF).
+// Load and bucket width by measurement: overflow is what costs (a third dependent DRAM
+// round for the whole burst; this machine's random-load latency is ~150-190 ns for both
+// 32 MiB and 400 MiB working sets). At the same 20 bytes of index per session, 8-slot
+// buckets at 80% load put 0.15 extra buckets per key on the probe path and ran at 32 M
+// lookups/s (1M keys); 10-slot buckets at 64% put 0.023 and ran at 49 M/s.
+// Bucket count need not be a power of two (bucket = (hash * n_buckets) >> 32, Lemire's
+// "fastrange"), so memory follows max_sessions instead of doubling.
+// Signatures as in rte_hash and VPP bihash: SIMD compare of the 10 signatures, then the
+// full 16-byte key in the record the entry points at.
 // Hash: two independent CRC32C chains over the two 8-byte key words (_mm_crc32_u64,
 // 1/cycle throughput, as VPP bihash and rte_hash_crc); one picks the bucket, the other
-// gives the signature, so signatures are not correlated with the bucket.
+// gives the signature, so signatures are not correlated with the bucket. CRC is linear:
+// crafted keys can collide on purpose; the overflow chains then get long but stay
+// correct (the count sticks at 0xffff rather than wrap).
 //
-// Expiry: a hashed timing wheel (Varghese & Lauck, "Hashed and Hierarchical Timing
-// Wheels", SOSP'87, scheme 6) of 4096 one-second slots. A session is armed at its
-// deadline (clamped to the wheel's span); expire() pops due slots and removes a session
-// only if last_seen + timeout has passed, else re-arms it. So the per-packet path writes
-// last_seen and nothing else (lazy refresh, as VPP NAT44-ED's per-protocol LRU lists
-// avoid per-packet list moves). Nothing ever scans the table.
-//
-// Threads: the owning worker is the only writer (insert, erase, touch, set_state,
-// expire, lookups). Any other thread (control thread: admin API, metrics) may call
-// read_session / for_each / size concurrently: each record has a sequence counter
-// (seqlock: odd while being written; readers retry), so a reader never sees a torn
-// record and the writer never waits. touch() stores the one 32-bit last_seen field
-// atomically without the seqlock (a single aligned field cannot tear).
-//
-// Time: `now` is in seconds on the caller's monotonic clock, as uint32_t (wraps after
-// 136 years; comparisons are done modulo 2^32 so a wrap within the run is harmless as
-// long as no session is idle for more than 2^31 s).
 #include <immintrin.h>
 
 #if !defined(__SSE4_2__)
@@ -66,7 +56,7 @@ namespace eg::dp {
 
 /// A direction of a flow, 16 bytes. Addresses and ports in host byte order. `pad` must
 /// be zero: hashing and comparing use all 16 bytes (make keys with make_flow_key).
-/// ICMP query messages (echo, RFC 5508 section 3.1): the identifier goes in src_port
+/// ICMP query messages (echo, RFC 5508 section 3): the query identifier goes in src_port
 /// and dst_port is 0, in both directions (the outside key carries the translated id).
 struct flow_key {
     uint32_t src_addr;
@@ -89,7 +79,7 @@ inline bool operator==(const flow_key& a, const flow_key& b) {
 
 /// Timeout classes. Defaults (seconds): TCP established 7440 (RFC 5382 REQ-5: at least
 /// 2 h 4 min), TCP transitory 240 (RFC 5382 REQ-5, 4 min), UDP 120 (RFC 4787 REQ-5: at
-/// least 2 min), ICMP query 60 (RFC 5508 REQ-1: at least 60 s).
+/// least 2 min), ICMP query 60 (RFC 5508 REQ-1: not less than 60 s).
 enum class timeout_class : uint8_t { tcp_established = 0, tcp_transitory = 1, udp = 2, icmp = 3 };
 inline constexpr uint32_t k_timeout_classes = 4;
 
@@ -135,6 +125,12 @@ public:
     static constexpr uint32_t k_max_capacity = 0x7fffffff;
     static constexpr uint32_t k_wheel_slots = 4096;  ///< one second each: 68 min span
     static constexpr uint32_t k_burst = 32;          ///< lookup_bulk works in chunks of this
+    static constexpr uint32_t k_bucket_slots = 10;   ///< index slots per 64-byte bucket
+    /// Index load (percent) when all max_sessions sessions are live: 20 bytes of index
+    /// per session. Chosen by measurement (bench/flow_table_microbench.cpp, see the
+    /// header comment): keys that overflow their home bucket cost a burst a third
+    /// dependent memory round.
+    static constexpr uint32_t k_full_load_pct = 64;
 
     /// Maps everything the table will ever use (see memory_bytes()). Cold: may throw
     /// std::bad_alloc / std::invalid_argument (max_sessions 0 or > k_max_capacity).
@@ -191,6 +187,13 @@ public:
     void set_timeouts(const flow_timeouts& t) noexcept { timeouts_ = t; }
     const flow_timeouts& timeouts() const noexcept { return timeouts_; }
 
+    /// Index health, for metrics and tests. Cold: walks every bucket. Owner thread.
+    struct index_stats {
+        uint32_t overflowed_buckets;  ///< buckets some entry probed past
+        uint64_t extra_probes;        ///< sum over entries of buckets passed (0 = all home)
+    };
+    index_stats stats() const noexcept;
+
     // ---- any thread -----------------------------------------------------------------
 
     /// Live sessions (relaxed: a snapshot for metrics when called off the owner).
@@ -217,12 +220,14 @@ public:
     }
 
 private:
+    static constexpr uint32_t k_slots = k_bucket_slots;
+    static constexpr uint32_t k_full = (1u << k_slots) - 1;
+    static constexpr uint16_t k_overflow_sticky = 0xffff;
     struct alignas(64) bucket {
-        uint16_t sig[8];   // signatures of the 8 slots
-        uint32_t entry[8]; // session_id << 1 | is_outside
-        uint32_t overflow; // entries that probed past this bucket (home at or before it)
-        uint8_t used;      // occupancy bit per slot
-        uint8_t pad[11];
+        uint16_t sig[k_slots];    // signatures of the slots
+        uint32_t entry[k_slots];  // session_id << 1 | is_outside
+        uint16_t overflow;        // entries that probed past this bucket; sticks at 0xffff
+        uint16_t used;            // occupancy bit per slot
     };
     static_assert(sizeof(bucket) == 64);
 
@@ -241,9 +246,13 @@ private:
         return {uint32_t((uint64_t(a) * n_buckets_) >> 32), uint16_t(b ^ (b >> 16))};
     }
     static uint32_t match(const bucket& b, uint16_t sig) noexcept {
-        const __m128i v = _mm_load_si128(reinterpret_cast<const __m128i*>(b.sig));
-        const __m128i eq = _mm_cmpeq_epi16(v, _mm_set1_epi16(int16_t(sig)));
-        return uint32_t(_mm_movemask_epi8(_mm_packs_epi16(eq, _mm_setzero_si128()))) & b.used;
+        // 16 16-bit lanes: the 10 signatures and 6 lanes of entry bits, masked off by
+        // `used` (SSE2: two compares, one pack, one movemask).
+        const __m128i s = _mm_set1_epi16(int16_t(sig));
+        const __m128i lo = _mm_load_si128(reinterpret_cast<const __m128i*>(&b));
+        const __m128i hi = _mm_load_si128(reinterpret_cast<const __m128i*>(&b) + 1);
+        const __m128i eq = _mm_packs_epi16(_mm_cmpeq_epi16(lo, s), _mm_cmpeq_epi16(hi, s));
+        return uint32_t(_mm_movemask_epi8(eq)) & b.used;
     }
     static bool key_eq(const flow_key& a, const flow_key& b) noexcept {
         uint64_t a0, a1, b0, b1;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
@@ -55,7 +56,7 @@ TEST(FlowTable, SizesAndLayout) {
     EXPECT_EQ(t.capacity(), 1000u);
     EXPECT_EQ(t.size(), 0u);
     // 2 entries per session at <= 80% of 8-slot buckets
-    EXPECT_GE(uint64_t(t.bucket_count()) * 8 * 8, uint64_t(2) * 1000 * 10);
+    EXPECT_GE(uint64_t(t.bucket_count()) * flow_table::k_bucket_slots * 8, uint64_t(2) * 1000 * 10);
     EXPECT_EQ(t.memory_bytes() % (2u << 20), 0u);
     EXPECT_THROW(flow_table(0), std::invalid_argument);
 }
@@ -140,13 +141,15 @@ TEST(FlowTable, FullTableReturnsSentinelUntilSomethingIsErased) {
     }
 }
 
-// Tiny tables: 2..20 buckets hold every key, so buckets overflow into the next ones
-// (and wrap around the end). Churn must keep every key findable and nothing else.
+// Tiny tables (2..20 buckets of 10 slots) at up to 64% load: buckets overflow into the
+// next ones (and wrap around the end). Churn must keep every key findable, nothing else
+// findable, and the overflow counts must return to zero when the table empties.
 TEST(FlowTable, CollisionsOverflowChainsSurviveChurn) {
-    for (const uint32_t cap : {3u, 6u, 7u, 64u}) {
+    for (const uint32_t cap : {6u, 16u, 64u}) {
         flow_table t(cap);
         std::mt19937 rng(cap);
         std::vector<uint32_t> ids(4 * cap, k_no_session);
+        uint32_t max_overflowed = 0;
         for (int round = 0; round < 20000; ++round) {
             const uint32_t n = rng() % ids.size();
             const key_pair k = keys_for(n);
@@ -157,6 +160,7 @@ TEST(FlowTable, CollisionsOverflowChainsSurviveChurn) {
                 t.erase(ids[n]);
                 ids[n] = k_no_session;
             }
+            max_overflowed = std::max(max_overflowed, t.stats().overflowed_buckets);
             if (round % 97 == 0) {
                 for (uint32_t j = 0; j < ids.size(); ++j) {
                     ASSERT_EQ(t.lookup(keys_for(j).inside), ids[j]) << cap << " " << round;
@@ -164,7 +168,41 @@ TEST(FlowTable, CollisionsOverflowChainsSurviveChurn) {
                 }
             }
         }
+        EXPECT_GT(max_overflowed, 0u) << cap << ": no collision chain was exercised";
+        for (uint32_t& id : ids)
+            if (id != k_no_session) t.erase(id);
+        EXPECT_EQ(t.size(), 0u);
+        EXPECT_EQ(t.stats().extra_probes, 0u) << cap;
     }
+}
+
+// Many keys into one small table: all of them collide into few buckets and long chains.
+TEST(FlowTable, CollisionsManyKeysFewBuckets) {
+    flow_table t(40);  // 13 buckets, 130 slots, 80 entries when full
+    std::mt19937_64 rng(7);
+    std::vector<key_pair> in;
+    uint32_t max_overflowed = 0;
+    for (uint32_t round = 0; round < 200; ++round) {
+        while (t.size() < t.capacity()) {
+            key_pair k{random_key(rng), random_key(rng)};
+            ASSERT_NE(t.insert(k.inside, k.outside, {}, 0), k_no_session);
+            in.push_back(k);
+        }
+        for (const key_pair& k : in) ASSERT_EQ(t.lookup(k.inside), t.lookup(k.outside));
+        max_overflowed = std::max(max_overflowed, t.stats().overflowed_buckets);
+        // drop a random half
+        for (size_t i = 0; i < in.size();) {
+            if (rng() & 1) {
+                t.erase(t.lookup(in[i].inside));
+                in[i] = in.back();
+                in.pop_back();
+            } else {
+                ++i;
+            }
+        }
+        for (const key_pair& k : in) ASSERT_NE(t.lookup(k.inside), k_no_session);
+    }
+    EXPECT_GT(max_overflowed, 0u);
 }
 
 // 100k random keys: lookup_bulk == lookup == a std::unordered_map reference, after random
