@@ -3,7 +3,7 @@
 //
 // Workload (fixed seed): N random 16-byte flow keys (N = 1M and 10M), held by
 //   ours:     N/2 sessions (each an inside and an outside key) in flow_table(N/2), i.e.
-//             the table full, its index at 80% load;
+//             the table full, its index at 64% load;
 //   rte_hash: rte_hash_create(entries = N, key_len 16, rte_hash_crc, no extra flags: no
 //             extendable buckets), the same N keys. rte_hash rounds its slots up to a
 //             power of two: 95% load at N = 1M, 60% at N = 10M (load_factor counter).

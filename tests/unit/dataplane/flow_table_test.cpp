@@ -55,8 +55,9 @@ TEST(FlowTable, SizesAndLayout) {
     flow_table t(1000);
     EXPECT_EQ(t.capacity(), 1000u);
     EXPECT_EQ(t.size(), 0u);
-    // 2 entries per session at <= 80% of 8-slot buckets
-    EXPECT_GE(uint64_t(t.bucket_count()) * flow_table::k_bucket_slots * 8, uint64_t(2) * 1000 * 10);
+    // 2 entries per session at <= 64% of the index slots
+    EXPECT_GE(uint64_t(t.bucket_count()) * flow_table::k_bucket_slots * flow_table::k_full_load_pct,
+              uint64_t(2) * 1000 * 100);
     EXPECT_EQ(t.memory_bytes() % (2u << 20), 0u);
     EXPECT_THROW(flow_table(0), std::invalid_argument);
 }
