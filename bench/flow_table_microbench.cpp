@@ -162,6 +162,37 @@ void BM_flow_lookup_rte_hash(benchmark::State& state) {
 }
 #endif
 
+// Session churn on a full table: each iteration removes a random session and creates
+// a new one with fresh random keys (insert looks both keys up first, then indexes them
+// and arms the timer). items/s = sessions created per second, the NAT slow path's
+// table share (VPP NAT44-ED's whole slow path: 2,310-2,390 clocks per new session,
+// FDio/csit csit-nat44ed-cps-spec.md).
+void BM_flow_churn(benchmark::State& state) {
+    const uint32_t sessions = uint32_t(state.range(0)) / 2;
+    flow_table t(sessions);
+    uint64_t x = 0x5eed;
+    auto next_key = [&x] {
+        // splitmix64 (Steele et al., OOPSLA'14)
+        auto mix = [](uint64_t z) {
+            z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+            z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+            return z ^ (z >> 31);
+        };
+        const uint64_t a = mix(x += 0x9e3779b97f4a7c15ull), b = mix(x += 0x9e3779b97f4a7c15ull);
+        return make_flow_key(uint32_t(a), uint16_t(a >> 32), uint32_t(b), uint16_t(b >> 32), 17);
+    };
+    while (t.size() < sessions) t.insert(next_key(), next_key(), {}, 0);
+    uint64_t failed = 0;
+    uint32_t now = 0;
+    for (auto _ : state) {
+        const uint32_t victim = uint32_t((x * 0x2545f4914f6cdd1dull) >> 32) % sessions;
+        t.erase(victim);
+        failed += t.insert(next_key(), next_key(), {}, ++now >> 20) == k_no_session;
+    }
+    state.SetItemsProcessed(int64_t(state.iterations()));
+    state.counters["insert_failures"] = double(failed);
+}
+
 size_t rss_bytes() {
     FILE* f = std::fopen("/proc/self/statm", "r");
     unsigned long size = 0, resident = 0;
@@ -191,6 +222,7 @@ BENCHMARK(BM_flow_lookup_ours)->Arg(1'000'000)->Arg(10'000'000);
 #ifdef EG_WITH_DPDK
 BENCHMARK(BM_flow_lookup_rte_hash)->Arg(1'000'000)->Arg(10'000'000);
 #endif
+BENCHMARK(BM_flow_churn)->Arg(1'000'000)->Arg(10'000'000);
 BENCHMARK(BM_flow_memory_10M)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
