@@ -197,20 +197,32 @@ void flow_table::lookup_bulk(const flow_key* keys, uint32_t n, uint32_t* session
     }
 }
 
+// Bucket fields are written with atomic stores (plain moves on x86) because
+// find_shared() reads them from other threads; `used` last, with release, so a reader
+// that sees a slot's bit also sees its signature and entry. The owner's own reads stay
+// plain (and SIMD): no other thread writes.
+namespace {
+template <class T>
+void store_relaxed(T& field, T v) {
+    std::atomic_ref<T>(field).store(v, std::memory_order_relaxed);
+}
+}  // namespace
+
 void flow_table::index_insert(const flow_key& key, uint32_t entry) noexcept {
     const hashed h = hash(key);
     uint32_t b = h.bucket;
-    // The table never holds more than 2 * capacity entries in >= 2.5 * capacity slots,
-    // so a free slot exists.
+    // The table never holds more than 2 * capacity entries in more slots than that
+    // (k_full_load_pct < 100), so a free slot exists.
     while (buckets_[b].used == k_full) {
-        if (buckets_[b].overflow != k_overflow_sticky) ++buckets_[b].overflow;
+        if (buckets_[b].overflow != k_overflow_sticky)
+            store_relaxed(buckets_[b].overflow, uint16_t(buckets_[b].overflow + 1));
         b = next_bucket(b);
     }
     bucket& bk = buckets_[b];
     const uint32_t slot = uint32_t(std::countr_one(bk.used));
-    bk.sig[slot] = h.sig;
-    bk.entry[slot] = entry;
-    bk.used = uint16_t(bk.used | (1u << slot));
+    store_relaxed(bk.sig[slot], h.sig);
+    store_relaxed(bk.entry[slot], entry);
+    std::atomic_ref<uint16_t>(bk.used).store(uint16_t(bk.used | (1u << slot)), std::memory_order_release);
 }
 
 void flow_table::index_erase(const flow_key& key, uint32_t entry) noexcept {
@@ -221,15 +233,41 @@ void flow_table::index_erase(const flow_key& key, uint32_t entry) noexcept {
         for (uint32_t m = match(bk, h.sig); m != 0; m &= m - 1) {
             const uint32_t slot = uint32_t(std::countr_zero(m));
             if (bk.entry[slot] == entry) {
-                bk.used = uint16_t(bk.used & ~(1u << slot));
+                std::atomic_ref<uint16_t>(bk.used).store(uint16_t(bk.used & ~(1u << slot)),
+                                                         std::memory_order_release);
                 // undo the overflow marks this entry left on the way
                 for (uint32_t x = h.bucket; x != b; x = next_bucket(x))
-                    if (buckets_[x].overflow != k_overflow_sticky) --buckets_[x].overflow;
+                    if (buckets_[x].overflow != k_overflow_sticky)
+                        store_relaxed(buckets_[x].overflow, uint16_t(buckets_[x].overflow - 1));
                 return;
             }
         }
         b = next_bucket(b);
     }
+}
+
+uint32_t flow_table::find_shared(const flow_key& key, session& out, bool* is_outside) const noexcept {
+    const hashed h = hash(key);
+    uint32_t b = h.bucket;
+    for (uint32_t probes = 0; probes < n_buckets_; ++probes) {
+        bucket& bk = buckets_[b];
+        const uint32_t used = std::atomic_ref<uint16_t>(bk.used).load(std::memory_order_acquire);
+        for (uint32_t slot = 0; slot < k_slots; ++slot) {
+            if (!((used >> slot) & 1)) continue;
+            if (std::atomic_ref<uint16_t>(bk.sig[slot]).load(std::memory_order_relaxed) != h.sig) continue;
+            const uint32_t e = std::atomic_ref<uint32_t>(bk.entry[slot]).load(std::memory_order_relaxed);
+            // The slot may be being reused under us: only a consistent live record
+            // that holds this very key counts.
+            if ((e >> 1) >= capacity_ || !read_session(e >> 1, out)) continue;
+            if (key_eq((e & 1) ? out.outside : out.inside, key)) {
+                if (is_outside) *is_outside = (e & 1) != 0;
+                return e >> 1;
+            }
+        }
+        if (std::atomic_ref<uint16_t>(bk.overflow).load(std::memory_order_relaxed) == 0) break;
+        b = next_bucket(b);
+    }
+    return k_no_session;
 }
 
 flow_table::index_stats flow_table::stats() const noexcept {

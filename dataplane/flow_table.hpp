@@ -208,6 +208,12 @@ public:
     /// Wheel fields of `out` are zero. Safe from any thread, concurrently with the owner.
     bool read_session(uint32_t id, session& out) const noexcept;
 
+    /// Looks a key up from a thread other than the owner (admin API: "show session for
+    /// this tuple"): fills `out` with a consistent copy and returns the id, or
+    /// k_no_session. A key present for the whole call is found; one inserted or erased
+    /// meanwhile may or may not be. Scalar and slower than lookup(); never for packets.
+    uint32_t find_shared(const flow_key& key, session& out, bool* is_outside = nullptr) const noexcept;
+
     /// Calls fn(uint32_t id, const session&) with a consistent copy of every live
     /// session, from any thread (a session created or removed meanwhile may or may not
     /// be seen). Walks the records ever used, not the index.

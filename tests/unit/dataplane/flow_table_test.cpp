@@ -93,6 +93,12 @@ TEST(FlowTable, FoundFromBothDirections) {
         EXPECT_EQ(s.state, 3);
         EXPECT_EQ(s.tclass, uint8_t(c.tclass));
         EXPECT_EQ(s.last_seen, 1000u);
+        session copy;
+        EXPECT_EQ(t.find_shared(k.outside, copy, &outside), id) << c.name;
+        EXPECT_TRUE(outside);
+        EXPECT_EQ(copy.inside, k.inside);
+        EXPECT_EQ(t.find_shared(k.inside, copy, &outside), id) << c.name;
+        EXPECT_FALSE(outside);
         // the reversed tuples are not keys
         flow_key rev = make_flow_key(k.inside.dst_addr, k.inside.dst_port, k.inside.src_addr,
                                      k.inside.src_port, c.proto);
@@ -166,6 +172,8 @@ TEST(FlowTable, CollisionsOverflowChainsSurviveChurn) {
                 for (uint32_t j = 0; j < ids.size(); ++j) {
                     ASSERT_EQ(t.lookup(keys_for(j).inside), ids[j]) << cap << " " << round;
                     ASSERT_EQ(t.lookup(keys_for(j).outside), ids[j]) << cap << " " << round;
+                    session c;
+                    ASSERT_EQ(t.find_shared(keys_for(j).outside, c), ids[j]) << cap << " " << round;
                 }
             }
         }
@@ -255,6 +263,10 @@ TEST(FlowTable, BulkLookupMatchesSingleLookupsAndReference) {
     for (size_t i = 0; i < keys.size(); ++i) {
         bool o1 = false;
         ASSERT_EQ(t.lookup(keys[i], &o1), ids[i]) << i;
+        session c;
+        if (i % 16 == 0) {
+            ASSERT_EQ(t.find_shared(keys[i], c), ids[i]) << i;
+        }
         const auto it = ref.find(keys[i]);
         if (it == ref.end()) {
             ASSERT_EQ(ids[i], k_no_session) << i;
@@ -381,7 +393,7 @@ TEST(FlowTableConcurrency, ReaderNeverSeesATornSession) {
                s.last_seen == x;
     };
     std::atomic<bool> stop{false};
-    std::atomic<uint64_t> reads{0}, torn{0};
+    std::atomic<uint64_t> reads{0}, torn{0}, found{0};
     std::thread reader([&] {
         session s;
         while (!stop.load(std::memory_order_relaxed)) {
@@ -394,10 +406,23 @@ TEST(FlowTableConcurrency, ReaderNeverSeesATornSession) {
             t.for_each([&](uint32_t, const session& c) {
                 if (!consistent(c)) torn.fetch_add(1, std::memory_order_relaxed);
             });
+            // by key, both directions, for sessions that are live or just replaced
+            const uint32_t newest = s.inside.src_addr;
+            for (uint32_t back = 0; back < 2 * k_cap; back += 3) {
+                const key_pair k = make(newest - back);
+                bool outside = false;
+                for (const flow_key* q : {&k.inside, &k.outside}) {
+                    if (t.find_shared(*q, s, &outside) == k_no_session) continue;
+                    found.fetch_add(1, std::memory_order_relaxed);
+                    const flow_key& got = outside ? s.outside : s.inside;
+                    if (!consistent(s) || !(got == *q) || outside != (q == &k.outside))
+                        torn.fetch_add(1, std::memory_order_relaxed);
+                }
+            }
         }
     });
     std::vector<uint32_t> ids(k_cap, k_no_session);
-    for (uint32_t x = 1; x < 400000 || reads.load() < 10000; ++x) {
+    for (uint32_t x = 1; x < 400000 || reads.load() < 10000 || found.load() < 1000; ++x) {
         const uint32_t slot = x % k_cap;
         if (ids[slot] != k_no_session) t.erase(ids[slot]);
         const key_pair k = make(x);
@@ -409,6 +434,7 @@ TEST(FlowTableConcurrency, ReaderNeverSeesATornSession) {
     reader.join();
     EXPECT_EQ(torn.load(), 0u);
     EXPECT_GT(reads.load(), 0u);
+    EXPECT_GT(found.load(), 0u);
 }
 
 // ---- memory budget -----------------------------------------------------------------
