@@ -10,8 +10,6 @@ uint32_t v4_host_order(const cfg::ip_address& a) {
     return uint32_t{a.bytes[0]} << 24 | uint32_t{a.bytes[1]} << 16 | uint32_t{a.bytes[2]} << 8 | a.bytes[3];
 }
 
-uint32_t mask_v4(uint32_t addr, uint8_t len) { return len ? addr & (~uint32_t{0} << (32 - len)) : 0; }
-
 dp::ipv6_bytes mask_v6(const std::array<uint8_t, 16>& a, uint8_t len) {
     dp::ipv6_bytes out{};
     for (uint32_t i = 0; i < 16; ++i) {
@@ -81,12 +79,13 @@ std::unique_ptr<dp::snapshot> build_snapshot(const cfg::config& config, const st
     }
 
     // Connected prefixes first, then our own addresses as host routes to "local".
+    // (The LPM tables ignore host bits, so interface addresses go in as they are.)
     for (const auto& p : s->ports) {
         for (const auto& a : p.ipv4) {
-            s->routes4.add(mask_v4(a.addr, a.prefix_len), a.prefix_len, add_next_hop(dp::next_hop{p.index}));
+            s->routes4.add(a.addr, a.prefix_len, add_next_hop(dp::next_hop{p.index}));
         }
         for (const auto& a : p.ipv6) {
-            s->routes6.add(mask_v6(a.addr, a.prefix_len).data(), a.prefix_len, add_next_hop(dp::next_hop{p.index}));
+            s->routes6.add(a.addr.data(), a.prefix_len, add_next_hop(dp::next_hop{p.index}));
         }
     }
     for (const auto& r : config.routes) {
@@ -125,9 +124,9 @@ std::unique_ptr<dp::snapshot> build_snapshot(const cfg::config& config, const st
         }
         const uint32_t idx = add_next_hop(nh);
         if (r.prefix.addr.v6) {
-            s->routes6.add(mask_v6(r.prefix.addr.bytes, r.prefix.length).data(), r.prefix.length, idx);
+            s->routes6.add(r.prefix.addr.bytes.data(), r.prefix.length, idx);
         } else {
-            s->routes4.add(mask_v4(v4_host_order(r.prefix.addr), r.prefix.length), r.prefix.length, idx);
+            s->routes4.add(v4_host_order(r.prefix.addr), r.prefix.length, idx);
         }
     }
     for (const auto& p : s->ports) {

@@ -37,8 +37,7 @@ void process_arp(packet& p, const snapshot& s, worker_context& w) {
     arp_fields f;
     uint8_t* a = p.l3();
     if (!parse_arp(a, p.l3_len(), f) || is_multicast_mac(f.sender_mac.data())) [[unlikely]] {
-        p.drop(reason_index(drop_reason::arp_malformed));
-        w.counters.drop(drop_reason::arp_malformed);
+        w.drop(p, drop_reason::arp_malformed);
         return;
     }
     const port_info& port = s.port(p.in_port);
@@ -53,8 +52,7 @@ void process_arp(packet& p, const snapshot& s, worker_context& w) {
     const bool for_us = from_host ? f.target_ip != f.sender_ip && f.sender_ip != 0
                                   : s.is_our_address4(p.in_port, f.target_ip);
     if (!for_us) {
-        p.drop(reason_index(drop_reason::arp_not_for_us));
-        w.counters.drop(drop_reason::arp_not_for_us);
+        w.drop(p, drop_reason::arp_not_for_us);
         return;
     }
     if (!from_host && f.sender_ip != 0 && in_connected_prefix(port, f.sender_ip)) {

@@ -16,8 +16,7 @@ constexpr uint32_t k_icmp6_max_quote = ipv6::min_mtu - ipv6::header_len - icmp6:
 
 /// Drops p (the error is not sent) with the reason counted for it.
 bool refuse(packet& p, worker_context& w, drop_reason r) {
-    p.drop(reason_index(r));
-    w.counters.drop(r);
+    w.drop(p, r);
     return false;
 }
 

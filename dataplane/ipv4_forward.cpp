@@ -9,11 +9,6 @@ namespace eg::dp {
 
 namespace {
 
-void drop(packet& p, worker_context& w, drop_reason r) {
-    p.drop(reason_index(r));
-    w.counters.drop(r);
-}
-
 /// Bytes of the largest IP packet this one puts on the wire: a GSO super-packet is
 /// cut into segments of headers + gso_size.
 uint32_t wire_ip_size(const packet& p, const uint8_t* ip, uint32_t ihl) {
@@ -66,7 +61,7 @@ void deliver_local(packet& p, const snapshot& s, worker_context& w) {
     if (ip[ipv4::proto] == proto::icmp && first_fragment_whole && total >= ihl + 8 &&
         ip[ihl] == icmp4::echo_request && p.in_port != s.host_port) {
         if (checksum(ip + ihl, total - ihl) != 0) {
-            drop(p, w, drop_reason::icmp_malformed);
+            w.drop(p, drop_reason::icmp_malformed);
             return;
         }
         make_echo_reply4(p);
@@ -79,7 +74,7 @@ void deliver_local(packet& p, const snapshot& s, worker_context& w) {
         transmit(p, s, w, next_hop{s.host_port}, 0);
         return;
     }
-    drop(p, w, drop_reason::ipv4_local_unhandled);
+    w.drop(p, drop_reason::ipv4_local_unhandled);
 }
 
 }  // namespace
@@ -87,33 +82,33 @@ void deliver_local(packet& p, const snapshot& s, worker_context& w) {
 bool validate_ipv4(packet& p, worker_context& w) {
     const uint32_t avail = p.l3_len();
     if (avail < ipv4::min_header_len) [[unlikely]] {
-        drop(p, w, drop_reason::ipv4_truncated);
+        w.drop(p, drop_reason::ipv4_truncated);
         return false;
     }
     const uint8_t* ip = p.l3();
     if ((ip[ipv4::ver_ihl] >> 4) != 4) [[unlikely]] {
-        drop(p, w, drop_reason::ipv4_bad_version);
+        w.drop(p, drop_reason::ipv4_bad_version);
         return false;
     }
     const uint32_t ihl = (ip[ipv4::ver_ihl] & 0xf) * 4u;
     if (ihl < ipv4::min_header_len || ihl > avail) [[unlikely]] {
-        drop(p, w, drop_reason::ipv4_bad_ihl);
+        w.drop(p, drop_reason::ipv4_bad_ihl);
         return false;
     }
     const uint32_t total = load16(ip + ipv4::total_len);
     if (total < ihl || total > avail) [[unlikely]] {
-        drop(p, w, drop_reason::ipv4_bad_total_length);
+        w.drop(p, drop_reason::ipv4_bad_total_length);
         return false;
     }
     const bool csum_ok = ihl == ipv4::min_header_len ? ipv4_header_checksum_ok20(ip) : checksum(ip, ihl) == 0;
     if (!csum_ok) [[unlikely]] {
-        drop(p, w, drop_reason::ipv4_bad_checksum);
+        w.drop(p, drop_reason::ipv4_bad_checksum);
         return false;
     }
     const uint32_t src = load32(ip + ipv4::src);
     // RFC 1812 §5.3.7: martian sources (0/8, 127/8, multicast, limited broadcast).
     if ((src >> 24) == 0 || (src >> 24) == 127 || (src >> 28) >= 0xe) [[unlikely]] {
-        drop(p, w, drop_reason::ipv4_bad_source);
+        w.drop(p, drop_reason::ipv4_bad_source);
         return false;
     }
     p.len = p.l3_offset + total;  // drop Ethernet padding
@@ -133,7 +128,7 @@ void forward_ipv4(packet& p, const snapshot& s, worker_context& w, uint32_t nh) 
     }
     const uint32_t dst = load32(ip + ipv4::dst);
     if ((dst >> 28) >= 0xe) [[unlikely]] {  // multicast and broadcast are not forwarded
-        drop(p, w, drop_reason::eth_not_for_us);
+        w.drop(p, drop_reason::eth_not_for_us);
         return;
     }
     if (ip[ipv4::ttl] <= 1) [[unlikely]] {
@@ -170,12 +165,12 @@ void route_originated_ipv4(packet& p, const snapshot& s, worker_context& w) {
     const uint32_t dst = load32(p.l3() + ipv4::dst);
     const uint32_t nh = s.routes4.lookup(dst);
     if (nh == k_lpm_no_route || nh == k_nh_local) {
-        drop(p, w, drop_reason::ipv4_no_route);
+        w.drop(p, drop_reason::ipv4_no_route);
         return;
     }
     const next_hop& hop = s.next_hops[nh];
     if (load16(p.l3() + ipv4::total_len) > s.port(hop.port).mtu) [[unlikely]] {
-        drop(p, w, drop_reason::ipv4_frag_needed);  // e.g. a jumbo echo reply to a smaller link
+        w.drop(p, drop_reason::ipv4_frag_needed);  // e.g. a jumbo echo reply to a smaller link
         return;
     }
     transmit(p, s, w, hop, dst);

@@ -12,11 +12,6 @@ namespace eg::dp {
 
 namespace {
 
-void drop(packet& p, worker_context& w, drop_reason r) {
-    p.drop(reason_index(r));
-    w.counters.drop(r);
-}
-
 bool is_link_local(const uint8_t* a) { return a[0] == 0xfe && (a[1] & 0xc0) == 0x80; }
 
 uint32_t wire_ip_size(const packet& p, const uint8_t* ip) {
@@ -71,7 +66,7 @@ void deliver_local(packet& p, const snapshot& s, worker_context& w) {
     if (ip[ipv6::next_header] == proto::icmpv6 && payload >= 8 && ip[ipv6::header_len] == icmp6::echo_request &&
         p.in_port != s.host_port) {
         if (icmp6_checksum(ip, payload) != 0) {
-            drop(p, w, drop_reason::icmp_malformed);
+            w.drop(p, drop_reason::icmp_malformed);
             return;
         }
         make_echo_reply6(p);
@@ -84,30 +79,30 @@ void deliver_local(packet& p, const snapshot& s, worker_context& w) {
         transmit(p, s, w, next_hop{s.host_port}, nullptr);
         return;
     }
-    drop(p, w, drop_reason::ipv6_local_unhandled);
+    w.drop(p, drop_reason::ipv6_local_unhandled);
 }
 
 }  // namespace
 
 bool classify_ipv6(packet& p, const snapshot& s, worker_context& w) {
     if (p.l3_len() < ipv6::header_len) [[unlikely]] {
-        drop(p, w, drop_reason::ipv6_truncated);
+        w.drop(p, drop_reason::ipv6_truncated);
         return false;
     }
     uint8_t* ip = p.l3();
     if ((ip[0] >> 4) != 6) [[unlikely]] {
-        drop(p, w, drop_reason::ipv6_bad_version);
+        w.drop(p, drop_reason::ipv6_bad_version);
         return false;
     }
     const uint32_t payload = load16(ip + ipv6::payload_len);
     if (ipv6::header_len + payload > p.l3_len() || (payload == 0 && ip[ipv6::next_header] == proto::hop_by_hop))
         [[unlikely]] {  // jumbograms (RFC 2675) are not supported
-        drop(p, w, drop_reason::ipv6_bad_payload_length);
+        w.drop(p, drop_reason::ipv6_bad_payload_length);
         return false;
     }
     p.len = p.l3_offset + ipv6::header_len + payload;  // drop Ethernet padding
     if (ip[ipv6::src] == 0xff) [[unlikely]] {  // RFC 4291 §2.7: never a source
-        drop(p, w, drop_reason::ipv6_bad_source);
+        w.drop(p, drop_reason::ipv6_bad_source);
         return false;
     }
     const uint8_t* dst = ip + ipv6::dst;
@@ -119,7 +114,7 @@ bool classify_ipv6(packet& p, const snapshot& s, worker_context& w) {
         }
     }
     if (dst[0] == 0xff) {  // other multicast (MLD, mDNS, …): nothing for a router here
-        drop(p, w, drop_reason::eth_not_for_us);
+        w.drop(p, drop_reason::eth_not_for_us);
         return false;
     }
     if (is_link_local(dst)) {
@@ -127,7 +122,7 @@ bool classify_ipv6(packet& p, const snapshot& s, worker_context& w) {
         if (s.is_our_address6(p.in_port, dst)) {
             forward_ipv6(p, s, w, k_nh_local);
         } else {
-            drop(p, w, drop_reason::ipv6_no_route);
+            w.drop(p, drop_reason::ipv6_no_route);
         }
         return false;
     }
@@ -147,7 +142,7 @@ void forward_ipv6(packet& p, const snapshot& s, worker_context& w, uint32_t nh) 
     }
     if (is_link_local(ip + ipv6::src)) [[unlikely]] {
         // RFC 4291 §2.5.6: link-local sources must not be forwarded.
-        drop(p, w, drop_reason::ipv6_bad_source);
+        w.drop(p, drop_reason::ipv6_bad_source);
         return;
     }
     if (ip[ipv6::hop_limit] <= 1) [[unlikely]] {
@@ -181,12 +176,12 @@ void route_originated_ipv6(packet& p, const snapshot& s, worker_context& w) {
     }
     const uint32_t nh = s.routes6.lookup(dst);
     if (nh == k_lpm_no_route || nh == k_nh_local) {
-        drop(p, w, drop_reason::ipv6_no_route);
+        w.drop(p, drop_reason::ipv6_no_route);
         return;
     }
     const next_hop& hop = s.next_hops[nh];
     if (ipv6::header_len + load16(p.l3() + ipv6::payload_len) > s.port(hop.port).mtu) [[unlikely]] {
-        drop(p, w, drop_reason::ipv6_too_big);  // e.g. a jumbo echo reply to a smaller link
+        w.drop(p, drop_reason::ipv6_too_big);  // e.g. a jumbo echo reply to a smaller link
         return;
     }
     uint8_t d[16];

@@ -14,11 +14,6 @@ namespace {
 constexpr uint8_t k_all_nodes[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
 constexpr uint32_t k_na_len = 24 + 8;  // NA body + target link-layer address option
 
-void drop(packet& p, worker_context& w, drop_reason r) {
-    p.drop(reason_index(r));
-    w.counters.drop(r);
-}
-
 bool is_unspecified(const uint8_t* a) {
     static const uint8_t zero[16] = {};
     return std::memcmp(a, zero, 16) == 0;
@@ -87,7 +82,7 @@ void answer_solicitation(packet& p, const snapshot& s, worker_context& w, const 
     uint8_t* ip = p.l3();
     const port_info& port = s.port(p.in_port);
     if (p.l3_offset + ipv6::header_len + k_na_len > p.len + p.tailroom()) [[unlikely]] {
-        drop(p, w, drop_reason::nd_malformed);
+        w.drop(p, drop_reason::nd_malformed);
         return;
     }
     uint8_t solicitor[16];
@@ -125,20 +120,20 @@ void process_nd(packet& p, const snapshot& s, worker_context& w) {
     const uint8_t type = icmp[0];
     // RFC 4861 §6.1, §7.1: hop limit 255 proves the sender is on-link; code 0.
     if (ip[ipv6::hop_limit] != 255 || icmp[1] != 0 || icmp6_checksum(ip, icmp_len) != 0) {
-        drop(p, w, drop_reason::nd_malformed);
+        w.drop(p, drop_reason::nd_malformed);
         return;
     }
     const port_info& port = s.port(p.in_port);
     switch (type) {
     case icmp6::neighbour_solicitation: {
         if (icmp_len < 24 || icmp[8] == 0xff) {
-            drop(p, w, drop_reason::nd_malformed);
+            w.drop(p, drop_reason::nd_malformed);
             return;
         }
         bool proxied = false;
         if (is_unspecified(ip + ipv6::src) || !answers_for(s, p.in_port, icmp + 8, proxied)) {
             // Duplicate address detection probes and others' targets are not ours.
-            drop(p, w, drop_reason::nd_not_for_us);
+            w.drop(p, drop_reason::nd_not_for_us);
             return;
         }
         if (p.in_port != s.host_port && find_option(icmp + 24, icmp_len - 24, icmp6::opt_source_lladdr)) {
@@ -151,7 +146,7 @@ void process_nd(packet& p, const snapshot& s, worker_context& w) {
     }
     case icmp6::neighbour_advertisement:
         if (icmp_len < 24 || p.in_port == s.host_port) {
-            drop(p, w, icmp_len < 24 ? drop_reason::nd_malformed : drop_reason::nd_not_for_us);
+            w.drop(p, icmp_len < 24 ? drop_reason::nd_malformed : drop_reason::nd_not_for_us);
             return;
         }
         w.punt_copy(p);
@@ -159,7 +154,7 @@ void process_nd(packet& p, const snapshot& s, worker_context& w) {
         return;
     case icmp6::router_solicitation: {
         if (icmp_len < 8 || port.role != port_role::vm || !port.ra.enabled) {
-            drop(p, w, icmp_len < 8 ? drop_reason::nd_malformed : drop_reason::nd_not_for_us);
+            w.drop(p, icmp_len < 8 ? drop_reason::nd_malformed : drop_reason::nd_not_for_us);
             return;
         }
         const bool from_unspecified = is_unspecified(ip + ipv6::src);
@@ -175,7 +170,7 @@ void process_nd(packet& p, const snapshot& s, worker_context& w) {
         const uint32_t frame_len = build_router_advertisement(frame, port, dst_ip, from_unspecified ? nullptr : p.data + eth::src);
         const uint32_t l3_len = frame_len - eth::header_len;
         if (p.l3_offset + l3_len > p.len + p.tailroom()) {
-            drop(p, w, drop_reason::nd_malformed);
+            w.drop(p, drop_reason::nd_malformed);
             return;
         }
         std::memcpy(p.l3(), frame + eth::header_len, l3_len);
@@ -190,7 +185,7 @@ void process_nd(packet& p, const snapshot& s, worker_context& w) {
         return;
     }
     default:  // router advertisements and redirects from others are not for a router
-        drop(p, w, drop_reason::nd_not_for_us);
+        w.drop(p, drop_reason::nd_not_for_us);
         return;
     }
 }

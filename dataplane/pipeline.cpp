@@ -48,8 +48,7 @@ void process_burst(burst& b, const snapshot& s, worker_context& w) {
             process_arp(p, s, w);
             break;
         default:
-            p.drop(reason_index(drop_reason::eth_unknown_ethertype));
-            w.counters.drop(drop_reason::eth_unknown_ethertype);
+            w.drop(p, drop_reason::eth_unknown_ethertype);
             break;
         }
     }

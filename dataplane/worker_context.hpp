@@ -95,6 +95,12 @@ struct worker_context {
     icmp_rate_limiter icmp_limiter{};
     neighbour_memo memo{};
 
+    /// Drops p with reason r and counts it: every stage's drop goes through here.
+    void drop(packet& p, drop_reason r) {
+        p.drop(reason_index(r));
+        counters.drop(r);
+    }
+
     /// Next-hop MAC of IPv4 `addr` (host order) on `port`, through the per-burst memo.
     bool resolve4(uint16_t port, uint32_t addr, uint8_t mac_out[6]) {
         if (memo.hit(port, false, addr, 0, mac_out)) {
