@@ -97,7 +97,8 @@ uint32_t worker::poll_once(uint64_t now_ns) {
             packet* p = b.pkts[j];
             if (p->verdict < ports_.size()) [[likely]] {
                 tx_lists_[p->verdict].push_back(p);
-            } else if (p->verdict & k_verdict_fragment) [[unlikely]] {
+            } else if (p->verdict < k_verdict_special && (p->verdict & k_verdict_fragment)) [[unlikely]] {
+                // (the special verdicts have that bit set too: test the range first)
                 fragment(*p, *s);
             } else {
                 // Dropped (already counted) or consumed (copied to the control thread).

@@ -125,7 +125,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     dp::process_burst(b, *wd.snap, wd.w);
 
     if (p->verdict == dp::k_verdict_none) __builtin_trap();
-    if (p->verdict < wd.snap->ports.size()) {
+    // k_verdict_fragment | port: an IPv4 packet without DF over the port's MTU, which
+    // the worker fragments; the frame must be as sound as any other to transmit.
+    const bool fragment = p->verdict < dp::k_verdict_special && (p->verdict & dp::k_verdict_fragment);
+    const uint16_t tx_port = fragment ? p->verdict & ~dp::k_verdict_fragment : p->verdict;
+    if (tx_port < wd.snap->ports.size()) {
         // A frame to transmit: inside its buffer, at least an Ethernet header.
         if (p->data < p->buf || p->len < 14 || p->data + p->len > p->buf + p->buf_size) __builtin_trap();
     } else if (p->verdict == dp::k_verdict_drop) {

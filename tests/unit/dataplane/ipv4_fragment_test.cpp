@@ -170,6 +170,19 @@ via = "203.0.113.2"
     EXPECT_EQ(get16(sent[1].data() + 14 + 2), 20 + 1480 - 1376);
     EXPECT_EQ(sent[0][14 + 8], 63) << "TTL decremented before fragmenting";
     EXPECT_EQ(counters.fragments_sent.get(), 2u);
+
+    // A dropped packet is not taken for one to fragment (the special verdicts share
+    // the fragment bit): only its own reason is counted.
+    const bytes bad_checksum = [&] {
+        bytes f = no_df;
+        f[14 + 10] ^= 0xff;
+        return f;
+    }();
+    ASSERT_TRUE(vm.push_rx(bad_checksum));
+    w.poll_once();
+    EXPECT_TRUE(up.take_tx().empty());
+    EXPECT_EQ(counters.drops[eg::dp::reason_index(eg::dp::drop_reason::ipv4_bad_checksum)].get(), 1u);
+    EXPECT_EQ(counters.drops[eg::dp::reason_index(eg::dp::drop_reason::ipv4_fragmentation_failed)].get(), 0u);
 }
 
 }  // namespace
