@@ -105,6 +105,74 @@ struct dpdk_config {
     uint32_t tx_descriptors = 1024;
 };
 
+/// How a VM's IPv4 egress leaves (README "NAT44 and egress policies").
+enum class egress_policy { masquerade, dedicated, port_block, proxy };
+/// RFC 4787 filtering of inbound packets to a mapping.
+enum class nat_filtering { endpoint_independent, address_and_port_dependent };
+
+/// Idle timeouts in seconds (RFC 5382 REQ-5, RFC 4787 REQ-5, RFC 5508 REQ-1 minimums).
+struct nat_timeouts_config {
+    uint32_t tcp_established_s = 7440; ///< >= 7440 (2 h 4 min)
+    uint32_t tcp_transitory_s = 240;   ///< SYN-only, FIN/RST seen
+    uint32_t udp_s = 120;              ///< >= 120
+    uint32_t icmp_s = 60;              ///< >= 60
+};
+
+/// A static port forward: public address + port range, TCP or UDP, to a VM address.
+struct nat_forward_config {
+    uint8_t protocol = 6;              ///< 6 tcp, 17 udp
+    ip_address public_address;         ///< one of nat.public_addresses
+    uint16_t port_first = 0;           ///< public ports port_first..port_last
+    uint16_t port_last = 0;
+    ip_address to;                     ///< the VM's address (must be a [[vms]] address)
+    uint16_t to_port = 0;              ///< first target port; the range maps 1:1
+    int line = 0;
+};
+
+/// The RFC 7422 deterministic port blocks: block k is first_port + k*size ..
+struct nat_port_blocks_config {
+    std::optional<ip_address> address; ///< default: the first nat.public_addresses entry
+    uint16_t first_port = 61440;
+    uint16_t block_size = 512;
+};
+
+/// The upstream proxy the `proxy` egress policy steers to.
+struct nat_proxy_config {
+    std::optional<ip_address> service; ///< address VMs send their proxy traffic to
+    uint16_t service_port = 3128;
+    std::optional<ip_address> upstream; ///< the upstream proxy host; port = the VM's proxy_port
+};
+
+struct nat_config {
+    bool enabled = false;              ///< true when the [nat] table is present
+    std::vector<ip_address> public_addresses;  ///< masquerade pool (paired: one per VM)
+    uint16_t port_first = 1024;        ///< dynamic port range (per address and protocol)
+    uint16_t port_last = 61439;
+    nat_filtering filtering = nat_filtering::endpoint_independent;
+    uint32_t max_sessions = 262144;    ///< per worker: flow table size, fixed memory
+    uint32_t sessions_per_vm = 16384;  ///< per VM (all workers together); 0 = unlimited
+    bool anti_spoofing = true;         ///< VM ports accept IPv4 only from [[vms]] bindings
+    std::string log_file;              ///< mapping log (session create/delete); empty = off
+    nat_timeouts_config timeouts;
+    nat_port_blocks_config port_blocks;
+    nat_proxy_config proxy;
+    std::vector<nat_forward_config> forwards;
+};
+
+/// A VM known to the gateway: its (MAC, IPv4) binding and its egress policy.
+struct vm_config {
+    std::string name;
+    mac_address mac{};
+    ip_address ipv4;
+    egress_policy egress = egress_policy::masquerade;
+    std::optional<ip_address> public_address; ///< dedicated: the VM's own public IPv4
+    uint32_t port_block = 0;           ///< port_block: the block index k
+    uint16_t proxy_port = 0;           ///< proxy: the VM's port on nat.proxy.upstream
+    bool proxy_force = false;          ///< proxy: refuse all other egress (ICMP 3/13)
+    uint32_t max_sessions = 0;         ///< 0 = nat.sessions_per_vm
+    int line = 0;
+};
+
 struct gateway_config {
     std::string name = "edgegate";
     uint32_t status_interval_s = 5;    ///< status line period on stderr; 0 = off
@@ -120,6 +188,8 @@ struct config {
     icmp_config icmp;
     uring_config uring;
     dpdk_config dpdk;
+    nat_config nat;
+    std::vector<vm_config> vms;
     std::string source_path;
 };
 
