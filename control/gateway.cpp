@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <random>
 #include <stdexcept>
@@ -89,6 +90,13 @@ gateway::gateway(cfg::config config)
         neighbours_, config_.neighbours,
         [this](uint16_t port, std::span<const uint8_t> frame, const dp::offload_info& o) { inject(port, frame, o); });
     publish_snapshot();
+    if (config_.nat.enabled) {
+        nat_log_ = std::make_unique<nat_log>(config_.nat.log_file);
+        const dp::nat44_policy& policy = snapshots_.acquire()->nat;
+        for (uint32_t w = 0; w < workers_count_; ++w) {
+            nat_states_.push_back(std::make_unique<dp::nat44_state>(policy, w, config_.nat.max_sessions));
+        }
+    }
     for (uint32_t w = 0; w < workers_count_; ++w) {
         dp::worker_options o;
         o.id = w;
@@ -104,6 +112,9 @@ gateway::gateway(cfg::config config)
         workers_.push_back(std::make_unique<dp::worker>(o, std::move(ports), snapshots_, neighbours_, *punt_rings_[w],
                                                         *inject_rings_[w], punt_event_fd_, inject_event_fds_[w],
                                                         counters_[w]));
+        if (!nat_states_.empty()) {
+            workers_.back()->set_nat(nat_states_[w].get());
+        }
     }
 }
 
@@ -335,6 +346,7 @@ void gateway::arm_punt_wait() {
 void gateway::on_tick() {
     drain_punts();  // in case a wake-up was coalesced away
     resolver_->on_tick(*snapshots_.acquire(), now_ms());
+    drain_nat_events();
     snapshots_.reclaim();
     tick_timer_.expires_after(std::chrono::milliseconds(k_tick_ms));
     tick_timer_.async_wait([this](boost::system::error_code ec) {
@@ -368,6 +380,19 @@ void gateway::send_router_advertisements() {
     });
 }
 
+void gateway::drain_nat_events() {
+    if (!nat_log_) {
+        return;
+    }
+    // Workers stamp events with monotonic seconds; the log wants wall-clock time.
+    const int64_t offset = static_cast<int64_t>(std::time(nullptr)) -
+                           static_cast<int64_t>(dp::monotonic_ns() / 1'000'000'000ULL);
+    const dp::nat44_policy& policy = snapshots_.acquire()->nat;
+    for (auto& st : nat_states_) {
+        nat_log_->drain(st->events(), policy, offset);
+    }
+}
+
 totals gateway::sum_counters() const {
     totals t;
     t.drops_by_reason.assign(dp::k_drop_reason_count, 0);
@@ -386,6 +411,12 @@ totals gateway::sum_counters() const {
         t.forwarded6 += c.forwarded_ipv6.get();
         t.punted += c.punted.get();
         t.to_host += c.to_host.get();
+        t.nat_created += c.nat_sessions_created.get();
+        t.nat_expired += c.nat_sessions_expired.get();
+        t.nat_translated += c.nat_translated.get();
+    }
+    for (const auto& st : nat_states_) {
+        t.nat_sessions += st->table().size();
     }
     t.drops_by_reason[dp::reason_index(dp::drop_reason::inject_ring_full)] += inject_drops_;
     t.drops += inject_drops_;
@@ -413,6 +444,13 @@ void gateway::print_status() {
                  t.rx_packets, rate(t.rx_packets, last_totals_.rx_packets), t.tx_packets,
                  rate(t.tx_packets, last_totals_.tx_packets), t.forwarded4, t.forwarded6, t.to_host, t.punted, t.drops,
                  t.backend_drops, resolver_->entries());
+    if (!nat_states_.empty()) {
+        std::fprintf(stderr,
+                     "nat: translated=%" PRIu64 " (%.0f pps) records=%" PRIu64 " created=%" PRIu64 " expired=%" PRIu64
+                     "\n",
+                     t.nat_translated, rate(t.nat_translated, last_totals_.nat_translated), t.nat_sessions,
+                     t.nat_created, t.nat_expired);
+    }
     // The three largest drop reasons, so a glance at the log says why.
     std::vector<std::pair<uint64_t, uint32_t>> top;
     for (uint32_t r = 1; r < dp::k_drop_reason_count; ++r) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "control/nat_log.hpp"
 #include "control/neighbour_resolver.hpp"
 #include "dataplane/counters.hpp"
 #include "dataplane/io/port_io.hpp"
@@ -33,7 +34,9 @@ namespace eg::ctl {
 /// Sums of the workers' counters, for the status line and metrics.
 struct totals {
     uint64_t rx_packets = 0, tx_packets = 0, rx_bytes = 0, tx_bytes = 0, drops = 0, forwarded4 = 0,
-             forwarded6 = 0, punted = 0, to_host = 0, backend_drops = 0;
+             forwarded6 = 0, punted = 0, to_host = 0, backend_drops = 0, nat_created = 0, nat_expired = 0,
+             nat_translated = 0;
+    uint64_t nat_sessions = 0;  ///< live sessions and mappings over all workers
     std::vector<uint64_t> drops_by_reason;
 };
 
@@ -65,6 +68,7 @@ private:
     void send_router_advertisements();
     void print_status();
     void collect_backend_drops();
+    void drain_nat_events();
 
     cfg::config config_;
     uint32_t workers_count_;
@@ -84,6 +88,8 @@ private:
     std::vector<std::vector<std::unique_ptr<dp::port_io>>> worker_ports_;  // [worker][port]
     std::vector<dp::mac_bytes> port_macs_;
     dp::mac_bytes host_kernel_mac_{};
+    std::vector<std::unique_ptr<dp::nat44_state>> nat_states_;  // [worker], when NAT is on
+    std::unique_ptr<nat_log> nat_log_;
     std::vector<std::unique_ptr<dp::worker>> workers_;
     std::vector<std::thread> threads_;
     std::atomic<bool> stop_workers_{false};

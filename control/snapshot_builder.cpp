@@ -1,5 +1,6 @@
 #include "control/snapshot_builder.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace eg::ctl {
@@ -19,6 +20,83 @@ dp::ipv6_bytes mask_v6(const std::array<uint8_t, 16>& a, uint8_t len) {
     return out;
 }
 
+dp::nat44_policy build_nat_policy(const cfg::config& config) {
+    dp::nat44_policy n;
+    const cfg::nat_config& nc = config.nat;
+    n.enabled = nc.enabled;
+    n.anti_spoofing = nc.anti_spoofing && !config.vms.empty();
+    n.endpoint_independent_filtering = nc.filtering == cfg::nat_filtering::endpoint_independent;
+    n.log_sessions = !nc.log_file.empty();
+    n.workers = std::max<uint32_t>(config.workers.count, 1);
+    n.port_first = nc.port_first;
+    n.port_last = nc.port_last;
+    for (const auto& a : nc.public_addresses) {
+        n.public_addrs.push_back(v4_host_order(a));
+    }
+    if (nc.enabled) {
+        const auto& blocks = nc.port_blocks;
+        n.block_addr = blocks.address ? v4_host_order(*blocks.address)
+                                      : (n.public_addrs.empty() ? 0 : n.public_addrs.front());
+        n.block_first_port = blocks.first_port;
+        n.block_size = blocks.block_size;
+    }
+    if (nc.proxy.service) {
+        n.proxy_service_addr = v4_host_order(*nc.proxy.service);
+    }
+    n.proxy_service_port = nc.proxy.service_port;
+    if (nc.proxy.upstream) {
+        n.proxy_upstream = v4_host_order(*nc.proxy.upstream);
+    }
+    n.timeouts.seconds[uint8_t(dp::timeout_class::tcp_established)] = nc.timeouts.tcp_established_s;
+    n.timeouts.seconds[uint8_t(dp::timeout_class::tcp_transitory)] = nc.timeouts.tcp_transitory_s;
+    n.timeouts.seconds[uint8_t(dp::timeout_class::udp)] = nc.timeouts.udp_s;
+    n.timeouts.seconds[uint8_t(dp::timeout_class::icmp)] = nc.timeouts.icmp_s;
+    for (const cfg::vm_config& vc : config.vms) {
+        dp::nat_vm vm;
+        vm.name = vc.name;
+        vm.addr = v4_host_order(vc.ipv4);
+        std::copy(vc.mac.begin(), vc.mac.end(), vm.mac);
+        switch (vc.egress) {
+        case cfg::egress_policy::masquerade: vm.egress = dp::nat_egress::masquerade; break;
+        case cfg::egress_policy::dedicated: vm.egress = dp::nat_egress::dedicated; break;
+        case cfg::egress_policy::port_block: vm.egress = dp::nat_egress::port_block; break;
+        case cfg::egress_policy::proxy: vm.egress = dp::nat_egress::proxy; break;
+        }
+        if (!n.public_addrs.empty()) {
+            // Paired pooling (RFC 4787 REQ-2): a VM always leaves from the same address.
+            vm.pool_index = static_cast<uint32_t>((uint64_t{vm.addr} * 0x9e3779b1u >> 16) % n.public_addrs.size());
+            vm.public_addr = n.public_addrs[vm.pool_index];
+        }
+        if (vm.egress == dp::nat_egress::dedicated && vc.public_address) {
+            vm.public_addr = v4_host_order(*vc.public_address);
+        }
+        if (vm.egress == dp::nat_egress::port_block && n.block_size != 0) {
+            const uint32_t lo = n.block_first_port + vc.port_block * uint32_t{n.block_size};
+            vm.public_addr = n.block_addr;
+            vm.block_first = static_cast<uint16_t>(lo);
+            vm.block_last = static_cast<uint16_t>(std::min<uint32_t>(lo + n.block_size - 1, 65535));
+        }
+        vm.proxy_port = vc.proxy_port;
+        vm.proxy_force = vc.proxy_force;
+        // The quota is per VM; each worker enforces its share.
+        const uint32_t limit = vc.max_sessions != 0 ? vc.max_sessions : nc.sessions_per_vm;
+        vm.max_sessions = limit == 0 ? 0 : (limit + n.workers - 1) / n.workers;
+        n.vms.push_back(std::move(vm));
+    }
+    for (const cfg::nat_forward_config& fc : nc.forwards) {
+        dp::nat_forward f;
+        f.proto = fc.protocol;
+        f.public_addr = v4_host_order(fc.public_address);
+        f.port_first = fc.port_first;
+        f.port_last = fc.port_last;
+        f.to_addr = v4_host_order(fc.to);
+        f.to_port = fc.to_port;
+        n.forwards.push_back(f);
+    }
+    n.index();
+    return n;
+}
+
 }  // namespace
 
 std::unique_ptr<dp::snapshot> build_snapshot(const cfg::config& config, const std::vector<port_runtime_info>& ports,
@@ -26,6 +104,7 @@ std::unique_ptr<dp::snapshot> build_snapshot(const cfg::config& config, const st
     auto s = std::make_unique<dp::snapshot>();
     s->generation = generation;
     s->icmp_errors_per_second = config.icmp.errors_per_second;
+    s->nat = build_nat_policy(config);
     s->next_hops.push_back(dp::next_hop{});  // index 0 = local delivery (k_nh_local)
 
     auto add_next_hop = [&](const dp::next_hop& nh) {

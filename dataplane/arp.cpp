@@ -50,7 +50,10 @@ void process_arp(packet& p, const snapshot& s, worker_context& w) {
     // From the host kernel every address is reached through us, except for its own
     // checks: gratuitous ARP (target == sender) and RFC 5227 probes (sender 0.0.0.0).
     const bool for_us = from_host ? f.target_ip != f.sender_ip && f.sender_ip != 0
-                                  : s.is_our_address4(p.in_port, f.target_ip);
+                                  : s.is_our_address4(p.in_port, f.target_ip) ||
+                                        // NAT public addresses live on the uplink (proxy ARP)
+                                        (port.role == port_role::uplink && s.nat.enabled &&
+                                         s.nat.public_lookup.find(f.target_ip) != flat_map::k_missing);
     if (!for_us) {
         w.drop(p, drop_reason::arp_not_for_us);
         return;

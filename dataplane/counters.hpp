@@ -33,6 +33,7 @@ struct alignas(64) worker_counters {
     counter punted, injected, bursts, idle_sleeps;
     counter arp_replies_sent, nd_adverts_sent, echo_replies_sent, icmp_errors_sent;
     counter forwarded_ipv4, forwarded_ipv6, to_host, fragments_sent;
+    counter nat_sessions_created, nat_sessions_expired, nat_translated, nat_events_lost, nat_handed_off;
 
     void drop(drop_reason r) { drops[reason_index(r)].add(); }
 };

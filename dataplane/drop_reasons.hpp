@@ -48,7 +48,16 @@ namespace eg::dp {
     X(inject_ring_full, "inject", "ring_full")                               \
     X(inject_invalid, "inject", "no_buffer_or_bad_frame")                    \
     X(tx_ring_full, "tx", "ring_full")                                       \
-    X(tx_port_down, "tx", "port_down")
+    X(tx_port_down, "tx", "port_down")                                       \
+    X(nat_spoofed_source, "nat", "spoofed_source")                           \
+    X(nat_no_session, "nat", "no_session")                                   \
+    X(nat_quota_exceeded, "nat", "vm_session_quota")                         \
+    X(nat_no_free_port, "nat", "no_free_port")                               \
+    X(nat_table_full, "nat", "session_table_full")                           \
+    X(nat_unsupported, "nat", "unsupported_packet")                          \
+    X(nat_fragment_no_state, "nat", "fragment_without_first")                \
+    X(nat_egress_refused, "nat", "egress_refused")                           \
+    X(nat_handoff_failed, "nat", "handoff_failed")
 
 enum class drop_reason : uint16_t {
 #define EG_X(name, stage, text) name,

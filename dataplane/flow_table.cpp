@@ -317,7 +317,8 @@ uint32_t flow_table::insert(const flow_key& inside, const flow_key& outside, con
         cursor_ = now;
         cursor_set_ = true;
     }
-    arm(id, now + timeouts_.seconds[uint8_t(init.tclass) & 3]);
+    arm(id, init.tclass == timeout_class::held ? now + k_wheel_slots - 1
+                                                   : now + timeouts_.seconds[uint8_t(init.tclass) & 3]);
     live_.store(live_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     return id;
 }

@@ -64,13 +64,14 @@ struct flow_key {
     uint16_t src_port;
     uint16_t dst_port;
     uint8_t proto;
-    uint8_t pad[3];
+    uint8_t kind;    ///< what the key names: 0 a flow; other values are the user's (NAT: mapping)
+    uint8_t pad[2];
 };
 static_assert(sizeof(flow_key) == 16);
 
 inline constexpr flow_key make_flow_key(uint32_t src_addr, uint16_t src_port, uint32_t dst_addr,
-                                        uint16_t dst_port, uint8_t proto) {
-    return flow_key{src_addr, dst_addr, src_port, dst_port, proto, {0, 0, 0}};
+                                        uint16_t dst_port, uint8_t proto, uint8_t kind = 0) {
+    return flow_key{src_addr, dst_addr, src_port, dst_port, proto, kind, {0, 0}};
 }
 
 inline bool operator==(const flow_key& a, const flow_key& b) {
@@ -80,7 +81,9 @@ inline bool operator==(const flow_key& a, const flow_key& b) {
 /// Timeout classes. Defaults (seconds): TCP established 7440 (RFC 5382 REQ-5: at least
 /// 2 h 4 min), TCP transitory 240 (RFC 5382 REQ-5, 4 min), UDP 120 (RFC 4787 REQ-5: at
 /// least 2 min), ICMP query 60 (RFC 5508 REQ-1: not less than 60 s).
-enum class timeout_class : uint8_t { tcp_established = 0, tcp_transitory = 1, udp = 2, icmp = 3 };
+/// `held`: never expires by time; the owner erases it (NAT mappings, kept while any
+/// session refers to them). The wheel re-arms it once per wheel turn.
+enum class timeout_class : uint8_t { tcp_established = 0, tcp_transitory = 1, udp = 2, icmp = 3, held = 4 };
 inline constexpr uint32_t k_timeout_classes = 4;
 
 struct flow_timeouts {
@@ -314,6 +317,10 @@ uint32_t flow_table::expire(uint32_t now, uint32_t max_work, F&& on_expired) noe
         }
         unlink(id);
         session& s = sessions_[id];
+        if (s.tclass == uint8_t(timeout_class::held)) {
+            arm(id, now + k_wheel_slots - 1);
+            continue;
+        }
         const uint32_t deadline = s.last_seen + timeouts_.seconds[s.tclass & 3];
         if (int32_t(now - deadline) >= 0) {
             on_expired(id, static_cast<const session&>(s));

@@ -4,6 +4,7 @@
 #include "dataplane/ethernet.hpp"
 #include "dataplane/headers.hpp"
 #include "dataplane/icmp.hpp"
+#include "dataplane/nat44.hpp"
 
 namespace eg::dp {
 
@@ -150,12 +151,25 @@ void forward_ipv4(packet& p, const snapshot& s, worker_context& w, uint32_t nh) 
         }
         fragment = true;
     }
+    uint32_t out_dst = dst;
+    if (p.nat_op != 0) {
+        // After the checks above, so their ICMP errors quote the untranslated packet.
+        const nat_apply_result r = nat44_apply(p, s, w, hop.port);
+        if (r != nat_apply_result::ok) [[unlikely]] {
+            if (r == nat_apply_result::refuse_admin) {
+                w.counters.drop(drop_reason::nat_egress_refused);
+                send_error(p, s, w, icmp4::dest_unreachable, icmp4::code_admin_prohibited, 0);
+            }
+            return;
+        }
+        out_dst = load32(ip + ipv4::dst);
+    }
     // RFC 1624 incremental update for the TTL decrement.
     const uint16_t old_word = raw16(ip + ipv4::ttl);
     ip[ipv4::ttl] -= 1;
     put_raw16(ip + ipv4::csum, checksum_update16(raw16(ip + ipv4::csum), old_word, raw16(ip + ipv4::ttl)));
     w.counters.forwarded_ipv4.add();
-    transmit(p, s, w, hop, dst);
+    transmit(p, s, w, hop, out_dst);
     if (fragment && p.verdict == hop.port) [[unlikely]] {
         p.verdict |= k_verdict_fragment;
     }

@@ -86,4 +86,12 @@ std::pair<uint16_t, uint16_t> worker_port_range(uint16_t lo, uint16_t hi, uint32
     return {static_cast<uint16_t>(begin), static_cast<uint16_t>(begin + len - 1)};
 }
 
+uint32_t worker_of_port(uint16_t lo, uint16_t hi, uint16_t port, uint32_t workers) {
+    const uint32_t total = uint32_t{hi} - lo + 1;
+    const uint32_t base = total / workers, extra = total % workers;
+    const uint32_t off = uint32_t{port} - lo;
+    const uint32_t long_part = extra * (base + 1);  // the first `extra` slices are one longer
+    return off < long_part ? off / (base + 1) : extra + (off - long_part) / base;
+}
+
 }  // namespace eg::dp

@@ -51,6 +51,10 @@ private:
 /// workers <= hi - lo + 1.
 std::pair<uint16_t, uint16_t> worker_port_range(uint16_t lo, uint16_t hi, uint32_t w, uint32_t workers);
 
+/// The worker whose worker_port_range slice of [lo, hi] holds `port` (the inverse of
+/// worker_port_range). Precondition: lo <= port <= hi, workers <= hi - lo + 1.
+uint32_t worker_of_port(uint16_t lo, uint16_t hi, uint16_t port, uint32_t workers);
+
 /// Deterministic NAT port blocks (RFC 7422): VM number k on a shared address owns the
 /// ports first + k*size .. first + (k+1)*size - 1, so an address:port in an abuse
 /// report maps to the VM without any log.

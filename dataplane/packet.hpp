@@ -48,6 +48,12 @@ struct packet {
     uint16_t ether_type = 0;  ///< host order, after any 802.1Q tags
     uint16_t vlan_tci = 0;    ///< host order; 0 when untagged
     uint16_t drop_reason = 0; ///< set with k_verdict_drop
+    // NAT44 (dataplane/nat44.hpp): decided before the route lookup, applied after the
+    // forwarding checks so ICMP errors quote the packet as its sender sent it.
+    uint8_t nat_op = 0;       ///< nat_op_* ; 0 = no NAT
+    uint16_t nat_port = 0;    ///< static translations: the new port
+    uint32_t nat_ref = 0;     ///< session id, or a second address (fragments)
+    uint32_t nat_addr = 0;    ///< static translations: the new address (host order)
     offload_info offload{};
     uint8_t* buf = nullptr;   ///< start of the buffer (data - buf = headroom)
     uint32_t buf_size = 0;    ///< bytes from buf

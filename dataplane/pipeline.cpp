@@ -5,8 +5,43 @@
 #include "dataplane/headers.hpp"
 #include "dataplane/ipv4_forward.hpp"
 #include "dataplane/ipv6_forward.hpp"
+#include "dataplane/nat44.hpp"
 
 namespace eg::dp {
+
+namespace {
+
+/// NAT44 steps 2 (nat44.hpp) for the burst's IPv4 packets: one bulk session lookup,
+/// then each packet's decision and the address it is routed by. Packets dropped here
+/// leave v4 (compacted in place).
+void decide_nat(packet** v4, uint32_t* v4_dst, uint32_t& n4, const flow_key* keys, const uint8_t* at,
+                uint32_t n_keys, const snapshot& s, worker_context& w) {
+    uint32_t ids[k_max_burst];
+    uint32_t session_of[k_max_burst];
+    for (uint32_t j = 0; j < n4; ++j) {
+        session_of[j] = k_no_session;
+    }
+    if (n_keys) {
+        w.nat->table().lookup_bulk(keys, n_keys, ids, nullptr);
+        for (uint32_t k = 0; k < n_keys; ++k) {
+            session_of[at[k]] = ids[k];
+        }
+    }
+    uint32_t kept = 0;
+    for (uint32_t j = 0; j < n4; ++j) {
+        packet& p = *v4[j];
+        uint32_t dst = v4_dst[j];
+        if (p.nat_op != 0 && !nat44_decide(p, s, w, session_of[j], dst)) {
+            continue;
+        }
+        v4[kept] = &p;
+        v4_dst[kept] = dst;
+        ++kept;
+    }
+    n4 = kept;
+}
+
+}  // namespace
 
 void process_burst(burst& b, const snapshot& s, worker_context& w) {
     packet* v4[k_max_burst];
@@ -18,6 +53,12 @@ void process_burst(burst& b, const snapshot& s, worker_context& w) {
     uint32_t v6_nh[k_max_burst];
     uint32_t n6 = 0;
 
+    // NAT44: keys of the packets that need a session lookup, and where they sit in v4.
+    const bool nat = s.nat.enabled && w.nat != nullptr;
+    flow_key nat_keys[k_max_burst];
+    uint8_t nat_at[k_max_burst];
+    uint32_t n_nat = 0;
+
     w.memo.valid = false;
     const uint16_t n = b.count;
     for (uint16_t i = 0; i < n; ++i) {
@@ -26,12 +67,22 @@ void process_burst(burst& b, const snapshot& s, worker_context& w) {
         }
         packet& p = *b.pkts[i];
         p.verdict = k_verdict_none;
+        p.nat_op = 0;
         if (!parse_ethernet(p, s.port(p.in_port).mac, w.counters)) [[unlikely]] {
             continue;
         }
         switch (p.ether_type) {
         case eth::type_ipv4:
             if (validate_ipv4(p, w)) [[likely]] {
+                if (nat) {
+                    bool lookup = false;
+                    if (!nat44_classify(p, s, w, nat_keys[n_nat], lookup)) {
+                        break;
+                    }
+                    if (lookup) {
+                        nat_at[n_nat++] = static_cast<uint8_t>(n4);
+                    }
+                }
                 v4[n4] = &p;
                 v4_dst[n4] = load32(p.l3() + ipv4::dst);
                 ++n4;
@@ -51,6 +102,9 @@ void process_burst(burst& b, const snapshot& s, worker_context& w) {
             w.drop(p, drop_reason::eth_unknown_ethertype);
             break;
         }
+    }
+    if (nat && n4) {
+        decide_nat(v4, v4_dst, n4, nat_keys, nat_at, n_nat, s, w);
     }
     if (n4) {
         s.routes4.lookup_bulk(v4_dst, v4_nh, n4);

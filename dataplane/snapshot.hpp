@@ -13,6 +13,7 @@
 #include "dataplane/counters.hpp"
 #include "dataplane/lpm4.hpp"
 #include "dataplane/lpm6.hpp"
+#include "dataplane/nat44_policy.hpp"
 
 namespace eg::dp {
 
@@ -73,6 +74,7 @@ struct snapshot {
     lpm6 routes6;
     std::vector<next_hop> next_hops;  ///< indexed by the LPM result
     uint32_t icmp_errors_per_second = 1000;
+    nat44_policy nat;                 ///< NAT44 and VM egress policies (nat.enabled)
 
     const port_info& port(uint16_t i) const { return ports[i]; }
     /// Our first IPv4 address on `port`, else on any port, else 0 (host order).

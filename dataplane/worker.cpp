@@ -12,6 +12,7 @@
 #include <string>
 
 #include "dataplane/ipv4_fragment.hpp"
+#include "dataplane/nat44.hpp"
 #include "dataplane/pipeline.hpp"
 
 namespace eg::dp {
@@ -75,6 +76,7 @@ uint32_t worker::poll_once() { return poll_once(monotonic_ns()); }
 
 uint32_t worker::poll_once(uint64_t now_ns) {
     ctx_.now_ns = now_ns;
+    ctx_.now_s = static_cast<uint32_t>(now_ns / 1'000'000'000ULL);
     const snapshot* s = snapshots_.acquire();
     uint32_t received = 0;
     const uint64_t punted_before = ctx_.counters.punted.get();
@@ -108,6 +110,9 @@ uint32_t worker::poll_once(uint64_t now_ns) {
     }
     drain_inject(*s);
     transmit_all();
+    if (ctx_.nat) {
+        nat44_expire(*ctx_.nat, s->nat, ctx_.counters, ctx_.now_s);
+    }
     if (ctx_.counters.punted.get() != punted_before && punt_event_fd_ >= 0) {
         uint64_t one = 1;
         [[maybe_unused]] auto r = write(punt_event_fd_, &one, sizeof one);

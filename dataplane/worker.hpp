@@ -10,6 +10,7 @@
 
 #include "dataplane/counters.hpp"
 #include "dataplane/io/port_io.hpp"
+#include "dataplane/nat44_state.hpp"
 #include "dataplane/neighbour_table.hpp"
 #include "dataplane/rcu.hpp"
 #include "dataplane/snapshot.hpp"
@@ -39,6 +40,10 @@ public:
     ~worker();
     worker(const worker&) = delete;
     worker& operator=(const worker&) = delete;
+
+    /// Gives the worker its NAT44 state (before run(); owned by the caller, outlives
+    /// the worker). Without one, NAT is off on this worker.
+    void set_nat(nat44_state* nat) { ctx_.nat = nat; }
 
     /// Thread body: loops until `stop` is set.
     void run(const std::atomic<bool>& stop);

@@ -87,11 +87,15 @@ struct neighbour_memo {
     }
 };
 
+class nat44_state;
+
 struct worker_context {
     worker_counters& counters;
     frame_ring& punt;
     const neighbour_table& neighbours;
     uint64_t now_ns = 0;
+    uint32_t now_s = 0;              ///< now_ns in whole seconds (session timestamps)
+    nat44_state* nat = nullptr;      ///< this worker's NAT44 state; null when NAT is off
     icmp_rate_limiter icmp_limiter{};
     neighbour_memo memo{};
 

@@ -1,0 +1,647 @@
+#include "dataplane/nat44.hpp"
+
+#include <cstring>
+
+#include "dataplane/headers.hpp"
+#include "dataplane/nat44_translate.hpp"
+
+namespace eg::dp {
+
+namespace {
+
+// TCP state bits kept in session::state (RFC 5382 §5, RFC 7857 §2.2): a session is
+// "established" (long timeout) once both directions were seen and neither a FIN nor a
+// RST; anything else is transitory (4 min by default).
+constexpr uint8_t k_seen_out = 1, k_seen_in = 2, k_fin_out = 4, k_fin_in = 8, k_rst = 16;
+
+timeout_class tcp_class(uint8_t st) {
+    return (st & (k_seen_out | k_seen_in)) == (k_seen_out | k_seen_in) && !(st & (k_fin_out | k_fin_in | k_rst))
+               ? timeout_class::tcp_established
+               : timeout_class::tcp_transitory;
+}
+
+timeout_class initial_class(uint8_t proto) {
+    return proto == proto::tcp ? timeout_class::tcp_transitory
+           : proto == proto::udp ? timeout_class::udp
+                                 : timeout_class::icmp;
+}
+
+flow_key tuple_key(const nat_tuple& t) {
+    return make_flow_key(t.src_addr, t.src_port, t.dst_addr, t.dst_port, t.proto);
+}
+
+/// Per packet: refreshes the session and follows TCP's flags. Writes the record only
+/// when the state changes (the first packet each way, FIN, RST, a new SYN).
+void track(nat44_state& st, uint32_t id, const packet& p, bool outbound, uint32_t now_s) {
+    flow_table& t = st.table();
+    t.touch(id, now_s);
+    const session& r = t.at(id);
+    if (r.inside.proto != proto::tcp) {
+        return;
+    }
+    const uint8_t flags = tcp_flags(p);
+    uint8_t ns = r.state;
+    if ((flags & tcp_flag::syn) && !(flags & tcp_flag::ack) && (ns & (k_fin_out | k_fin_in | k_rst))) {
+        ns = 0;  // a new connection on a closed one's 5-tuple
+    }
+    ns |= outbound ? k_seen_out : k_seen_in;
+    if (flags & tcp_flag::fin) {
+        ns |= outbound ? k_fin_out : k_fin_in;
+    }
+    if (flags & tcp_flag::rst) {
+        ns |= k_rst;
+    }
+    if (ns != r.state) [[unlikely]] {
+        t.set_state(id, ns, tcp_class(ns));
+    }
+}
+
+void emit(nat44_state& st, worker_counters& c, nat44_event::kind_t kind, uint32_t vm, uint32_t now_s,
+          const flow_key& inside, const flow_key& outside) {
+    nat44_event e;
+    e.kind = kind;
+    e.vm = vm;
+    e.time_s = now_s;
+    e.inside = inside;
+    e.outside = outside;
+    if (!st.emit(e)) {
+        c.nat_events_lost.add();
+    }
+}
+
+/// A warning about VM `vm` (quota, ports), at most once a second per VM and worker.
+void warn(nat44_state& st, worker_counters& c, nat44_event::kind_t kind, uint32_t vm, uint32_t now_s,
+          const nat_tuple& t) {
+    if (st.warn_allowed(vm, now_s)) {
+        emit(st, c, kind, vm, now_s, tuple_key(t), flow_key{});
+    }
+}
+
+bool over_quota(nat44_state& st, const nat_vm& vm, uint32_t vm_index) {
+    return vm.max_sessions != 0 && st.vm_session_count(vm_index) >= vm.max_sessions;
+}
+
+/// Inserts a session under mapping `mapping` (counted, logged). k_no_session when the
+/// table is full (the caller drops).
+uint32_t add_session(nat44_state& st, const nat44_policy& pol, worker_context& w, uint32_t vm_index,
+                     uint32_t mapping, const flow_key& inside, const flow_key& outside, uint8_t state) {
+    session_init init;
+    init.owner_vm = vm_index;
+    init.user = mapping;
+    init.state = state;
+    init.tclass = initial_class(inside.proto);
+    const uint32_t id = st.table().insert(inside, outside, init, w.now_s);
+    if (id == k_no_session) {
+        return id;
+    }
+    ++st.refs(mapping);
+    ++st.vm_sessions(vm_index);
+    w.counters.nat_sessions_created.add();
+    if (pol.log_sessions) {
+        emit(st, w.counters, nat44_event::session_created, vm_index, w.now_s, inside, outside);
+    }
+    return id;
+}
+
+/// Erases a mapping nobody uses any more and gives its port back.
+void drop_mapping(nat44_state& st, const nat44_policy& pol, uint32_t mapping) {
+    const session& m = st.table().at(mapping);
+    const uint32_t vm_index = m.owner_vm;
+    if (vm_index < pol.vms.size()) {
+        if (nat_port_pool* pool = st.pool_for(pol.vms[vm_index], vm_index, m.outside.proto)) {
+            pool->release(m.outside.dst_port);
+        }
+    }
+    st.table().erase(mapping);
+}
+
+/// A new outbound session for VM `vm_index` with tuple t (proxy: toward the upstream
+/// proxy at the VM's port). Endpoint-independent mapping: the VM's socket keeps the
+/// public port it already has; otherwise its source port when free, else a random
+/// free one of this worker's slice. k_no_session: dropped and counted.
+uint32_t create_outbound(packet& p, const nat44_policy& pol, worker_context& w, uint32_t vm_index,
+                         const nat_tuple& t, bool proxy) {
+    nat44_state& st = *w.nat;
+    const nat_vm& vm = pol.vms[vm_index];
+    if (over_quota(st, vm, vm_index)) [[unlikely]] {
+        w.drop(p, drop_reason::nat_quota_exceeded);
+        warn(st, w.counters, nat44_event::quota_exceeded, vm_index, w.now_s, t);
+        return k_no_session;
+    }
+    flow_table& table = st.table();
+    const flow_key map_in = make_flow_key(t.src_addr, t.src_port, 0, 0, t.proto, k_key_mapping);
+    uint32_t mapping = table.lookup(map_in);
+    if (mapping == k_no_session) {
+        nat_port_pool* pool = st.pool_for(vm, vm_index, t.proto);
+        const uint16_t port = pool ? pool->allocate(t.src_port) : 0;
+        if (port == 0) [[unlikely]] {
+            w.drop(p, drop_reason::nat_no_free_port);
+            warn(st, w.counters, nat44_event::ports_exhausted, vm_index, w.now_s, t);
+            return k_no_session;
+        }
+        session_init init;
+        init.owner_vm = vm_index;
+        init.tclass = timeout_class::held;
+        mapping = table.insert(map_in, make_flow_key(0, 0, vm.public_addr, port, t.proto, k_key_mapping), init,
+                               w.now_s);
+        if (mapping == k_no_session) [[unlikely]] {
+            pool->release(port);
+            w.drop(p, drop_reason::nat_table_full);
+            return k_no_session;
+        }
+        st.refs(mapping) = 0;
+    }
+    const session& m = table.at(mapping);
+    const uint32_t remote = proxy ? pol.proxy_upstream : t.dst_addr;
+    const uint16_t remote_port = proxy ? vm.proxy_port : t.dst_port;
+    const flow_key inside = tuple_key(t);
+    const flow_key outside = make_flow_key(remote, remote_port, m.outside.dst_addr, m.outside.dst_port, t.proto);
+    const uint32_t id = add_session(st, pol, w, vm_index, mapping, inside, outside,
+                                    t.proto == proto::tcp ? k_seen_out : 0);
+    if (id == k_no_session) [[unlikely]] {
+        if (st.refs(mapping) == 0) {
+            drop_mapping(st, pol, mapping);
+        }
+        w.drop(p, drop_reason::nat_table_full);
+    }
+    return id;
+}
+
+/// Endpoint-independent filtering (RFC 4787 REQ-8): an inbound packet to a mapped
+/// public address:port opens a session to the VM behind it, whoever sent it.
+uint32_t create_inbound(packet& p, const nat44_policy& pol, worker_context& w, const nat_tuple& t) {
+    nat44_state& st = *w.nat;
+    flow_table& table = st.table();
+    const uint32_t mapping = table.lookup(make_flow_key(0, 0, t.dst_addr, t.dst_port, t.proto, k_key_mapping));
+    if (mapping == k_no_session) {
+        return k_no_session;
+    }
+    const session& m = table.at(mapping);
+    const uint32_t vm_index = m.owner_vm;
+    if (vm_index >= pol.vms.size()) {
+        return k_no_session;
+    }
+    if (over_quota(st, pol.vms[vm_index], vm_index)) [[unlikely]] {
+        w.drop(p, drop_reason::nat_quota_exceeded);
+        warn(st, w.counters, nat44_event::quota_exceeded, vm_index, w.now_s, t);
+        return k_no_session;
+    }
+    const flow_key inside = make_flow_key(m.inside.src_addr, m.inside.src_port, t.src_addr, t.src_port, t.proto);
+    const uint32_t id =
+        add_session(st, pol, w, vm_index, mapping, inside, tuple_key(t), t.proto == proto::tcp ? k_seen_in : 0);
+    if (id == k_no_session) [[unlikely]] {
+        w.drop(p, drop_reason::nat_table_full);
+    }
+    return id;
+}
+
+bool is_proxy_flow(const nat44_policy& pol, const nat_vm& vm, const nat_tuple& t) {
+    return vm.egress == nat_egress::proxy && t.proto == proto::tcp && t.dst_addr == pol.proxy_service_addr &&
+           t.dst_port == pol.proxy_service_port && !(t.flags & nat_tuple::icmp_error);
+}
+
+/// Rewrites an outbound packet of session r: source := public side; destination := the
+/// outside key's remote where it differs (proxy: twice NAT).
+void rewrite_out(packet& p, const session& r) {
+    nat44_rewrite_src(p, r.outside.dst_addr, r.outside.dst_port);
+    if (r.outside.src_addr != r.inside.dst_addr || r.outside.src_port != r.inside.dst_port) {
+        nat44_rewrite_dst(p, r.outside.src_addr, r.outside.src_port);
+    }
+}
+
+void rewrite_in(packet& p, const session& r) {
+    nat44_rewrite_dst(p, r.inside.src_addr, r.inside.src_port);
+    if (r.outside.src_addr != r.inside.dst_addr || r.outside.src_port != r.inside.dst_port) {
+        nat44_rewrite_src(p, r.inside.dst_addr, r.inside.dst_port);
+    }
+}
+
+/// A first fragment leaves its translation for the datagram's later fragments.
+void remember_fragment(nat44_state& st, const nat_tuple& before, const packet& p, uint32_t now_s) {
+    if (!(before.flags & nat_tuple::fragment)) [[likely]] {
+        return;
+    }
+    const uint8_t* ip = p.l3();
+    const uint32_t new_src = load32(ip + ipv4::src), new_dst = load32(ip + ipv4::dst);
+    st.fragments().remember(before.src_addr, before.dst_addr, ip[ipv4::proto], load16(ip + ipv4::id),
+                            new_src != before.src_addr ? new_src : 0, new_dst != before.dst_addr ? new_dst : 0,
+                            now_s);
+}
+
+/// The port a static translation keeps (the packet's own), for nat44_rewrite_*.
+uint16_t own_port(const nat_tuple& t, nat_side side) { return side == nat_side::src ? t.src_port : t.dst_port; }
+
+/// Inbound to a public address with no session: forwards, dedicated addresses,
+/// endpoint-independent filtering. Sets the op and route_dst; false = dropped.
+bool decide_inbound_miss(packet& p, const snapshot& s, worker_context& w, const nat_tuple& t, bool error,
+                         uint32_t& route_dst) {
+    const nat44_policy& pol = s.nat;
+    // For an error the tuple is the quoted packet's reversed: its dst is the public side.
+    const uint32_t f = (t.proto == proto::tcp || t.proto == proto::udp)
+                           ? pol.forward_in.find(nat44_policy::forward_key(t.proto, t.dst_addr, t.dst_port))
+                           : flat_map::k_missing;
+    if (f != flat_map::k_missing) {
+        const nat_forward& fw = pol.forwards[f];
+        p.nat_op = error ? nat_op_error_in_static : nat_op_in_static;
+        p.nat_addr = fw.to_addr;
+        p.nat_port = static_cast<uint16_t>(fw.to_port + (t.dst_port - fw.port_first));
+        route_dst = fw.to_addr;
+        return true;
+    }
+    const uint32_t bits = pol.public_lookup.find(t.dst_addr);
+    if (bits != flat_map::k_missing && (bits & nat_public::dedicated)) {
+        const nat_vm& vm = pol.vms[bits >> 8];
+        p.nat_op = error ? nat_op_error_in_static : nat_op_in_static;
+        p.nat_addr = vm.addr;
+        p.nat_port = own_port(t, nat_side::dst);
+        route_dst = vm.addr;
+        return true;
+    }
+    if (!error && pol.endpoint_independent_filtering && !(t.flags & nat_tuple::no_ports)) {
+        const uint32_t id = create_inbound(p, pol, w, t);
+        if (id != k_no_session) {
+            p.nat_op = nat_op_in;
+            p.nat_ref = id;
+            route_dst = w.nat->table().at(id).inside.src_addr;
+            return true;
+        }
+        if (p.verdict == k_verdict_drop) {
+            return false;
+        }
+    }
+    // Nothing maps it: the gateway's own traffic (an address of ours: local delivery,
+    // host TAP), else filtered.
+    const uint32_t dst = load32(p.l3() + ipv4::dst);
+    bool ours = false;
+    for (const port_info& port : s.ports) {
+        ours = ours || s.is_our_address4(port.index, dst);
+    }
+    if (ours) {
+        p.nat_op = nat_op_none;
+        route_dst = dst;
+        return true;
+    }
+    w.drop(p, drop_reason::nat_no_session);
+    return false;
+}
+
+/// A VM sending to a public address (RFC 4787 REQ-9 hairpinning): translate the source
+/// as on the way out, then the result as if it had come in from outside.
+bool decide_hairpin(packet& p, const snapshot& s, worker_context& w, uint32_t& route_dst) {
+    const nat44_policy& pol = s.nat;
+    nat44_state& st = *w.nat;
+    nat_tuple t;
+    if (!nat44_tuple(p, t) || (t.flags & (nat_tuple::no_ports | nat_tuple::icmp_error))) {
+        w.drop(p, drop_reason::nat_unsupported);
+        return false;
+    }
+    const uint32_t vm_index = p.nat_addr;
+    const nat_vm& vm = pol.vms[vm_index];
+    const uint32_t f = pol.forward_out.find(nat44_policy::forward_key(t.proto, t.src_addr, t.src_port));
+    if (vm.egress == nat_egress::dedicated) {
+        nat44_rewrite_src(p, vm.public_addr, t.src_port);
+    } else if (f != flat_map::k_missing) {
+        const nat_forward& fw = pol.forwards[f];
+        nat44_rewrite_src(p, fw.public_addr, static_cast<uint16_t>(fw.port_first + (t.src_port - fw.to_port)));
+    } else {
+        uint32_t id = st.table().lookup(tuple_key(t));
+        if (id == k_no_session) {
+            id = create_outbound(p, pol, w, vm_index, t, false);
+            if (id == k_no_session) {
+                return false;
+            }
+        }
+        track(st, id, p, true, w.now_s);
+        rewrite_out(p, st.table().at(id));
+    }
+    nat_tuple in;
+    if (!nat44_tuple(p, in)) {
+        w.drop(p, drop_reason::nat_unsupported);
+        return false;
+    }
+    const uint32_t id = st.table().lookup(tuple_key(in));
+    if (id != k_no_session) {
+        p.nat_op = nat_op_in;
+        p.nat_ref = id;
+        route_dst = st.table().at(id).inside.src_addr;
+        return true;
+    }
+    return decide_inbound_miss(p, s, w, in, false, route_dst);
+}
+
+}  // namespace
+
+bool nat44_classify(packet& p, const snapshot& s, worker_context& w, flow_key& key, bool& needs_lookup) {
+    needs_lookup = false;
+    p.nat_op = nat_op_none;
+    const nat44_policy& pol = s.nat;
+    const uint8_t* ip = p.l3();
+    const uint32_t src = load32(ip + ipv4::src);
+    const uint32_t dst = load32(ip + ipv4::dst);
+    nat_tuple t;
+    if (s.port(p.in_port).role == port_role::vm) {
+        const uint32_t vm_index = pol.vm_by_addr.find(src);
+        if (pol.anti_spoofing &&
+            (vm_index == flat_map::k_missing || std::memcmp(pol.vms[vm_index].mac, p.data + 6, 6) != 0)) [[unlikely]] {
+            w.drop(p, drop_reason::nat_spoofed_source);
+            return false;
+        }
+        if (vm_index == flat_map::k_missing) {
+            return true;  // not a VM of ours (anti-spoofing off): routed untranslated
+        }
+        const nat_vm& vm = pol.vms[vm_index];
+        if (pol.public_lookup.find(dst) != flat_map::k_missing) [[unlikely]] {
+            p.nat_op = nat_op_hairpin;
+            p.nat_addr = vm_index;
+            return true;
+        }
+        if (!nat44_tuple(p, t)) [[unlikely]] {
+            p.nat_op = vm.stateful() ? nat_op_out_unsupported : nat_op_out_static;
+            p.nat_addr = vm.stateful() ? 0 : vm.public_addr;
+            return true;
+        }
+        if (t.flags & nat_tuple::icmp_error) [[unlikely]] {
+            // Our reply to something that came in: the quoted packet reversed is the
+            // session's inside key.
+            if (!vm.stateful()) {
+                p.nat_op = nat_op_error_out_static;
+                p.nat_addr = vm.public_addr;
+                p.nat_port = t.src_port;
+                return true;
+            }
+            p.nat_op = nat_op_error_out;
+            key = tuple_key(t);
+            needs_lookup = true;
+            return true;
+        }
+        if (!vm.stateful()) {
+            p.nat_op = nat_op_out_static;
+            p.nat_addr = vm.public_addr;
+            return true;
+        }
+        if (t.flags & nat_tuple::no_ports) [[unlikely]] {
+            const nat44_fragment_table::entry* e =
+                (t.flags & nat_tuple::fragment) && w.nat
+                    ? w.nat->fragments().find(src, dst, ip[ipv4::proto], load16(ip + ipv4::id), w.now_s)
+                    : nullptr;
+            if (e) {
+                p.nat_op = nat_op_fragment;
+                p.nat_addr = e->new_src;
+                p.nat_ref = e->new_dst;
+            } else {
+                p.nat_op = nat_op_out_unsupported;
+            }
+            return true;
+        }
+        p.nat_op = nat_op_out;
+        p.nat_addr = vm_index;
+        key = tuple_key(t);
+        needs_lookup = true;
+        return true;
+    }
+    // From outside (uplink, host TAP): only packets to a public address are NAT's.
+    if (pol.public_lookup.find(dst) == flat_map::k_missing) {
+        return true;
+    }
+    if (!nat44_tuple(p, t)) [[unlikely]] {
+        return true;  // not translatable: local delivery answers or drops it
+    }
+    if (t.flags & nat_tuple::no_ports) [[unlikely]] {
+        const nat44_fragment_table::entry* e =
+            (t.flags & nat_tuple::fragment) && w.nat
+                ? w.nat->fragments().find(src, dst, ip[ipv4::proto], load16(ip + ipv4::id), w.now_s)
+                : nullptr;
+        if (e) {
+            p.nat_op = nat_op_fragment;
+            p.nat_addr = e->new_src;
+            p.nat_ref = e->new_dst;
+            return true;
+        }
+        const uint32_t bits = pol.public_lookup.find(dst);
+        if (bits & nat_public::dedicated) {
+            p.nat_op = nat_op_in_static;
+            p.nat_addr = pol.vms[bits >> 8].addr;
+            p.nat_port = 0;
+        }
+        return true;
+    }
+    p.nat_op = (t.flags & nat_tuple::icmp_error) ? nat_op_error_in : nat_op_in;
+    key = tuple_key(t);
+    needs_lookup = true;
+    return true;
+}
+
+bool nat44_decide(packet& p, const snapshot& s, worker_context& w, uint32_t found, uint32_t& route_dst) {
+    const uint8_t* ip = p.l3();
+    route_dst = load32(ip + ipv4::dst);
+    switch (p.nat_op) {
+    case nat_op_out: {
+        p.nat_ref = found;
+        if (found != k_no_session) {
+            const session& r = w.nat->table().at(found);
+            route_dst = r.outside.src_addr;  // the upstream proxy for a proxied flow, else dst
+            return true;
+        }
+        const nat44_policy& pol = s.nat;
+        const nat_vm& vm = pol.vms[p.nat_addr];
+        if (vm.egress == nat_egress::proxy) {
+            nat_tuple t;
+            if (nat44_tuple(p, t) && is_proxy_flow(pol, vm, t)) {
+                route_dst = pol.proxy_upstream;
+            }
+        }
+        return true;
+    }
+    case nat_op_in:
+    case nat_op_error_in: {
+        if (found != k_no_session) {
+            p.nat_ref = found;
+            route_dst = w.nat->table().at(found).inside.src_addr;
+            return true;
+        }
+        nat_tuple t;
+        nat44_tuple(p, t);  // succeeded in classify
+        return decide_inbound_miss(p, s, w, t, p.nat_op == nat_op_error_in, route_dst);
+    }
+    case nat_op_error_out:
+        if (found != k_no_session) {
+            p.nat_ref = found;
+            return true;
+        }
+        {
+            // About a forwarded flow? The quoted packet reversed starts at the VM's port.
+            nat_tuple t;
+            nat44_tuple(p, t);
+            const nat44_policy& pol = s.nat;
+            const uint32_t f = pol.forward_out.find(nat44_policy::forward_key(t.proto, t.src_addr, t.src_port));
+            if (f != flat_map::k_missing) {
+                const nat_forward& fw = pol.forwards[f];
+                p.nat_op = nat_op_error_out_static;
+                p.nat_addr = fw.public_addr;
+                p.nat_port = static_cast<uint16_t>(fw.port_first + (t.src_port - fw.to_port));
+                return true;
+            }
+        }
+        p.nat_op = nat_op_out_unsupported;  // about nothing we translated: it must not leave
+        return true;
+    case nat_op_in_static:
+        route_dst = p.nat_addr;
+        return true;
+    case nat_op_fragment:
+        if (p.nat_ref != 0) {
+            route_dst = p.nat_ref;
+        }
+        return true;
+    case nat_op_hairpin:
+        return decide_hairpin(p, s, w, route_dst);
+    default:
+        return true;
+    }
+}
+
+nat_apply_result nat44_apply(packet& p, const snapshot& s, worker_context& w, uint16_t out_port) {
+    const nat44_policy& pol = s.nat;
+    const bool leaves = s.port(out_port).role == port_role::uplink;
+    switch (p.nat_op) {
+    case nat_op_out: {
+        if (!leaves) {
+            return nat_apply_result::ok;  // VM to VM, or to the host: no NAT
+        }
+        nat44_state& st = *w.nat;
+        const uint32_t vm_index = p.nat_addr;
+        const nat_vm& vm = pol.vms[vm_index];
+        nat_tuple t;
+        nat44_tuple(p, t);
+        uint32_t id = p.nat_ref;
+        if (id == k_no_session) {
+            const bool proxy = is_proxy_flow(pol, vm, t);
+            if (vm.proxy_force && !proxy) {
+                return nat_apply_result::refuse_admin;
+            }
+            const uint32_t f = (t.proto == proto::tcp || t.proto == proto::udp)
+                                   ? pol.forward_out.find(nat44_policy::forward_key(t.proto, t.src_addr, t.src_port))
+                                   : flat_map::k_missing;
+            if (f != flat_map::k_missing) {
+                // A forwarded service's replies leave from its public port (stateless).
+                const nat_forward& fw = pol.forwards[f];
+                nat44_rewrite_src(p, fw.public_addr, static_cast<uint16_t>(fw.port_first + (t.src_port - fw.to_port)));
+                remember_fragment(st, t, p, w.now_s);
+                w.counters.nat_translated.add();
+                return nat_apply_result::ok;
+            }
+            id = create_outbound(p, pol, w, vm_index, t, proxy);
+            if (id == k_no_session) {
+                return nat_apply_result::dropped;
+            }
+        }
+        track(st, id, p, true, w.now_s);
+        rewrite_out(p, st.table().at(id));
+        remember_fragment(st, t, p, w.now_s);
+        w.counters.nat_translated.add();
+        return nat_apply_result::ok;
+    }
+    case nat_op_in: {
+        nat44_state& st = *w.nat;
+        nat_tuple t;
+        nat44_tuple(p, t);
+        track(st, p.nat_ref, p, false, w.now_s);
+        rewrite_in(p, st.table().at(p.nat_ref));
+        remember_fragment(st, t, p, w.now_s);
+        w.counters.nat_translated.add();
+        return nat_apply_result::ok;
+    }
+    case nat_op_out_static:
+    case nat_op_in_static: {
+        const bool out = p.nat_op == nat_op_out_static;
+        if (out && !leaves) {
+            return nat_apply_result::ok;
+        }
+        nat_tuple t;
+        const bool ok = nat44_tuple(p, t);
+        if (out) {
+            nat44_rewrite_src(p, p.nat_addr, ok ? t.src_port : 0);
+        } else {
+            nat44_rewrite_dst(p, p.nat_addr, p.nat_port != 0 ? p.nat_port : (ok ? t.dst_port : 0));
+        }
+        if (ok && w.nat) {
+            remember_fragment(*w.nat, t, p, w.now_s);
+        }
+        w.counters.nat_translated.add();
+        return nat_apply_result::ok;
+    }
+    case nat_op_error_in: {
+        const session& r = w.nat->table().at(p.nat_ref);
+        nat44_rewrite_icmp_error(p, nat_side::dst, r.inside.src_addr, r.inside.src_addr, r.inside.src_port);
+        w.counters.nat_translated.add();
+        return nat_apply_result::ok;
+    }
+    case nat_op_error_in_static:
+        nat44_rewrite_icmp_error(p, nat_side::dst, p.nat_addr, p.nat_addr, p.nat_port);
+        w.counters.nat_translated.add();
+        return nat_apply_result::ok;
+    case nat_op_error_out: {
+        if (!leaves) {
+            return nat_apply_result::ok;
+        }
+        const session& r = w.nat->table().at(p.nat_ref);
+        nat44_rewrite_icmp_error(p, nat_side::src, r.outside.dst_addr, r.outside.dst_addr, r.outside.dst_port);
+        w.counters.nat_translated.add();
+        return nat_apply_result::ok;
+    }
+    case nat_op_error_out_static:
+        if (!leaves) {
+            return nat_apply_result::ok;
+        }
+        nat44_rewrite_icmp_error(p, nat_side::src, p.nat_addr, p.nat_addr, p.nat_port);
+        w.counters.nat_translated.add();
+        return nat_apply_result::ok;
+    case nat_op_fragment:
+        if (p.nat_addr != 0) {
+            nat44_rewrite_src(p, p.nat_addr, 0);
+        }
+        if (p.nat_ref != 0) {
+            nat44_rewrite_dst(p, p.nat_ref, 0);
+        }
+        w.counters.nat_translated.add();
+        return nat_apply_result::ok;
+    case nat_op_out_unsupported:
+        if (!leaves) {
+            return nat_apply_result::ok;
+        }
+        {
+            // A fragment whose first fragment we have not seen, or a protocol without
+            // ports on a shared address: it cannot leave with the VM's own address.
+            const bool frag = (load16(p.l3() + ipv4::frag) & ipv4::frag_offset_mask) != 0;
+            w.drop(p, frag ? drop_reason::nat_fragment_no_state : drop_reason::nat_unsupported);
+        }
+        return nat_apply_result::dropped;
+    default:
+        return nat_apply_result::ok;
+    }
+}
+
+void nat44_expire(nat44_state& st, const nat44_policy& policy, worker_counters& c, uint32_t now_s) {
+    constexpr uint32_t k_max_work = 256;
+    uint32_t dead[k_max_work];
+    uint32_t n_dead = 0;
+    st.table().expire(now_s, k_max_work, [&](uint32_t, const session& r) {
+        // Mappings are `held`: only sessions come due.
+        if (r.owner_vm < policy.vms.size()) {
+            --st.vm_sessions(r.owner_vm);
+        }
+        if (--st.refs(r.user) == 0) {
+            dead[n_dead++] = r.user;
+        }
+        c.nat_sessions_expired.add();
+        if (policy.log_sessions) {
+            emit(st, c, nat44_event::session_deleted, r.owner_vm, now_s, r.inside, r.outside);
+        }
+    });
+    for (uint32_t i = 0; i < n_dead; ++i) {
+        if (st.refs(dead[i]) == 0) {
+            drop_mapping(st, policy, dead[i]);
+        }
+    }
+}
+
+}  // namespace eg::dp

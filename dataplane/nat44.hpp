@@ -1,0 +1,67 @@
+#pragma once
+// The NAT44 stage (RFC 4787, 5382, 5508, 7857) and the VMs' egress policies, in three
+// steps over a burst so that the session lookups of the whole burst are done together
+// (flow_table::lookup_bulk) and every rewrite happens after the forwarding checks:
+//
+//   1. nat44_classify  (parse loop)  anti-spoofing; what kind of NAT the packet needs;
+//                                    the flow key to look up.
+//   2. nat44_decide    (after the bulk lookup) inbound misses (port forwards, dedicated
+//                                    addresses, endpoint-independent filtering),
+//                                    hairpinning; the address to route the packet by.
+//   3. nat44_apply     (forward_ipv4, after TTL and MTU checks) creates outbound sessions
+//                                    and rewrites the packet. An ICMP error generated
+//                                    before this point quotes the packet as its sender
+//                                    sent it, so traceroute and path-MTU discovery work
+//                                    through the NAT.
+//
+// Policies per VM (nat44_policy.hpp): masquerade (shared pool address, paired, dynamic
+// ports, source port kept when free), dedicated (1:1 both ways, stateless), port_block
+// (ports from the VM's own RFC 7422 block), proxy (TCP to the proxy service is DNATed to
+// the upstream proxy at the VM's port and SNATed; proxy_force refuses other egress with
+// ICMP 3/13). Port forwards are stateless both ways. State: nat44_state.hpp.
+#include <cstdint>
+
+#include "dataplane/flow_table.hpp"
+#include "dataplane/nat44_state.hpp"
+#include "dataplane/packet.hpp"
+#include "dataplane/snapshot.hpp"
+#include "dataplane/worker_context.hpp"
+
+namespace eg::dp {
+
+/// packet::nat_op values.
+enum nat_op : uint8_t {
+    nat_op_none = 0,
+    nat_op_out = 1,               ///< from a stateful VM (nat_addr = VM index); nat_ref = session or none
+    nat_op_out_static = 2,        ///< from a dedicated VM: source address := nat_addr
+    nat_op_out_unsupported = 3,   ///< from a stateful VM, not NATable (no ports): dropped if it leaves
+    nat_op_in = 4,                ///< to a public address: session nat_ref
+    nat_op_in_static = 5,         ///< forward / dedicated: destination := nat_addr:nat_port (0 = keep)
+    nat_op_error_in = 6,          ///< ICMP error to a public address about session nat_ref
+    nat_op_error_in_static = 7,   ///< ... about a forward/dedicated flow: inside = nat_addr:nat_port
+    nat_op_error_out = 8,         ///< ICMP error from a VM about session nat_ref
+    nat_op_error_out_static = 9,  ///< ... about a forward/dedicated flow: public = nat_addr:nat_port
+    nat_op_fragment = 10,         ///< non-first fragment: src := nat_addr, dst := nat_ref (0 = keep)
+    nat_op_hairpin = 11,          ///< from a VM to a public address: decided in step 2
+    nat_op_done = 12,             ///< already rewritten (the outbound half of a hairpin)
+};
+
+/// Step 1. False: p was dropped (counted). True with needs_lookup: `key` is to be
+/// looked up in the worker's flow table and the result passed to nat44_decide.
+bool nat44_classify(packet& p, const snapshot& s, worker_context& w, flow_key& key, bool& needs_lookup);
+
+/// Step 2, for every packet nat44_classify kept (session = the lookup result, or
+/// k_no_session when there was none). Sets route_dst (host order) to the address the
+/// packet is to be routed by. False: dropped (counted).
+bool nat44_decide(packet& p, const snapshot& s, worker_context& w, uint32_t session, uint32_t& route_dst);
+
+enum class nat_apply_result : uint8_t { ok, dropped, refuse_admin };
+
+/// Step 3, in forward_ipv4 just before the packet goes to `out_port`.
+nat_apply_result nat44_apply(packet& p, const snapshot& s, worker_context& w, uint16_t out_port);
+
+/// Expires idle sessions, frees mappings and ports with their last session. Once per
+/// worker iteration; cheap when nothing is due (the wheel cursor is ahead of now).
+void nat44_expire(nat44_state& st, const nat44_policy& policy, worker_counters& c, uint32_t now_s);
+
+}  // namespace eg::dp

@@ -1,0 +1,145 @@
+#pragma once
+// One worker's NAT44 state: its flow table (sessions and endpoint-independent
+// mappings), its slices of the public ports, per-VM session counts, the fragment
+// table and the event ring to the control thread (mapping log, quota messages).
+// Owner: that worker. The control thread reads the table (find_shared, for_each,
+// size) and drains the event ring; nothing else crosses.
+//
+// Records in the flow table:
+//   session  inside key  (vm addr, remote addr, vm port, remote port, proto)     kind 0
+//            outside key (remote addr, public addr, remote port, public port, proto)
+//            i.e. exactly the tuple an outbound / inbound packet of the flow has
+//            (nat44_tuple; for ICMP echo the identifier is the port, see there).
+//            For the proxy policy the inside key's remote is the proxy service and
+//            the outside key's remote the upstream proxy (twice NAT).
+//            user = the id of its mapping.
+//   mapping  inside key  (vm addr, 0, vm port, 0, proto)                          kind 1
+//            outside key (0, public addr, 0, public port, proto)
+//            RFC 4787 endpoint-independent mapping: every session of one VM socket
+//            leaves from the same public address:port, and with endpoint-independent
+//            filtering an inbound packet to it from anyone opens a session.
+//            Timeout class `held`: erased when its last session goes (refs_).
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "dataplane/flow_table.hpp"
+#include "dataplane/nat44_policy.hpp"
+#include "dataplane/nat_port_pool.hpp"
+#include "dataplane/spsc_ring.hpp"
+
+namespace eg::dp {
+
+inline constexpr uint8_t k_key_flow = 0;
+inline constexpr uint8_t k_key_mapping = 1;
+
+/// What a worker tells the control thread about NAT (mapping log, warnings).
+struct nat44_event {
+    enum kind_t : uint8_t { session_created = 0, session_deleted = 1, quota_exceeded = 2, ports_exhausted = 3 };
+    kind_t kind = session_created;
+    uint8_t worker = 0;
+    uint32_t vm = 0;       ///< index in the policy's vms
+    uint32_t time_s = 0;   ///< the worker's monotonic seconds
+    flow_key inside{};     ///< created/deleted: the session's keys; otherwise inside = the packet's
+    flow_key outside{};
+};
+using nat44_event_ring = spsc_ring<nat44_event>;
+
+/// Non-first fragments carry no ports: they follow the translation their datagram's
+/// first fragment got, remembered here by (src, dst, proto, IP id) for a few seconds.
+/// Direct-mapped and overwritten on collision: a lost entry drops that datagram
+/// (counted), it never mistranslates one (the key is compared whole).
+class nat44_fragment_table {
+public:
+    struct entry {
+        uint32_t src = 0, dst = 0;   ///< the datagram as it arrived (pre-NAT)
+        uint16_t ip_id = 0;
+        uint8_t proto = 0;
+        uint8_t used = 0;
+        uint32_t new_src = 0, new_dst = 0;
+        uint32_t expires_s = 0;
+    };
+    static constexpr uint32_t k_slots = 1024;
+    static constexpr uint32_t k_lifetime_s = 5;  ///< reassembly gives up after ~30 s; fragments of one datagram arrive together
+
+    void remember(uint32_t src, uint32_t dst, uint8_t proto, uint16_t id, uint32_t new_src, uint32_t new_dst,
+                  uint32_t now_s) {
+        entry& e = slots_[slot(src, dst, proto, id)];
+        e = entry{src, dst, id, proto, 1, new_src, new_dst, now_s + k_lifetime_s};
+    }
+    const entry* find(uint32_t src, uint32_t dst, uint8_t proto, uint16_t id, uint32_t now_s) const {
+        const entry& e = slots_[slot(src, dst, proto, id)];
+        if (e.used && e.src == src && e.dst == dst && e.proto == proto && e.ip_id == id &&
+            int32_t(e.expires_s - now_s) >= 0) {
+            return &e;
+        }
+        return nullptr;
+    }
+
+private:
+    static uint32_t slot(uint32_t src, uint32_t dst, uint8_t proto, uint16_t id) {
+        uint64_t h = (uint64_t{src} << 32 | dst) * 0x9e3779b97f4a7c15ULL;
+        h ^= (uint64_t{proto} << 16 | id) * 0xc2b2ae3d27d4eb4fULL;
+        return static_cast<uint32_t>(h >> 54) & (k_slots - 1);
+    }
+    entry slots_[k_slots];
+};
+
+class nat44_state {
+public:
+    static constexpr uint32_t k_event_ring_size = 65536;
+
+    /// Sizes everything from the policy at startup (cold; may throw std::bad_alloc).
+    /// The policy's VM list and addresses are fixed for this state's life: a snapshot
+    /// with other VMs or addresses needs a new state (restart); forwards may change.
+    nat44_state(const nat44_policy& policy, uint32_t worker_id, uint32_t max_sessions);
+
+    flow_table& table() { return table_; }
+    const flow_table& table() const { return table_; }
+    nat44_event_ring& events() { return events_; }
+    uint32_t worker_id() const { return worker_id_; }
+
+    /// The pool of `proto` ports for VM `vm` (its block, or its pool address slice);
+    /// nullptr when this worker has none.
+    nat_port_pool* pool_for(const nat_vm& vm, uint32_t vm_index, uint8_t proto);
+
+    uint32_t& vm_sessions(uint32_t vm) { return vm_sessions_[vm]; }
+    uint32_t vm_session_count(uint32_t vm) const { return vm_sessions_[vm]; }
+    uint32_t& refs(uint32_t id) { return refs_[id]; }
+    nat44_fragment_table& fragments() { return fragments_; }
+
+    /// Rate limit for per-VM warnings (quota, ports): true at most once a second per VM.
+    bool warn_allowed(uint32_t vm, uint32_t now_s) {
+        if (warned_s_[vm] == now_s + 1) {
+            return false;
+        }
+        warned_s_[vm] = now_s + 1;
+        return true;
+    }
+    /// Queues an event for the control thread; false (the caller counts it) when full.
+    bool emit(const nat44_event& e) {
+        nat44_event* slot = events_.reserve();
+        if (!slot) {
+            return false;
+        }
+        *slot = e;
+        slot->worker = static_cast<uint8_t>(worker_id_);
+        events_.commit();
+        return true;
+    }
+
+private:
+    static uint32_t proto_index(uint8_t proto) { return proto == 6 ? 0 : proto == 17 ? 1 : 2; }
+
+    uint32_t worker_id_;
+    flow_table table_;
+    std::vector<uint32_t> refs_;          ///< per record id: sessions using a mapping
+    std::vector<uint32_t> vm_sessions_;   ///< per VM: live sessions on this worker
+    std::vector<uint32_t> warned_s_;      ///< per VM: last warning second + 1
+    std::vector<std::unique_ptr<nat_port_pool>> pools_;  ///< [pool addr][proto], then [vm][proto] for blocks
+    std::vector<uint32_t> block_pool_base_;              ///< per VM: index into pools_ or ~0
+    nat44_fragment_table fragments_;
+    nat44_event_ring events_;
+};
+
+}  // namespace eg::dp
