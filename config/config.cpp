@@ -1154,7 +1154,7 @@ void parse_forward(loader& l, const toml::table& t, const std::string& path, con
         if (a && std::find(pool.begin(), pool.end(), *a) != pool.end()) {
             f.public_address = *a;
         } else {
-            if (a) {
+            if (a && !pool.empty()) {  // an empty pool has its own error
                 std::string list;
                 for (const auto& p : pool) list += (list.empty() ? "" : ", ") + to_string(p);
                 l.fail(r.key("public_address"), line_of(*n),

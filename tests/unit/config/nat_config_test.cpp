@@ -346,6 +346,14 @@ TEST(NatConfig, SeveralErrorsAreReportedTogether) {
               "public IPv4 address)");
 }
 
+// A forward is not also blamed for the pool that is missing.
+TEST(NatConfig, MissingPoolIsOneError) {
+    const auto r = load(PORTS "[nat]\n[[nat.forwards]]\nprotocol = \"tcp\"\npublic_address = \"203.0.113.1\"\nport = 80\n"
+                              "to = \"192.168.100.11\"\n");
+    ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
+    EXPECT_EQ(r.errors[0].to_string(), "nat.public_addresses (line 11): required key is missing");
+}
+
 // ---- bad files: one expected error each ----------------------------------------------------
 
 struct bad_case {
