@@ -476,6 +476,7 @@ struct port_meta {
     int name_line = 0;
     int interface_line = 0;
     int mtu_line = 0;
+    bool role_ok = false;
     std::vector<addr_entry> addrs;  ///< both families, in file order
 };
 
@@ -712,6 +713,7 @@ void parse_port(loader& l, const toml::table& t, const std::string& path, port_c
 
     if (const auto* n = r.require("role")) {
         if (const auto* s = want_string(l, *n, r.key("role"))) {
+            m.role_ok = *s == "vm" || *s == "uplink";
             if (*s == "vm")
                 p.role = port_role::vm;
             else if (*s == "uplink")
@@ -977,12 +979,642 @@ void validate_routes(loader& l, config& c, const meta& m) {
     }
 }
 
+// ---- NAT44 ([nat]) and VM bindings ([[vms]]) -----------------------------------------------
+
+constexpr uint64_t k_max_timeout_s = 604800;      ///< one week
+constexpr uint64_t k_max_sessions = INT32_MAX;    ///< 2^31 - 1
+
+const char* egress_text(egress_policy e) {
+    switch (e) {
+        case egress_policy::masquerade: return "masquerade";
+        case egress_policy::dedicated: return "dedicated";
+        case egress_policy::port_block: return "port_block";
+        case egress_policy::proxy: return "proxy";
+    }
+    return "?";
+}
+
+std::string ports_text(uint32_t first, uint32_t last) {
+    return first == last ? std::to_string(first) : std::to_string(first) + ".." + std::to_string(last);
+}
+
+bool ranges_overlap(uint32_t a_first, uint32_t a_last, uint32_t b_first, uint32_t b_last) {
+    return a_first <= b_last && b_first <= a_last;
+}
+
+/// A unicast IPv4 address value ("203.0.113.1").
+std::optional<ip_address> want_ipv4(loader& l, const toml::node& n, const std::string& key) {
+    const auto* s = want_string(l, n, key);
+    if (s == nullptr) return std::nullopt;
+    const auto a = parse_ip(*s);
+    if (!a || a->v6) {
+        l.fail(key, line_of(n), "expected an IPv4 address like \"203.0.113.1\", got " + quote(*s));
+        return std::nullopt;
+    }
+    if (const auto why = not_unicast_reason(*a); !why.empty()) {
+        l.fail(key, line_of(n), to_string(*a) + " " + why + "; a unicast address is needed");
+        return std::nullopt;
+    }
+    return a;
+}
+
+std::optional<uint16_t> want_port(loader& l, const toml::node& n, const std::string& key) {
+    const auto v = want_u32(l, n, key, 1, 65535);
+    if (!v) return std::nullopt;
+    return static_cast<uint16_t>(*v);
+}
+
+/// `[first, last]`: two ports, first <= last.
+std::optional<std::pair<uint16_t, uint16_t>> want_port_range(loader& l, const toml::node& n, const std::string& key) {
+    const auto* a = want_array(l, n, key);
+    if (a == nullptr) return std::nullopt;
+    if (a->size() != 2) {
+        l.fail(key, line_of(n),
+               "expected [first, last] (two port numbers), got " + std::to_string(a->size()) + " element" +
+                   (a->size() == 1 ? "" : "s"));
+        return std::nullopt;
+    }
+    const auto first = want_port(l, *a->get(0), key + "[0]");
+    const auto last = want_port(l, *a->get(1), key + "[1]");
+    if (!first || !last) return std::nullopt;
+    if (*first > *last) {
+        l.fail(key, line_of(n),
+               "first port " + std::to_string(*first) + " is above last port " + std::to_string(*last));
+        return std::nullopt;
+    }
+    return std::pair{*first, *last};
+}
+
+/// Checks that IPv4 address `a` lies inside a connected prefix of a port with `role`,
+/// is not that prefix's network or broadcast address and, unless `allow_own`, is not
+/// one of the gateway's own addresses. `why` ends the message when it is not inside.
+bool check_on_link(loader& l, const config& c, const meta& m, const ip_address& a, port_role role, bool allow_own,
+                   const std::string& key, int line, std::string_view why) {
+    // A port whose role did not parse has its error already; do not guess around it.
+    if (!std::all_of(m.ports.begin(), m.ports.end(), [](const port_meta& pm) { return pm.role_ok; })) return true;
+    const addr_entry* inside = nullptr;
+    const addr_entry* own = nullptr;
+    std::size_t inside_port = 0;
+    for (std::size_t i = 0; i < c.ports.size(); ++i) {
+        for (const addr_entry& e : m.ports[i].addrs) {
+            if (e.prefix.addr == a) own = &e;
+            if (inside == nullptr && contains(e.prefix, a)) inside = &e, inside_port = i;
+        }
+    }
+    const char* role_name = role == port_role::uplink ? "uplink" : "vm";
+    if (inside == nullptr || c.ports[inside_port].role != role) {
+        std::string msg = to_string(a) + " is not inside a connected IPv4 prefix of " +
+                          (role == port_role::uplink ? "an uplink" : "a vm") + " port";
+        if (inside != nullptr) {
+            msg += " (it is in " + to_string(network_of(inside->prefix)) + " of " +
+                   (role == port_role::uplink ? "vm" : "uplink") + " port " + quote(c.ports[inside_port].name) + ")";
+        } else {
+            std::string have;
+            for (std::size_t i = 0; i < c.ports.size(); ++i) {
+                if (c.ports[i].role != role) continue;
+                for (const addr_entry& e : m.ports[i].addrs)
+                    if (!e.prefix.addr.v6) have += (have.empty() ? "" : ", ") + to_string(network_of(e.prefix));
+            }
+            msg += have.empty() ? std::string(" (no ") + role_name + " port has an IPv4 address)"
+                                : std::string(" (") + role_name + " prefixes: " + have + ")";
+        }
+        l.fail(key, line, msg + "; " + std::string(why));
+        return false;
+    }
+    const ip_prefix& p = inside->prefix;
+    if (p.length < 31 && a == network_of(p).addr) {
+        l.fail(key, line, to_string(a) + " is the network address of " + to_string(network_of(p)));
+        return false;
+    }
+    if (p.length < 31 && a == with_host_bits(p, true)) {
+        l.fail(key, line, to_string(a) + " is the broadcast address of " + to_string(network_of(p)));
+        return false;
+    }
+    if (!allow_own && own != nullptr) {
+        l.fail(key, line,
+               to_string(a) + " is the gateway's own address (" + own->key + ", line " + std::to_string(own->line) + ")");
+        return false;
+    }
+    return true;
+}
+
+struct forward_meta {
+    std::string key;        ///< "nat.forwards[0]"
+    bool ok = false;        ///< protocol, public_address and the public ports are valid
+    bool to_ok = false;
+    int to_line = 0;
+    std::string ports_key;  ///< "nat.forwards[0].port" or "...ports"
+    int ports_line = 0;
+};
+
+struct nat_meta {
+    int line = 0;
+    bool public_ok = false;           ///< at least one public address, every one valid
+    bool range_ok = true;
+    std::string range_key = "nat.port_range";
+    int range_line = 0;
+    bool blocks_ok = true;            ///< first_port and block_size valid, at least one block
+    bool first_port_written = false;
+    std::string first_port_key = "nat.port_blocks.first_port";
+    int first_port_line = 0;
+    bool proxy_service_written = false;
+    bool proxy_upstream_written = false;
+    std::vector<forward_meta> forwards;
+};
+
+struct vm_meta {
+    std::string key;  ///< "vms[0]"
+    bool name_ok = false, mac_ok = false, ipv4_parsed = false, egress_ok = true;
+    bool public_ok = false, block_ok = false;
+    int name_line = 0, mac_line = 0, ipv4_line = 0, egress_line = 0, public_line = 0, block_line = 0;
+};
+
+void parse_forward(loader& l, const toml::table& t, const std::string& path, const config& c, const meta& m,
+                   nat_forward_config& f, forward_meta& fm) {
+    table_reader r(l, t, path, {"protocol", "public_address", "port", "ports", "to", "to_port"});
+    fm.key = path;
+    f.line = r.line();
+    bool ok = true;
+    if (const auto* n = r.require("protocol")) {
+        ok = false;
+        if (const auto* s = want_string(l, *n, r.key("protocol"))) {
+            if (*s == "tcp" || *s == "udp") {
+                f.protocol = *s == "tcp" ? 6 : 17;
+                ok = true;
+            } else {
+                l.fail(r.key("protocol"), line_of(*n), "must be \"tcp\" or \"udp\", got " + quote(*s));
+            }
+        }
+    } else {
+        ok = false;
+    }
+    if (const auto* n = r.require("public_address")) {
+        const auto a = want_ipv4(l, *n, r.key("public_address"));
+        const auto& pool = c.nat.public_addresses;
+        if (a && std::find(pool.begin(), pool.end(), *a) != pool.end()) {
+            f.public_address = *a;
+        } else {
+            if (a && !pool.empty()) {  // an empty pool has its own error
+                std::string list;
+                for (const auto& p : pool) list += (list.empty() ? "" : ", ") + to_string(p);
+                l.fail(r.key("public_address"), line_of(*n),
+                       to_string(*a) + " is not one of nat.public_addresses (" + list +
+                           "); a forward's public address must be one of them");
+            }
+            ok = false;
+        }
+    } else {
+        ok = false;
+    }
+    const auto* port = r.get("port");
+    const auto* ports = r.get("ports");
+    bool ports_ok = false;
+    if (port != nullptr && ports != nullptr) {
+        l.fail(r.key("ports"), line_of(*ports), "give either port or ports = [first, last], not both");
+    } else if (port != nullptr) {
+        fm.ports_key = r.key("port");
+        fm.ports_line = line_of(*port);
+        if (const auto p = want_port(l, *port, fm.ports_key)) {
+            f.port_first = f.port_last = *p;
+            ports_ok = true;
+        }
+    } else if (ports != nullptr) {
+        fm.ports_key = r.key("ports");
+        fm.ports_line = line_of(*ports);
+        if (const auto p = want_port_range(l, *ports, fm.ports_key)) {
+            f.port_first = p->first;
+            f.port_last = p->second;
+            ports_ok = true;
+        }
+    } else {
+        l.fail(r.key("port"), r.line(), "required key is missing (port = N, or ports = [first, last] for a range)");
+    }
+    if (const auto* n = r.require("to")) {
+        fm.to_line = line_of(*n);
+        if (const auto a = want_ipv4(l, *n, r.key("to"))) {
+            f.to = *a;
+            fm.to_ok = check_on_link(l, c, m, *a, port_role::vm, false, r.key("to"), fm.to_line,
+                                     "a forward's target is a VM behind a vm port");
+        }
+    }
+    if (const auto* n = r.get("to_port")) {
+        if (const auto p = want_port(l, *n, r.key("to_port"))) {
+            f.to_port = *p;
+            if (ports_ok && uint32_t{*p} + (f.port_last - f.port_first) > 65535) {
+                l.fail(r.key("to_port"), line_of(*n),
+                       std::to_string(*p) + " + the " + std::to_string(f.port_last - f.port_first) +
+                           " further ports of " + fm.ports_key + " (" + ports_text(f.port_first, f.port_last) +
+                           ") passes 65535; to_port can be at most " +
+                           std::to_string(65535 - (f.port_last - f.port_first)));
+            }
+        }
+    } else if (ports_ok) {
+        f.to_port = f.port_first;
+    }
+    fm.ok = ok && ports_ok;
+}
+
+void parse_nat(loader& l, const toml::table& t, config& c, const meta& m, nat_meta& nm) {
+    nat_config& n = c.nat;
+    table_reader r(l, t, "nat",
+                   {"public_addresses", "port_range", "filtering", "max_sessions", "sessions_per_vm", "anti_spoofing",
+                    "log_file", "timeouts", "port_blocks", "proxy", "forwards"});
+    n.enabled = true;
+    nm.line = r.line();
+
+    if (const auto* pa = r.require("public_addresses")) {
+        bool all_ok = true;
+        std::map<std::array<uint8_t, 16>, std::pair<std::string, int>> seen;
+        each_element(l, *pa, r.key("public_addresses"), [&](const toml::node& e, const std::string& key) {
+            const auto a = want_ipv4(l, e, key);
+            if (!a) {
+                all_ok = false;
+                return;
+            }
+            if (const auto it = seen.find(a->bytes); it != seen.end()) {
+                l.fail(key, line_of(e),
+                       to_string(*a) + " is listed twice (also " + it->second.first + ", line " +
+                           std::to_string(it->second.second) + ")");
+                all_ok = false;
+                return;
+            }
+            seen.emplace(a->bytes, std::pair{key, line_of(e)});
+            if (!check_on_link(l, c, m, *a, port_role::uplink, true, key, line_of(e),
+                               "the uplink must answer ARP for a public address"))
+                all_ok = false;
+            n.public_addresses.push_back(*a);
+        });
+        if (pa->is_array() && pa->as_array()->empty())
+            l.fail(r.key("public_addresses"), line_of(*pa), "at least one public address is required");
+        nm.public_ok = all_ok && !n.public_addresses.empty();
+    }
+
+    nm.range_line = nm.line;
+    if (const auto* pr = r.get("port_range")) {
+        nm.range_line = line_of(*pr);
+        if (const auto v = want_port_range(l, *pr, r.key("port_range"))) {
+            n.port_first = v->first;
+            n.port_last = v->second;
+        } else {
+            nm.range_ok = false;
+        }
+    }
+    // Each worker owns a slice of the dynamic range (dataplane/nat_port_pool.hpp).
+    if (nm.range_ok && uint32_t{n.port_last} - n.port_first + 1 < c.workers.count) {
+        l.fail(r.key("port_range"), nm.range_line,
+               "holds " + std::to_string(uint32_t{n.port_last} - n.port_first + 1) + " ports but workers.count is " +
+                   std::to_string(c.workers.count) + "; each worker owns a slice of at least one port");
+        nm.range_ok = false;
+    }
+
+    if (const auto* f = r.get("filtering")) {
+        if (const auto* s = want_string(l, *f, r.key("filtering"))) {
+            if (*s == "endpoint-independent")
+                n.filtering = nat_filtering::endpoint_independent;
+            else if (*s == "address-and-port-dependent")
+                n.filtering = nat_filtering::address_and_port_dependent;
+            else
+                l.fail(r.key("filtering"), line_of(*f),
+                       "must be \"endpoint-independent\" or \"address-and-port-dependent\", got " + quote(*s));
+        }
+    }
+    r.u32("max_sessions", n.max_sessions, 1024, k_max_sessions);
+    r.u32("sessions_per_vm", n.sessions_per_vm, 0, k_max_sessions);
+    r.boolean("anti_spoofing", n.anti_spoofing);
+    r.string("log_file", n.log_file, true);
+
+    const auto sub = [&](std::string_view k) -> const toml::table* {
+        const auto* x = r.get(k);
+        return x != nullptr ? want_table(l, *x, r.key(k)) : nullptr;
+    };
+    if (const auto* tt = sub("timeouts")) {
+        table_reader tr(l, *tt, "nat.timeouts", {"tcp_established_s", "tcp_transitory_s", "udp_s", "icmp_s"});
+        tr.u32("tcp_established_s", n.timeouts.tcp_established_s, 1, k_max_timeout_s);
+        tr.u32("tcp_transitory_s", n.timeouts.tcp_transitory_s, 1, k_max_timeout_s);
+        tr.u32("udp_s", n.timeouts.udp_s, 1, k_max_timeout_s);
+        tr.u32("icmp_s", n.timeouts.icmp_s, 1, k_max_timeout_s);
+    }
+
+    nm.first_port_line = nm.line;
+    bool blocks_address_written = false;
+    if (const auto* bt = sub("port_blocks")) {
+        table_reader br(l, *bt, "nat.port_blocks", {"address", "first_port", "block_size"});
+        nm.first_port_line = br.line();
+        if (const auto* an = br.get("address")) {
+            blocks_address_written = true;
+            if (const auto a = want_ipv4(l, *an, br.key("address"))) {
+                const auto& pool = n.public_addresses;
+                if (std::find(pool.begin(), pool.end(), *a) != pool.end() ||
+                    check_on_link(l, c, m, *a, port_role::uplink, true, br.key("address"), line_of(*an),
+                                  "the port_blocks address must be one of nat.public_addresses or an address the "
+                                  "uplink answers ARP for"))
+                    n.port_blocks.address = *a;
+            }
+        }
+        if (const auto* fp = br.get("first_port")) {
+            nm.first_port_written = true;
+            nm.first_port_line = line_of(*fp);
+            if (const auto p = want_port(l, *fp, br.key("first_port")))
+                n.port_blocks.first_port = *p;
+            else
+                nm.blocks_ok = false;
+        }
+        const auto* bs = br.get("block_size");
+        if (bs != nullptr) {
+            if (const auto p = want_port(l, *bs, br.key("block_size")))
+                n.port_blocks.block_size = *p;
+            else
+                nm.blocks_ok = false;
+        }
+        if (nm.blocks_ok && (65536u - n.port_blocks.first_port) / n.port_blocks.block_size == 0) {
+            const bool on_size = bs != nullptr;
+            l.fail(br.key(on_size ? "block_size" : "first_port"), on_size ? line_of(*bs) : nm.first_port_line,
+                   "no whole port block fits: first_port " + std::to_string(n.port_blocks.first_port) + " leaves " +
+                       std::to_string(65536u - n.port_blocks.first_port) + " ports up to 65535, fewer than block_size " +
+                       std::to_string(n.port_blocks.block_size));
+            nm.blocks_ok = false;
+        }
+    }
+    // The default address: the first public address (filled in, so users of the config
+    // need not repeat the rule).
+    if (!blocks_address_written && !n.public_addresses.empty()) n.port_blocks.address = n.public_addresses.front();
+
+    if (const auto* pt = sub("proxy")) {
+        table_reader pr(l, *pt, "nat.proxy", {"service", "service_port", "upstream"});
+        if (const auto* x = pr.get("service")) {
+            nm.proxy_service_written = true;
+            n.proxy.service = want_ipv4(l, *x, pr.key("service"));
+        }
+        if (const auto* x = pr.get("service_port"))
+            if (const auto p = want_port(l, *x, pr.key("service_port"))) n.proxy.service_port = *p;
+        if (const auto* x = pr.get("upstream")) {
+            nm.proxy_upstream_written = true;
+            n.proxy.upstream = want_ipv4(l, *x, pr.key("upstream"));
+        }
+    }
+
+    if (const auto* fw = r.get("forwards")) {
+        if (fw->is_table()) {
+            l.fail(r.key("forwards"), line_of(*fw),
+                   "expected an array of tables ([[nat.forwards]]), got a single table ([nat.forwards])");
+        } else {
+            each_element(l, *fw, r.key("forwards"), [&](const toml::node& e, const std::string& key) {
+                if (const auto* ft = want_table(l, e, key)) {
+                    n.forwards.emplace_back();
+                    nm.forwards.emplace_back();
+                    parse_forward(l, *ft, key, c, m, n.forwards.back(), nm.forwards.back());
+                }
+            });
+        }
+    }
+}
+
+void parse_vm(loader& l, const toml::table& t, const std::string& path, const config& c, const meta& m,
+              const nat_meta& nm, vm_config& v, vm_meta& vmm) {
+    table_reader r(l, t, path,
+                   {"name", "mac", "ipv4", "egress", "public_address", "port_block", "proxy_port", "proxy_force",
+                    "max_sessions"});
+    vmm.key = path;
+    v.line = r.line();
+    if (const auto* n = r.require("name")) {
+        vmm.name_line = line_of(*n);
+        vmm.name_ok = r.string("name", v.name);
+    }
+    if (const auto* n = r.require("mac")) {
+        vmm.mac_line = line_of(*n);
+        if (const auto mac = want_mac(l, *n, r.key("mac"))) {
+            v.mac = *mac;
+            vmm.mac_ok = true;
+        }
+    }
+    if (const auto* n = r.require("ipv4")) {
+        vmm.ipv4_line = line_of(*n);
+        if (const auto a = want_ipv4(l, *n, r.key("ipv4"))) {
+            v.ipv4 = *a;
+            vmm.ipv4_parsed = true;
+            check_on_link(l, c, m, *a, port_role::vm, false, r.key("ipv4"), vmm.ipv4_line,
+                          "a VM is reached through a vm port");
+        }
+    }
+    vmm.egress_line = r.line_of_key("egress");
+    if (const auto* n = r.get("egress")) {
+        vmm.egress_ok = false;
+        if (const auto* s = want_string(l, *n, r.key("egress"))) {
+            for (const auto e : {egress_policy::masquerade, egress_policy::dedicated, egress_policy::port_block,
+                                 egress_policy::proxy}) {
+                if (*s == egress_text(e)) {
+                    v.egress = e;
+                    vmm.egress_ok = true;
+                }
+            }
+            if (!vmm.egress_ok)
+                l.fail(r.key("egress"), vmm.egress_line,
+                       "must be \"masquerade\", \"dedicated\", \"port_block\" or \"proxy\", got " + quote(*s));
+        }
+    }
+    r.u32("max_sessions", v.max_sessions, 0, k_max_sessions);
+    if (!vmm.egress_ok) return;  // the policy's own keys cannot be judged
+
+    const std::string egress_is = std::string("egress = \"") + egress_text(v.egress) + "\"";
+    if (v.egress != egress_policy::masquerade && !c.nat.enabled) {
+        l.fail(r.key("egress"), vmm.egress_line,
+               egress_is + " needs NAT: add a [nat] table (without one, [[vms]] are anti-spoofing bindings only and "
+                           "egress must be \"masquerade\")");
+    }
+    // Keys of another policy.
+    for (const auto& [k, owner] : {std::pair{"public_address", egress_policy::dedicated},
+                                   std::pair{"port_block", egress_policy::port_block},
+                                   std::pair{"proxy_port", egress_policy::proxy},
+                                   std::pair{"proxy_force", egress_policy::proxy}}) {
+        if (r.get(k) != nullptr && v.egress != owner)
+            l.fail(r.key(k), r.line_of_key(k),
+                   std::string("only for egress = \"") + egress_text(owner) + "\" (this VM has " + egress_is + ")");
+    }
+    const auto missing = [&](std::string_view k, const std::string& what) {
+        l.fail(r.key(k), r.line(), "required key is missing (" + egress_is + " needs " + what + ")");
+    };
+    switch (v.egress) {
+        case egress_policy::masquerade: break;
+        case egress_policy::dedicated:
+            if (const auto* n = r.get("public_address")) {
+                vmm.public_line = line_of(*n);
+                v.public_address = want_ipv4(l, *n, r.key("public_address"));
+                vmm.public_ok = v.public_address.has_value();
+            } else {
+                missing("public_address", "the VM's own public IPv4 address");
+            }
+            break;
+        case egress_policy::port_block:
+            if (const auto* n = r.get("port_block")) {
+                vmm.block_line = line_of(*n);
+                if (const auto k = want_u32(l, *n, r.key("port_block"), 0, 65535)) {
+                    v.port_block = *k;
+                    vmm.block_ok = true;
+                }
+            } else {
+                missing("port_block", "the index of the VM's port block");
+            }
+            break;
+        case egress_policy::proxy:
+            if (const auto* n = r.get("proxy_port")) {
+                if (const auto p = want_port(l, *n, r.key("proxy_port"))) v.proxy_port = *p;
+            } else {
+                missing("proxy_port", "the VM's port on nat.proxy.upstream");
+            }
+            r.boolean("proxy_force", v.proxy_force);
+            if (c.nat.enabled) {
+                std::string lacks;
+                if (!nm.proxy_service_written) lacks = "nat.proxy.service";
+                if (!nm.proxy_upstream_written) lacks += (lacks.empty() ? "" : " and ") + std::string("nat.proxy.upstream");
+                if (!lacks.empty())
+                    l.fail(r.key("egress"), vmm.egress_line,
+                           egress_is + " needs a [nat.proxy] table with service and upstream (missing: " + lacks + ")");
+            }
+            break;
+    }
+}
+
+void validate_vms(loader& l, const config& c, const meta& m, const nat_meta& nm, const std::vector<vm_meta>& vms) {
+    const nat_config& n = c.nat;
+    std::map<std::string, std::size_t> names;
+    std::map<mac_address, std::size_t> macs;
+    std::map<std::array<uint8_t, 16>, std::size_t> addrs, publics;
+    std::map<uint32_t, std::size_t> blocks;
+    const auto also = [&](std::size_t j, int line) {
+        return vms[j].key + " (" + (c.vms[j].name.empty() ? "" : quote(c.vms[j].name) + ", ") + "line " +
+               std::to_string(line) + ")";
+    };
+    const uint32_t block_count =
+        nm.blocks_ok ? (65536u - n.port_blocks.first_port) / n.port_blocks.block_size : 0;
+    for (std::size_t i = 0; i < c.vms.size(); ++i) {
+        const vm_config& v = c.vms[i];
+        const vm_meta& vm = vms[i];
+        if (vm.name_ok) {
+            if (const auto [it, fresh] = names.emplace(v.name, i); !fresh)
+                l.fail(vm.key + ".name", vm.name_line,
+                       "duplicate VM name " + quote(v.name) + " (also " + vms[it->second].key + ".name, line " +
+                           std::to_string(vms[it->second].name_line) + ")");
+        }
+        if (vm.mac_ok) {
+            if (const auto [it, fresh] = macs.emplace(v.mac, i); !fresh)
+                l.fail(vm.key + ".mac", vm.mac_line,
+                       to_string(v.mac) + " is already the MAC of " + also(it->second, vms[it->second].mac_line));
+        }
+        if (vm.ipv4_parsed) {
+            if (const auto [it, fresh] = addrs.emplace(v.ipv4.bytes, i); !fresh)
+                l.fail(vm.key + ".ipv4", vm.ipv4_line,
+                       to_string(v.ipv4) + " is already the address of " + also(it->second, vms[it->second].ipv4_line));
+        }
+        if (!n.enabled) continue;
+        if (vm.public_ok) {
+            const ip_address& a = *v.public_address;
+            const std::string key = vm.key + ".public_address";
+            if (std::find(n.public_addresses.begin(), n.public_addresses.end(), a) != n.public_addresses.end()) {
+                l.fail(key, vm.public_line,
+                       to_string(a) + " is one of nat.public_addresses (the shared masquerade pool); a dedicated "
+                                      "address belongs to one VM alone");
+            } else if (n.port_blocks.address && *n.port_blocks.address == a) {
+                l.fail(key, vm.public_line,
+                       to_string(a) + " is the nat.port_blocks address (shared by the port_block VMs); a dedicated "
+                                      "address belongs to one VM alone");
+            } else if (const auto [it, fresh] = publics.emplace(a.bytes, i); !fresh) {
+                l.fail(key, vm.public_line,
+                       to_string(a) + " is already the public address of " +
+                           also(it->second, vms[it->second].public_line));
+            } else {
+                check_on_link(l, c, m, a, port_role::uplink, false, key, vm.public_line,
+                              "the uplink must answer ARP for a dedicated address");
+            }
+        }
+        if (vm.block_ok && nm.blocks_ok) {
+            const std::string key = vm.key + ".port_block";
+            if (v.port_block >= block_count) {
+                l.fail(key, vm.block_line,
+                       "block " + std::to_string(v.port_block) + " does not exist: nat.port_blocks has " +
+                           std::to_string(block_count) + " block" + (block_count == 1 ? "" : "s") + " (first_port " +
+                           std::to_string(n.port_blocks.first_port) + ", block_size " +
+                           std::to_string(n.port_blocks.block_size) + "), numbered 0.." +
+                           std::to_string(block_count - 1));
+            } else if (const auto [it, fresh] = blocks.emplace(v.port_block, i); !fresh) {
+                l.fail(key, vm.block_line,
+                       "block " + std::to_string(v.port_block) + " is already the block of " +
+                           also(it->second, vms[it->second].block_line));
+            }
+        }
+    }
+}
+
+void validate_nat(loader& l, const config& c, const nat_meta& nm, const std::vector<vm_meta>& vms) {
+    const nat_config& n = c.nat;
+    if (!n.enabled) return;
+    const auto in_pool = [&](const ip_address& a) {
+        return std::find(n.public_addresses.begin(), n.public_addresses.end(), a) != n.public_addresses.end();
+    };
+    const auto& pb = n.port_blocks;
+    const bool blocks_known = nm.blocks_ok && pb.address.has_value();
+    const std::string area = blocks_known ? ports_text(pb.first_port, 65535) : std::string();
+    const std::string range = ports_text(n.port_first, n.port_last);
+
+    // The port-block area and the dynamic range share an address.
+    if (blocks_known && nm.range_ok && in_pool(*pb.address) && pb.first_port <= n.port_last) {
+        const bool on_blocks = nm.first_port_written;
+        l.fail(on_blocks ? nm.first_port_key : nm.range_key, on_blocks ? nm.first_port_line : nm.range_line,
+               "the port-block area " + area + " on " + to_string(*pb.address) + " overlaps the dynamic port_range " +
+                   range + "; end port_range below nat.port_blocks.first_port, or move first_port above " +
+                   std::to_string(n.port_last));
+    }
+
+    const bool vm_addrs_known =
+        std::all_of(vms.begin(), vms.end(), [](const vm_meta& v) { return v.ipv4_parsed; });
+    for (std::size_t i = 0; i < n.forwards.size(); ++i) {
+        const nat_forward_config& f = n.forwards[i];
+        const forward_meta& fm = nm.forwards[i];
+        if (fm.ok) {
+            const char* proto = f.protocol == 6 ? "tcp" : "udp";
+            const std::string what = std::string(proto) + " " + to_string(f.public_address) + ":" +
+                                     ports_text(f.port_first, f.port_last);
+            bool reported = false;
+            for (std::size_t j = 0; j < i && !reported; ++j) {
+                const nat_forward_config& g = n.forwards[j];
+                if (!nm.forwards[j].ok || g.protocol != f.protocol || g.public_address != f.public_address ||
+                    !ranges_overlap(f.port_first, f.port_last, g.port_first, g.port_last))
+                    continue;
+                l.fail(fm.ports_key, fm.ports_line,
+                       what + " overlaps " + nm.forwards[j].key + " (line " + std::to_string(g.line) + ", ports " +
+                           ports_text(g.port_first, g.port_last) + ")");
+                reported = true;
+            }
+            if (!reported && nm.range_ok && in_pool(f.public_address) &&
+                ranges_overlap(f.port_first, f.port_last, n.port_first, n.port_last)) {
+                l.fail(fm.ports_key, fm.ports_line,
+                       what + " falls inside the dynamic port_range " + range +
+                           ", which the NAT hands out to outgoing sessions; use ports outside it or narrow "
+                           "nat.port_range");
+                reported = true;
+            }
+            if (!reported && blocks_known && *pb.address == f.public_address && f.port_last >= pb.first_port) {
+                l.fail(fm.ports_key, fm.ports_line,
+                       what + " falls inside the port-block area " + area +
+                           " (nat.port_blocks); use ports below first_port " + std::to_string(pb.first_port));
+            }
+        }
+        if (fm.to_ok && n.anti_spoofing && !c.vms.empty() && vm_addrs_known &&
+            std::none_of(c.vms.begin(), c.vms.end(), [&](const vm_config& v) { return v.ipv4 == f.to; })) {
+            l.fail(fm.key + ".to", fm.to_line,
+                   to_string(f.to) + " is not the ipv4 of any [[vms]] entry; with nat.anti_spoofing on, the "
+                                     "replies from it would be dropped as spoofed (add a [[vms]] binding for " +
+                       to_string(f.to) + ", fix the address, or set nat.anti_spoofing = false)");
+        }
+    }
+}
+
 // ---- the whole document ----------------------------------------------------------------------
 
 void load_document(loader& l, const toml::table& root, config& c) {
     meta m;
     table_reader r(l, root, "",
-                   {"gateway", "workers", "ports", "routes", "host", "neighbours", "icmp", "uring", "dpdk"});
+                   {"gateway", "workers", "ports", "routes", "host", "neighbours", "icmp", "uring", "dpdk", "nat",
+                    "vms"});
     const auto section = [&](std::string_view k) -> const toml::table* {
         const auto* n = r.get(k);
         return n != nullptr ? want_table(l, *n, r.key(k)) : nullptr;
@@ -1026,8 +1658,21 @@ void load_document(loader& l, const toml::table& root, config& c) {
     if (const auto* n = r.get("ports"); n == nullptr || (n->is_array() && n->as_array()->empty()))
         l.fail("ports", n != nullptr ? line_of(*n) : 0, "at least one [[ports]] table is required");
 
+    // [nat] and [[vms]] after the ports: their addresses are checked against the
+    // ports' connected prefixes.
+    nat_meta nm;
+    if (const auto* t = section("nat")) parse_nat(l, *t, c, m, nm);
+    std::vector<vm_meta> vms;
+    tables("vms", [&](const toml::table& t, const std::string& key) {
+        c.vms.emplace_back();
+        vms.emplace_back();
+        parse_vm(l, t, key, c, m, nm, c.vms.back(), vms.back());
+    });
+
     validate_ports(l, c, m);
     validate_routes(l, c, m);
+    validate_vms(l, c, m, nm, vms);
+    validate_nat(l, c, nm, vms);
 }
 
 load_result finish(loader& l, config&& c) {
