@@ -278,16 +278,33 @@ void gateway::configure_host_kernel() {
         }
         return pfx;
     };
+    // Each route carries the source address of the port it leaves through (`src`), so
+    // the host's own connections to the internet leave from the uplink's address (which
+    // comes back to it), not from whichever address the TAP happens to list first.
+    auto source_of = [&](const cfg::port_config& p, bool v6) -> std::string {
+        const auto& addrs = v6 ? p.ipv6 : p.ipv4;
+        return addrs.empty() ? "" : " src " + cfg::to_string(addrs.front().addr);
+    };
     for (const auto& p : config_.ports) {
         for (const auto& a : p.ipv4) {
-            run_ip("route replace " + cfg::to_string(masked(a)) + " dev " + dev);
+            run_ip("route replace " + cfg::to_string(masked(a)) + " dev " + dev + source_of(p, false));
         }
         for (const auto& a : p.ipv6) {
-            run_ip("-6 route replace " + cfg::to_string(masked(a)) + " dev " + dev);
+            run_ip("-6 route replace " + cfg::to_string(masked(a)) + " dev " + dev + source_of(p, true));
         }
     }
     for (const auto& r : config_.routes) {
-        run_ip(std::string(r.prefix.addr.v6 ? "-6 " : "") + "route replace " + cfg::to_string(r.prefix) + " dev " + dev);
+        const bool v6 = r.prefix.addr.v6;
+        std::string src;
+        for (const auto& p : config_.ports) {
+            const bool egress = r.via ? std::any_of((v6 ? p.ipv6 : p.ipv4).begin(), (v6 ? p.ipv6 : p.ipv4).end(),
+                                                    [&](const cfg::ip_prefix& a) { return cfg::contains(a, *r.via); })
+                                      : p.name == r.port;
+            if (egress && src.empty()) {
+                src = source_of(p, v6);
+            }
+        }
+        run_ip(std::string(v6 ? "-6 " : "") + "route replace " + cfg::to_string(r.prefix) + " dev " + dev + src);
     }
 }
 

@@ -228,6 +228,34 @@ void remember_fragment(nat44_state& st, const nat_tuple& before, const packet& p
                             now_s);
 }
 
+/// Inbound first fragments record their translation when it is decided (step 2), so
+/// that later fragments of the same burst, decided after them, find it.
+void remember_inbound_fragment(worker_context& w, const packet& p, uint32_t new_src, uint32_t new_dst) {
+    const uint8_t* ip = p.l3();
+    if (!(load16(ip + ipv4::frag) & ipv4::flag_mf) || !w.nat) [[likely]] {
+        return;  // (non-first fragments never get here: they have no ports)
+    }
+    w.nat->fragments().remember(load32(ip + ipv4::src), load32(ip + ipv4::dst), ip[ipv4::proto],
+                                load16(ip + ipv4::id), new_src, new_dst, w.now_s);
+}
+
+/// A non-first fragment takes its datagram's translation: sets the op, false when the
+/// first fragment has not been seen.
+bool follow_fragment(packet& p, worker_context& w) {
+    const uint8_t* ip = p.l3();
+    const nat44_fragment_table::entry* e =
+        w.nat ? w.nat->fragments().find(load32(ip + ipv4::src), load32(ip + ipv4::dst), ip[ipv4::proto],
+                                        load16(ip + ipv4::id), w.now_s)
+              : nullptr;
+    if (!e) {
+        return false;
+    }
+    p.nat_op = nat_op_fragment;
+    p.nat_addr = e->new_src;
+    p.nat_ref = e->new_dst;
+    return true;
+}
+
 /// The port a static translation keeps (the packet's own), for nat44_rewrite_*.
 uint16_t own_port(const nat_tuple& t, nat_side side) { return side == nat_side::src ? t.src_port : t.dst_port; }
 
@@ -380,17 +408,9 @@ bool nat44_classify(packet& p, const snapshot& s, worker_context& w, flow_key& k
             return true;
         }
         if (t.flags & nat_tuple::no_ports) [[unlikely]] {
-            const nat44_fragment_table::entry* e =
-                (t.flags & nat_tuple::fragment) && w.nat
-                    ? w.nat->fragments().find(src, dst, ip[ipv4::proto], load16(ip + ipv4::id), w.now_s)
-                    : nullptr;
-            if (e) {
-                p.nat_op = nat_op_fragment;
-                p.nat_addr = e->new_src;
-                p.nat_ref = e->new_dst;
-            } else {
-                p.nat_op = nat_op_out_unsupported;
-            }
+            // A non-first fragment follows its first fragment, which may be in this very
+            // burst and is translated (step 3) before it: look it up then.
+            p.nat_op = (t.flags & nat_tuple::fragment) ? nat_op_fragment_out : nat_op_out_unsupported;
             return true;
         }
         p.nat_op = nat_op_out;
@@ -407,14 +427,8 @@ bool nat44_classify(packet& p, const snapshot& s, worker_context& w, flow_key& k
         return true;  // not translatable: local delivery answers or drops it
     }
     if (t.flags & nat_tuple::no_ports) [[unlikely]] {
-        const nat44_fragment_table::entry* e =
-            (t.flags & nat_tuple::fragment) && w.nat
-                ? w.nat->fragments().find(src, dst, ip[ipv4::proto], load16(ip + ipv4::id), w.now_s)
-                : nullptr;
-        if (e) {
-            p.nat_op = nat_op_fragment;
-            p.nat_addr = e->new_src;
-            p.nat_ref = e->new_dst;
+        if (t.flags & nat_tuple::fragment) {
+            p.nat_op = nat_op_fragment_in;  // decided after its first fragment (step 2)
             return true;
         }
         const uint32_t bits = pol.public_lookup.find(dst);
@@ -456,13 +470,45 @@ bool nat44_decide(packet& p, const snapshot& s, worker_context& w, uint32_t foun
     case nat_op_error_in: {
         if (found != k_no_session) {
             p.nat_ref = found;
-            route_dst = w.nat->table().at(found).inside.src_addr;
+            const session& r = w.nat->table().at(found);
+            route_dst = r.inside.src_addr;
+        } else {
+            nat_tuple t;
+            nat44_tuple(p, t);  // succeeded in classify
+            if (!decide_inbound_miss(p, s, w, t, p.nat_op == nat_op_error_in, route_dst)) {
+                return false;
+            }
+        }
+        if (p.nat_op == nat_op_in) {
+            const session& r = w.nat->table().at(p.nat_ref);
+            const bool twice = r.outside.src_addr != r.inside.dst_addr;
+            remember_inbound_fragment(w, p, twice ? r.inside.dst_addr : 0, r.inside.src_addr);
+        } else if (p.nat_op == nat_op_in_static) {
+            remember_inbound_fragment(w, p, 0, p.nat_addr);
+        }
+        return true;
+    }
+    case nat_op_fragment_in:
+        if (follow_fragment(p, w)) {
+            if (p.nat_ref != 0) {
+                route_dst = p.nat_ref;
+            }
             return true;
         }
-        nat_tuple t;
-        nat44_tuple(p, t);  // succeeded in classify
-        return decide_inbound_miss(p, s, w, t, p.nat_op == nat_op_error_in, route_dst);
-    }
+        {
+            // No first fragment seen: a dedicated address still maps it; else it is
+            // the gateway's own (local delivery) or dropped there.
+            const uint32_t bits = s.nat.public_lookup.find(route_dst);
+            if (bits != flat_map::k_missing && (bits & nat_public::dedicated)) {
+                p.nat_op = nat_op_in_static;
+                p.nat_addr = s.nat.vms[bits >> 8].addr;
+                p.nat_port = 0;
+                route_dst = p.nat_addr;
+            } else {
+                p.nat_op = nat_op_none;
+            }
+        }
+        return true;
     case nat_op_error_out:
         if (found != k_no_session) {
             p.nat_ref = found;
@@ -546,7 +592,6 @@ nat_apply_result nat44_apply(packet& p, const snapshot& s, worker_context& w, ui
         nat44_tuple(p, t);
         track(st, p.nat_ref, p, false, w.now_s);
         rewrite_in(p, st.table().at(p.nat_ref));
-        remember_fragment(st, t, p, w.now_s);
         w.counters.nat_translated.add();
         return nat_apply_result::ok;
     }
@@ -563,7 +608,7 @@ nat_apply_result nat44_apply(packet& p, const snapshot& s, worker_context& w, ui
         } else {
             nat44_rewrite_dst(p, p.nat_addr, p.nat_port != 0 ? p.nat_port : (ok ? t.dst_port : 0));
         }
-        if (ok && w.nat) {
+        if (ok && out && w.nat) {
             remember_fragment(*w.nat, t, p, w.now_s);
         }
         w.counters.nat_translated.add();
@@ -595,6 +640,15 @@ nat_apply_result nat44_apply(packet& p, const snapshot& s, worker_context& w, ui
         nat44_rewrite_icmp_error(p, nat_side::src, p.nat_addr, p.nat_addr, p.nat_port);
         w.counters.nat_translated.add();
         return nat_apply_result::ok;
+    case nat_op_fragment_out:
+        if (!leaves) {
+            return nat_apply_result::ok;
+        }
+        if (!follow_fragment(p, w)) {
+            w.drop(p, drop_reason::nat_fragment_no_state);
+            return nat_apply_result::dropped;
+        }
+        [[fallthrough]];
     case nat_op_fragment:
         if (p.nat_addr != 0) {
             nat44_rewrite_src(p, p.nat_addr, 0);

@@ -44,6 +44,8 @@ enum nat_op : uint8_t {
     nat_op_fragment = 10,         ///< non-first fragment: src := nat_addr, dst := nat_ref (0 = keep)
     nat_op_hairpin = 11,          ///< from a VM to a public address: decided in step 2
     nat_op_done = 12,             ///< already rewritten (the outbound half of a hairpin)
+    nat_op_fragment_out = 13,     ///< non-first fragment from a stateful VM: follows its first (step 3)
+    nat_op_fragment_in = 14,      ///< non-first fragment to a public address: follows its first (step 2)
 };
 
 /// Step 1. False: p was dropped (counted). True with needs_lookup: `key` is to be
