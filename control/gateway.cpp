@@ -116,6 +116,18 @@ gateway::gateway(cfg::config config)
             workers_.back()->set_nat(nat_states_[w].get());
         }
     }
+    if (!nat_states_.empty() && workers_count_ > 1) {
+        // Return traffic and a VM socket's flows belong to one worker each; the rare
+        // packet that arrives elsewhere is handed over (dataplane/handoff.hpp).
+        std::vector<const std::atomic<bool>*> asleep;
+        for (auto& wk : workers_) {
+            asleep.push_back(&wk->asleep());
+        }
+        handoff_ = std::make_unique<dp::handoff_mesh>(workers_count_, inject_event_fds_, asleep);
+        for (uint32_t w = 0; w < workers_count_; ++w) {
+            workers_[w]->set_handoff(&handoff_->links(w));
+        }
+    }
 }
 
 gateway::~gateway() {
@@ -431,6 +443,7 @@ totals gateway::sum_counters() const {
         t.nat_created += c.nat_sessions_created.get();
         t.nat_expired += c.nat_sessions_expired.get();
         t.nat_translated += c.nat_translated.get();
+        t.nat_handed_off += c.nat_handed_off.get();
     }
     for (const auto& st : nat_states_) {
         t.nat_sessions += st->table().size();
@@ -464,9 +477,9 @@ void gateway::print_status() {
     if (!nat_states_.empty()) {
         std::fprintf(stderr,
                      "nat: translated=%" PRIu64 " (%.0f pps) records=%" PRIu64 " created=%" PRIu64 " expired=%" PRIu64
-                     "\n",
+                     " handed_off=%" PRIu64 "\n",
                      t.nat_translated, rate(t.nat_translated, last_totals_.nat_translated), t.nat_sessions,
-                     t.nat_created, t.nat_expired);
+                     t.nat_created, t.nat_expired, t.nat_handed_off);
     }
     // The three largest drop reasons, so a glance at the log says why.
     std::vector<std::pair<uint64_t, uint32_t>> top;

@@ -17,6 +17,7 @@
 #include "control/nat_log.hpp"
 #include "control/neighbour_resolver.hpp"
 #include "dataplane/counters.hpp"
+#include "dataplane/handoff.hpp"
 #include "dataplane/io/port_io.hpp"
 #include "dataplane/neighbour_table.hpp"
 #include "dataplane/rcu.hpp"
@@ -35,7 +36,7 @@ namespace eg::ctl {
 struct totals {
     uint64_t rx_packets = 0, tx_packets = 0, rx_bytes = 0, tx_bytes = 0, drops = 0, forwarded4 = 0,
              forwarded6 = 0, punted = 0, to_host = 0, backend_drops = 0, nat_created = 0, nat_expired = 0,
-             nat_translated = 0;
+             nat_translated = 0, nat_handed_off = 0;
     uint64_t nat_sessions = 0;  ///< live sessions and mappings over all workers
     std::vector<uint64_t> drops_by_reason;
 };
@@ -90,6 +91,7 @@ private:
     dp::mac_bytes host_kernel_mac_{};
     std::vector<std::unique_ptr<dp::nat44_state>> nat_states_;  // [worker], when NAT is on
     std::unique_ptr<nat_log> nat_log_;
+    std::unique_ptr<dp::handoff_mesh> handoff_;  // several workers with NAT
     std::vector<std::unique_ptr<dp::worker>> workers_;
     std::vector<std::thread> threads_;
     std::atomic<bool> stop_workers_{false};

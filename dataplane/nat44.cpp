@@ -247,7 +247,7 @@ bool follow_fragment(packet& p, worker_context& w) {
         w.nat ? w.nat->fragments().find(load32(ip + ipv4::src), load32(ip + ipv4::dst), ip[ipv4::proto],
                                         load16(ip + ipv4::id), w.now_s)
               : nullptr;
-    if (!e) {
+    if (!e || e->owner != nat44_fragment_table::k_here) {
         return false;
     }
     p.nat_op = nat_op_fragment;
@@ -347,6 +347,23 @@ bool decide_hairpin(packet& p, const snapshot& s, worker_context& w, uint32_t& r
         w.drop(p, drop_reason::nat_unsupported);
         return false;
     }
+    if (w.workers() > 1) {
+        // The inbound half belongs to the worker owning the public address:port it goes
+        // to: pass it there as if it had come in on the uplink.
+        const uint32_t owner = pol.owner_of(in.dst_addr, in.dst_port, w.self());
+        if (owner != w.self()) {
+            for (const port_info& port : s.ports) {
+                if (port.role == port_role::uplink) {
+                    std::memcpy(p.data, port.mac.data(), 6);
+                    p.in_port = port.index;
+                    w.hand_off(p, owner);
+                    return false;
+                }
+            }
+            w.drop(p, drop_reason::nat_handoff_failed);
+            return false;
+        }
+    }
     const uint32_t id = st.table().lookup(tuple_key(in));
     if (id != k_no_session) {
         p.nat_op = nat_op_in;
@@ -355,6 +372,41 @@ bool decide_hairpin(packet& p, const snapshot& s, worker_context& w, uint32_t& r
         return true;
     }
     return decide_inbound_miss(p, s, w, in, false, route_dst);
+}
+
+/// Sessions of a VM socket live on one worker: the one its (address + port) names, so
+/// every flow of the socket finds its endpoint-independent mapping there, and the
+/// mapping's port (from that worker's slice) brings the replies back to it.
+uint32_t socket_owner(uint32_t vm_addr, uint16_t port, uint32_t workers) { return (vm_addr + port) % workers; }
+
+/// Multi-worker: hands p to `owner` when that is another worker (true: p is gone).
+/// A first fragment leaves a note so the datagram's later fragments follow it.
+bool handed_to_owner(packet& p, worker_context& w, uint32_t owner) {
+    if (owner == w.self() || p.handed_off) [[likely]] {
+        return false;
+    }
+    const uint8_t* ip = p.l3();
+    if ((load16(ip + ipv4::frag) & ipv4::flag_mf) && w.nat) {
+        w.nat->fragments().remember_handoff(load32(ip + ipv4::src), load32(ip + ipv4::dst), ip[ipv4::proto],
+                                            load16(ip + ipv4::id), owner, w.now_s);
+    }
+    w.hand_off(p, owner);
+    return true;
+}
+
+/// A non-first fragment whose first fragment was handed to another worker follows it.
+bool fragment_handed(packet& p, worker_context& w) {
+    if (w.workers() == 1 || p.handed_off || !w.nat) [[likely]] {
+        return false;
+    }
+    const uint8_t* ip = p.l3();
+    const nat44_fragment_table::entry* e = w.nat->fragments().find(
+        load32(ip + ipv4::src), load32(ip + ipv4::dst), ip[ipv4::proto], load16(ip + ipv4::id), w.now_s);
+    if (!e || e->owner == nat44_fragment_table::k_here) {
+        return false;
+    }
+    w.hand_off(p, e->owner);
+    return true;
 }
 
 }  // namespace
@@ -379,6 +431,10 @@ bool nat44_classify(packet& p, const snapshot& s, worker_context& w, flow_key& k
         }
         const nat_vm& vm = pol.vms[vm_index];
         if (pol.public_lookup.find(dst) != flat_map::k_missing) [[unlikely]] {
+            if (w.workers() > 1 && vm.stateful() && nat44_tuple(p, t) && !(t.flags & nat_tuple::no_ports) &&
+                handed_to_owner(p, w, socket_owner(src, t.src_port, w.workers()))) {
+                return false;
+            }
             p.nat_op = nat_op_hairpin;
             p.nat_addr = vm_index;
             return true;
@@ -397,6 +453,9 @@ bool nat44_classify(packet& p, const snapshot& s, worker_context& w, flow_key& k
                 p.nat_port = t.src_port;
                 return true;
             }
+            if (w.workers() > 1 && handed_to_owner(p, w, socket_owner(t.src_addr, t.src_port, w.workers()))) {
+                return false;
+            }
             p.nat_op = nat_op_error_out;
             key = tuple_key(t);
             needs_lookup = true;
@@ -410,8 +469,14 @@ bool nat44_classify(packet& p, const snapshot& s, worker_context& w, flow_key& k
         if (t.flags & nat_tuple::no_ports) [[unlikely]] {
             // A non-first fragment follows its first fragment, which may be in this very
             // burst and is translated (step 3) before it: look it up then.
+            if (fragment_handed(p, w)) {
+                return false;
+            }
             p.nat_op = (t.flags & nat_tuple::fragment) ? nat_op_fragment_out : nat_op_out_unsupported;
             return true;
+        }
+        if (w.workers() > 1 && handed_to_owner(p, w, socket_owner(src, t.src_port, w.workers()))) {
+            return false;
         }
         p.nat_op = nat_op_out;
         p.nat_addr = vm_index;
@@ -428,6 +493,9 @@ bool nat44_classify(packet& p, const snapshot& s, worker_context& w, flow_key& k
     }
     if (t.flags & nat_tuple::no_ports) [[unlikely]] {
         if (t.flags & nat_tuple::fragment) {
+            if (fragment_handed(p, w)) {
+                return false;
+            }
             p.nat_op = nat_op_fragment_in;  // decided after its first fragment (step 2)
             return true;
         }
@@ -438,6 +506,9 @@ bool nat44_classify(packet& p, const snapshot& s, worker_context& w, flow_key& k
             p.nat_port = 0;
         }
         return true;
+    }
+    if (w.workers() > 1 && handed_to_owner(p, w, pol.owner_of(t.dst_addr, t.dst_port, w.self()))) {
+        return false;
     }
     p.nat_op = (t.flags & nat_tuple::icmp_error) ? nat_op_error_in : nat_op_in;
     key = tuple_key(t);

@@ -48,13 +48,14 @@ enum nat_op : uint8_t {
     nat_op_fragment_in = 14,      ///< non-first fragment to a public address: follows its first (step 2)
 };
 
-/// Step 1. False: p was dropped (counted). True with needs_lookup: `key` is to be
+/// Step 1. False: p was dropped (counted) or handed to the worker that owns its state
+/// (handoff.hpp; verdict consumed). True with needs_lookup: `key` is to be
 /// looked up in the worker's flow table and the result passed to nat44_decide.
 bool nat44_classify(packet& p, const snapshot& s, worker_context& w, flow_key& key, bool& needs_lookup);
 
 /// Step 2, for every packet nat44_classify kept (session = the lookup result, or
 /// k_no_session when there was none). Sets route_dst (host order) to the address the
-/// packet is to be routed by. False: dropped (counted).
+/// packet is to be routed by. False: dropped (counted) or handed off (hairpin).
 bool nat44_decide(packet& p, const snapshot& s, worker_context& w, uint32_t session, uint32_t& route_dst);
 
 enum class nat_apply_result : uint8_t { ok, dropped, refuse_admin };

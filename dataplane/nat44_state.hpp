@@ -58,14 +58,21 @@ public:
         uint8_t used = 0;
         uint32_t new_src = 0, new_dst = 0;
         uint32_t expires_s = 0;
+        uint32_t owner = k_here;  ///< k_here: translated here; else handed to that worker
     };
+    static constexpr uint32_t k_here = 0xffffffff;
     static constexpr uint32_t k_slots = 1024;
     static constexpr uint32_t k_lifetime_s = 5;  ///< reassembly gives up after ~30 s; fragments of one datagram arrive together
 
     void remember(uint32_t src, uint32_t dst, uint8_t proto, uint16_t id, uint32_t new_src, uint32_t new_dst,
                   uint32_t now_s) {
         entry& e = slots_[slot(src, dst, proto, id)];
-        e = entry{src, dst, id, proto, 1, new_src, new_dst, now_s + k_lifetime_s};
+        e = entry{src, dst, id, proto, 1, new_src, new_dst, now_s + k_lifetime_s, k_here};
+    }
+    /// The first fragment went to worker `owner`: the later ones must follow it there.
+    void remember_handoff(uint32_t src, uint32_t dst, uint8_t proto, uint16_t id, uint32_t owner, uint32_t now_s) {
+        entry& e = slots_[slot(src, dst, proto, id)];
+        e = entry{src, dst, id, proto, 1, 0, 0, now_s + k_lifetime_s, owner};
     }
     const entry* find(uint32_t src, uint32_t dst, uint8_t proto, uint16_t id, uint32_t now_s) const {
         const entry& e = slots_[slot(src, dst, proto, id)];

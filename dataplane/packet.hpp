@@ -54,6 +54,7 @@ struct packet {
     uint16_t nat_port = 0;    ///< static translations: the new port
     uint32_t nat_ref = 0;     ///< session id, or a second address (fragments)
     uint32_t nat_addr = 0;    ///< static translations: the new address (host order)
+    uint8_t handed_off = 0;   ///< came from another worker (handoff.hpp): never hand on
     offload_info offload{};
     uint8_t* buf = nullptr;   ///< start of the buffer (data - buf = headroom)
     uint32_t buf_size = 0;    ///< bytes from buf

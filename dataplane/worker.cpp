@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bit>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -95,21 +96,16 @@ uint32_t worker::poll_once(uint64_t now_ns) {
         pc.rx_packets.add(b.count);
         pc.rx_bytes.add(bytes);
         process_burst(b, *s, ctx_);
-        for (uint16_t j = 0; j < b.count; ++j) {
-            packet* p = b.pkts[j];
-            if (p->verdict < ports_.size()) [[likely]] {
-                tx_lists_[p->verdict].push_back(p);
-            } else if (p->verdict < k_verdict_special && (p->verdict & k_verdict_fragment)) [[unlikely]] {
-                // (the special verdicts have that bit set too: test the range first)
-                fragment(*p, *s);
-            } else {
-                // Dropped (already counted) or consumed (copied to the control thread).
-                release_list_.push_back(p);
-            }
-        }
+        dispatch(b, *s);
+    }
+    if (ctx_.handoff) [[unlikely]] {
+        received += drain_handoff(*s);
     }
     drain_inject(*s);
     transmit_all();
+    if (ctx_.handoff && ctx_.handoff->to_wake) [[unlikely]] {
+        wake_handoff_targets();
+    }
     if (ctx_.nat) {
         nat44_expire(*ctx_.nat, s->nat, ctx_.counters, ctx_.now_s);
     }
@@ -122,6 +118,84 @@ uint32_t worker::poll_once(uint64_t now_ns) {
         ctx_.counters.bursts.add();
     }
     return received;
+}
+
+void worker::dispatch(burst& b, const snapshot& s) {
+    for (uint16_t j = 0; j < b.count; ++j) {
+        packet* p = b.pkts[j];
+        if (p->verdict < ports_.size()) [[likely]] {
+            tx_lists_[p->verdict].push_back(p);
+        } else if (p->verdict < k_verdict_special && (p->verdict & k_verdict_fragment)) [[unlikely]] {
+            // (the special verdicts have that bit set too: test the range first)
+            fragment(*p, s);
+        } else {
+            // Dropped (already counted) or consumed (copied to the control thread or
+            // handed to another worker).
+            release_list_.push_back(p);
+        }
+    }
+}
+
+uint32_t worker::drain_handoff(const snapshot& s) {
+    uint32_t total = 0;
+    for (handoff_ring* ring : ctx_.handoff->in) {
+        if (!ring) {
+            continue;
+        }
+        burst b;
+        while (b.count < k_max_burst) {
+            handoff_message* m = ring->front();
+            if (!m) {
+                break;
+            }
+            packet* p = m->port < ports_.size() ? ports_[m->port]->alloc(m->len) : nullptr;
+            if (p && p->tailroom() >= m->len) {
+                std::memcpy(p->data, m->data, m->len);
+                p->len = m->len;
+                p->offload = m->offload;
+                p->in_port = m->port;
+                p->handed_off = 1;
+                b.pkts[b.count++] = p;
+            } else {
+                if (p) {
+                    release_list_.push_back(p);
+                }
+                ctx_.counters.drop(drop_reason::nat_handoff_failed);
+            }
+            ring->pop();
+        }
+        if (b.count) {
+            process_burst(b, s, ctx_);
+            dispatch(b, s);
+            total += b.count;
+        }
+    }
+    return total;
+}
+
+bool worker::handoff_pending() const {
+    if (!ctx_.handoff) {
+        return false;
+    }
+    for (const handoff_ring* ring : ctx_.handoff->in) {
+        if (ring && !ring->empty()) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void worker::wake_handoff_targets() {
+    handoff_links& l = *ctx_.handoff;
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // our pushes before their flag
+    for (uint64_t bits = l.to_wake; bits; bits &= bits - 1) {
+        const uint32_t to = static_cast<uint32_t>(std::countr_zero(bits));
+        if (to < l.workers && l.asleep[to] && l.asleep[to]->load(std::memory_order_seq_cst) && l.wake_fd[to] >= 0) {
+            uint64_t one = 1;
+            [[maybe_unused]] auto r = write(l.wake_fd[to], &one, sizeof one);
+        }
+    }
+    l.to_wake = 0;
 }
 
 void worker::fragment(packet& p, const snapshot& s) {
@@ -208,6 +282,11 @@ void worker::transmit_all() {
 
 void worker::sleep_until_work() {
     ctx_.counters.idle_sleeps.add();
+    asleep_.store(true, std::memory_order_seq_cst);
+    if (handoff_pending()) {  // pushed before the flag was visible: do not sleep on it
+        asleep_.store(false, std::memory_order_relaxed);
+        return;
+    }
     snapshots_.go_offline(opts_.id);
     epoll_event events[16];
     // Bounded sleep: also wakes for stop requests and periodic work.
@@ -218,6 +297,7 @@ void worker::sleep_until_work() {
             [[maybe_unused]] auto r = read(inject_event_fd_, &v, sizeof v);
         }
     }
+    asleep_.store(false, std::memory_order_relaxed);
     snapshots_.go_online(opts_.id);
 }
 

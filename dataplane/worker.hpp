@@ -44,6 +44,10 @@ public:
     /// Gives the worker its NAT44 state (before run(); owned by the caller, outlives
     /// the worker). Without one, NAT is off on this worker.
     void set_nat(nat44_state* nat) { ctx_.nat = nat; }
+    /// Links to the other workers (several workers with NAT; before run()).
+    void set_handoff(handoff_links* links) { ctx_.handoff = links; }
+    /// Set while this worker sleeps in epoll (handoff producers then wake it).
+    const std::atomic<bool>& asleep() const { return asleep_; }
 
     /// Thread body: loops until `stop` is set.
     void run(const std::atomic<bool>& stop);
@@ -56,6 +60,10 @@ private:
     uint32_t poll_once(uint64_t now_ns);
     void transmit_all();
     void drain_inject(const snapshot& s);
+    uint32_t drain_handoff(const snapshot& s);
+    void dispatch(burst& b, const snapshot& s);
+    void wake_handoff_targets();
+    bool handoff_pending() const;
     void fragment(packet& p, const snapshot& s);
     void sleep_until_work();
 
@@ -71,6 +79,7 @@ private:
     // Per egress port: packets decided for it in this iteration.
     std::vector<std::vector<packet*>> tx_lists_;
     std::vector<packet*> release_list_;
+    std::atomic<bool> asleep_{false};
 };
 
 /// Monotonic time in nanoseconds (vDSO clock_gettime, ~50 ns: called once per burst).

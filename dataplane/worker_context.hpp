@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "dataplane/counters.hpp"
+#include "dataplane/handoff.hpp"
 #include "dataplane/neighbour_table.hpp"
 #include "dataplane/packet.hpp"
 #include "dataplane/spsc_ring.hpp"
@@ -96,6 +97,7 @@ struct worker_context {
     uint64_t now_ns = 0;
     uint32_t now_s = 0;              ///< now_ns in whole seconds (session timestamps)
     nat44_state* nat = nullptr;      ///< this worker's NAT44 state; null when NAT is off
+    handoff_links* handoff = nullptr; ///< to the other workers; null with one worker
     icmp_rate_limiter icmp_limiter{};
     neighbour_memo memo{};
 
@@ -128,6 +130,30 @@ struct worker_context {
             return false;
         }
         memo.remember(port, true, a0, a1, mac_out);
+        return true;
+    }
+
+    /// This worker's index and the worker count (ownership of NAT state).
+    uint32_t self() const { return handoff ? handoff->self : 0; }
+    uint32_t workers() const { return handoff ? handoff->workers : 1; }
+
+    /// Passes p to worker `to`, which owns its state (a copy; p is consumed here).
+    /// False, with p dropped and counted, when the ring is full.
+    bool hand_off(packet& p, uint32_t to) {
+        handoff_ring* r = handoff->out[to];
+        handoff_message* m = p.len <= k_handoff_max && r ? r->reserve() : nullptr;
+        if (!m) {
+            drop(p, drop_reason::nat_handoff_failed);
+            return false;
+        }
+        m->port = p.in_port;
+        m->len = p.len;
+        m->offload = p.offload;
+        std::memcpy(m->data, p.data, p.len);
+        r->commit();
+        handoff->to_wake |= uint64_t{1} << (to & 63);
+        p.verdict = k_verdict_consumed;
+        counters.nat_handed_off.add();
         return true;
     }
 
