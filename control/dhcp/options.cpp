@@ -42,7 +42,7 @@ std::optional<uint32_t> option_set::u32(uint8_t code) const {
 }
 
 void option_set::clear() {
-    index_.fill(slot{});
+    for (size_t i = 0; i < count_; ++i) index_[codes_[i]] = slot{};
     count_ = 0;
 }
 
@@ -51,15 +51,17 @@ void option_set::clear() {
 void option_set_builder::measure(uint8_t code, size_t len) {
     if (!out_.index_[code].present) {
         out_.index_[code].present = true;
-        ++out_.count_;
+        out_.codes_[out_.count_++] = code;
+        total_[code] = 0;
+        filled_[code] = 0;
     }
     total_[code] += static_cast<uint32_t>(len);
 }
 
 bool option_set_builder::layout() {
     size_t offset = 0;
-    for (size_t code = 0; code < 256; ++code) {
-        if (!out_.index_[code].present) continue;
+    for (size_t i = 0; i < out_.count_; ++i) {
+        const uint8_t code = out_.codes_[i];
         if (offset + total_[code] > option_set::k_capacity) return false;
         out_.index_[code].offset = static_cast<uint16_t>(offset);
         out_.index_[code].len = static_cast<uint16_t>(total_[code]);

@@ -78,6 +78,8 @@ public:
     std::optional<uint32_t> u32(uint8_t code) const;  ///< also IPv4 addresses, host order
     /// Number of distinct codes present (pad and end never count).
     size_t count() const { return count_; }
+    /// The codes present, in order of first appearance.
+    std::span<const uint8_t> codes() const { return {codes_.data(), count_}; }
 
     void clear();
 
@@ -89,6 +91,9 @@ private:
         bool present = false;
     };
     std::array<slot, 256> index_{};
+    // The present codes, so clear() and layout touch only those (a message carries a
+    // handful of the 254 possible codes).
+    std::array<uint8_t, 256> codes_{};
     std::array<uint8_t, k_capacity> data_{};
     size_t count_ = 0;
 };
@@ -106,8 +111,9 @@ public:
 
 private:
     option_set& out_;
-    std::array<uint32_t, 256> total_{};
-    std::array<uint16_t, 256> filled_{};
+    // Entries are reset as codes are first measured, so the arrays need no clearing.
+    std::array<uint32_t, 256> total_;
+    std::array<uint16_t, 256> filled_;
 };
 
 /// Appends options to a reply's option area. Never writes past `limit` bytes; a value

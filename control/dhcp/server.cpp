@@ -32,6 +32,10 @@ std::string mac_text(const dp::mac_bytes& m) {
     return b;
 }
 
+/// Shortest lease a client may ask for: below it, renewal traffic costs more than the
+/// lease is worth, so the configured lease is granted instead.
+constexpr uint32_t k_min_requested_lease_s = 60;
+
 bool contains(std::span<const uint8_t> list, uint8_t code) {
     return std::find(list.begin(), list.end(), code) != list.end();
 }
@@ -178,6 +182,15 @@ bool server::assignable(const network_config& net, uint32_t addr) const {
     return host != 0 && host != ~prefix_mask(net.prefix_len);
 }
 
+uint32_t server::granted_lease(const context& c) const {
+    // RFC 2131 §4.3.1: the client may ask for a lease time (51); a shorter one than
+    // configured is granted, a longer one is not (Kea's max-valid-lifetime rule).
+    const uint32_t configured = c.net.lease_time_s;
+    const auto asked = c.m.options.u32(opt::lease_time);
+    if (asked && *asked >= k_min_requested_lease_s && *asked < configured) return *asked;
+    return configured;
+}
+
 bool server::reserved_elsewhere(const context& c, uint32_t addr) const {
     const auto reserved = book_.reserved_address(c.net.id, c.mac);
     if (!reserved || *reserved == addr) return false;
@@ -196,11 +209,17 @@ void server::on_discover(const context& c, std::vector<action>& out) {
     // RFC 2131 §4.3.1 order, with the platform's reservation first: it is the address
     // this VM is meant to have.
     uint32_t addr = 0;
+    uint32_t lease_s = granted_lease(c);
+    const auto current = book_.find_by_client(net.id, c.key, c.now_s);
     if (const auto r = book_.reserved_address(net.id, c.mac); r && try_hold(*r)) {
         addr = *r;
     }
-    if (!addr) {
-        if (const auto l = book_.find_by_client(net.id, c.key, c.now_s); l && try_hold(l->address)) addr = l->address;
+    if (!addr && current && try_hold(current->address)) addr = current->address;
+    // §4.3.1: a client with a current binding is offered its existing expiry, not a
+    // silent extension (the REQUEST that follows extends it).
+    if (current && addr == current->address && current->state == lease_state::bound &&
+        current->expires_s != k_infinite && current->expires_s > c.now_s) {
+        lease_s = static_cast<uint32_t>(std::min<uint64_t>(lease_s, current->expires_s - c.now_s));
     }
     if (!addr) {
         if (const auto r = c.m.options.u32(opt::requested_address); r && try_hold(*r)) addr = *r;
@@ -220,7 +239,7 @@ void server::on_discover(const context& c, std::vector<action>& out) {
         return;
     }
     send_action s;
-    if (!make_reply(c, message_type::offer, addr, net.lease_time_s, {}, s)) return;
+    if (!make_reply(c, message_type::offer, addr, lease_s, {}, s)) return;
     bump(counter::tx_offer);
     emit(std::move(s), k_no_ticket, out);
 }
@@ -297,10 +316,11 @@ void server::on_request(const context& c, std::vector<action>& out) {
     l.client = c.key;
     l.mac = c.mac;
     l.state = lease_state::bound;
-    l.expires_s = net.lease_time_s == k_infinite_lease ? k_infinite : c.now_s + net.lease_time_s;
+    const uint32_t lease_s = granted_lease(c);
+    l.expires_s = lease_s == k_infinite_lease ? k_infinite : c.now_s + lease_s;
 
     send_action s;
-    if (!make_reply(c, message_type::ack, addr, net.lease_time_s, {}, s)) return;
+    if (!make_reply(c, message_type::ack, addr, lease_s, {}, s)) return;
     const ticket t = book_.commit(l);
     bump(counter::leases_bound);
     out.push_back(lease_action{lease_action::bound, l, t});
@@ -409,9 +429,13 @@ bool server::make_reply(const context& c, message_type type, uint32_t yiaddr, st
     if (lease_s) {
         o.add_u32(opt::lease_time, *lease_s);
         if (*lease_s != k_infinite_lease) {
-            const uint32_t t1 = net.renewal_time_s ? net.renewal_time_s : *lease_s / 2;
-            const uint32_t t2 = net.rebinding_time_s ? net.rebinding_time_s
-                                                     : static_cast<uint32_t>(uint64_t{*lease_s} * 7 / 8);
+            // Configured timers apply while they fit the granted lease (a client may
+            // have asked for a shorter one); else the RFC 2131 §4.4.5 fractions.
+            const uint32_t t1 = net.renewal_time_s && net.renewal_time_s < *lease_s ? net.renewal_time_s
+                                                                                   : *lease_s / 2;
+            const uint32_t t2 = net.rebinding_time_s && net.rebinding_time_s < *lease_s
+                                    ? net.rebinding_time_s
+                                    : static_cast<uint32_t>(uint64_t{*lease_s} * 7 / 8);
             // Kea's rule: T2 only if shorter than the lease, T1 only if shorter than T2.
             const bool send_t2 = t2 < *lease_s;
             if (t1 < *lease_s && (!send_t2 || t1 < t2)) o.add_u32(opt::renewal_time, t1);

@@ -184,6 +184,8 @@ private:
     const network_config* select_network(const message& m, const arrival& a) const;
     bool is_our_server_id(uint32_t addr) const;
     bool assignable(const network_config& net, uint32_t addr) const;
+    /// The lease to grant: the configured one, or the client's shorter request (51).
+    uint32_t granted_lease(const context& c) const;
     /// True when a reservation for the client's MAC names an address other than `addr`
     /// that it could have now: then `addr` is not the one the platform wants it on.
     bool reserved_elsewhere(const context& c, uint32_t addr) const;

@@ -182,6 +182,14 @@ TEST(DhcpMessage, RepeatedOptionsConcatenateRfc3396) {
     const auto v = m->options.get(opt::relay_agent_info);
     EXPECT_EQ(bytes(v.begin(), v.end()), (bytes{1, 4, 'e', 't', 'h', '0'}));
     EXPECT_EQ(m->options.count(), 3u);
+    EXPECT_EQ(bytes(m->options.codes().begin(), m->options.codes().end()), (bytes{53, 82, 12}));
+    // Re-parsing into the same object forgets the previous message's options.
+    dhcp_spec other;
+    other.options = {{53, u8v(8)}, {12, bytes{'x'}}};
+    ASSERT_EQ(parse_message(dhcp_payload(other), *m), parse_error::none);
+    EXPECT_FALSE(m->options.has(opt::relay_agent_info));
+    EXPECT_EQ(m->options.get(opt::host_name).size(), 1u);
+    EXPECT_EQ(m->options.count(), 2u);
     // Zero-length option is present with an empty value.
     s.options = {{53, u8v(1)}, {80, bytes{}}};
     ASSERT_EQ(parse_message(dhcp_payload(s), *m), parse_error::none);

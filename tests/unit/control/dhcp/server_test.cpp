@@ -736,6 +736,55 @@ TEST_F(DhcpServer, InfiniteLeaseHasNoTimers) {
     EXPECT_EQ(book->commits.back().expires_s, k_infinite);
 }
 
+TEST_F(DhcpServer, LeaseTimeRequestedAndRemaining) {
+    // A shorter lease asked for is granted, with timers scaled to it.
+    auto r = replies(feed(discover(k_a, {{51, u32v(600)}}), broadcast_from(k_a)));
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(*r[0].m->options.u32(opt::lease_time), 600u);
+    EXPECT_EQ(*r[0].m->options.u32(opt::renewal_time), 300u);
+    EXPECT_EQ(*r[0].m->options.u32(opt::rebinding_time), 525u);
+    const uint32_t addr = r[0].m->h.yiaddr;
+    auto ack = replies(feed(request(k_a, {{54, ipv(k_server_ip)}, {50, u32v(addr)}, {51, u32v(600)}}),
+                            broadcast_from(k_a)));
+    ASSERT_EQ(ack.size(), 1u);
+    EXPECT_EQ(*ack[0].m->options.u32(opt::lease_time), 600u);
+    EXPECT_EQ(book->commits.back().expires_s, now + 600);
+    // Longer than configured, or absurdly short: the configured lease.
+    for (const uint32_t asked : {100000u, 30u}) {
+        SCOPED_TRACE(asked);
+        r = replies(feed(discover(k_b, {{51, u32v(asked)}}), broadcast_from(k_b)));
+        ASSERT_EQ(r.size(), 1u);
+        EXPECT_EQ(*r[0].m->options.u32(opt::lease_time), 3600u);
+    }
+    // A bound client's DISCOVER is offered what is left of its lease (§4.3.1); the
+    // REQUEST that follows extends it in full.
+    const uint32_t c_addr = bind(k_c);
+    now += 1000;
+    r = replies(feed(discover(k_c), broadcast_from(k_c)));
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].m->h.yiaddr, c_addr);
+    EXPECT_EQ(*r[0].m->options.u32(opt::lease_time), 2600u);
+    EXPECT_EQ(*r[0].m->options.u32(opt::renewal_time), 1300u);
+    ack = replies(feed(request(k_c, {{54, ipv(k_server_ip)}, {50, u32v(c_addr)}}), broadcast_from(k_c)));
+    ASSERT_EQ(ack.size(), 1u);
+    EXPECT_EQ(*ack[0].m->options.u32(opt::lease_time), 3600u);
+}
+
+TEST_F(DhcpServer, ConfiguredTimersUsedWhileTheyFit) {
+    server_config cfg = make_config();
+    cfg.networks[0].renewal_time_s = 1000;
+    cfg.networks[0].rebinding_time_s = 2000;
+    reset(cfg);
+    auto r = replies(feed(discover(k_a), broadcast_from(k_a)));
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(*r[0].m->options.u32(opt::renewal_time), 1000u);
+    EXPECT_EQ(*r[0].m->options.u32(opt::rebinding_time), 2000u);
+    r = replies(feed(discover(k_b, {{51, u32v(900)}}), broadcast_from(k_b)));
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(*r[0].m->options.u32(opt::renewal_time), 450u);
+    EXPECT_EQ(*r[0].m->options.u32(opt::rebinding_time), 787u);
+}
+
 struct drop_case {
     const char* name;
     dhcp_spec spec;
