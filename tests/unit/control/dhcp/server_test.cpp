@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <variant>
@@ -239,6 +240,38 @@ TEST_F(DhcpServer, OfferToUdhcpcIsByteExact) {
     ASSERT_TRUE(rec);
     EXPECT_EQ(rec->state, lease_state::offered);
     EXPECT_EQ(rec->expires_s, now + 30);
+}
+
+TEST_F(DhcpServer, DhcpcdStyleDiscoverGetsMtuAndRoutes) {
+    // dhcpcd 9's shape: RFC 4361 client id (0xff, IAID, DUID-LL), max size from the
+    // interface MTU, rapid commit (80, not supported: a normal OFFER), host name, and
+    // a request list asking for routes (121) before the router and for the MTU (26).
+    const bytes cid = {0xff, 0x00, 0x00, 0x00, 0x0b, 0x00, 0x03, 0x00, 0x01, 0x52, 0x54, 0x00, 0x00, 0x00, 0x0b};
+    dhcp_spec d = discover(k_b, {{61, cid},
+                                 {57, u16v(1472)},
+                                 {80, bytes{}},
+                                 {12, bytes{'v', 'm', 'b'}},
+                                 {55, bytes{1, 121, 33, 3, 6, 12, 15, 26, 28, 51, 54, 58, 59, 119}}});
+    auto r = replies(feed(d, broadcast_from(k_b)));
+    ASSERT_EQ(r.size(), 1u);
+    const message& m = *r[0].m;
+    EXPECT_EQ(m.type(), message_type::offer);
+    EXPECT_EQ(*m.options.u16(opt::interface_mtu), 1450);
+    const auto routes = decode_classless_routes(m.options.get(opt::classless_routes));
+    ASSERT_TRUE(routes);
+    ASSERT_EQ(routes->size(), 2u);
+    EXPECT_EQ((*routes)[0], (classless_route{h(ip4("10.0.0.0")), 8, h(ip4("192.168.100.254"))}));
+    EXPECT_EQ((*routes)[1], (classless_route{0, 0, h(ip4("192.168.100.1"))}));  // default route inside 121
+    EXPECT_EQ(bytes(m.options.get(61).begin(), m.options.get(61).end()), cid);
+    EXPECT_FALSE(m.options.has(80));                        // no rapid commit
+    EXPECT_FALSE(m.options.has(opt::parameter_request_list));  // MUST NOT in replies
+    EXPECT_FALSE(m.options.has(opt::max_message_size));
+    EXPECT_FALSE(m.options.has(opt::requested_address));
+    // Subnet mask precedes the router (RFC 2132 §3.3).
+    const auto codes = m.options.codes();
+    const auto pos = [&](uint8_t code) { return std::find(codes.begin(), codes.end(), code) - codes.begin(); };
+    EXPECT_LT(pos(opt::subnet_mask), pos(opt::router));
+    EXPECT_EQ(book->record(k_lan, m.h.yiaddr)->client, client_key::from_client_id(cid.data(), cid.size()));
 }
 
 TEST_F(DhcpServer, SelectingRequestAckIsHeldUntilDurable) {
