@@ -876,6 +876,48 @@ TEST_F(DhcpServer, DropsAreCountedNeverAnswered) {
     EXPECT_EQ(srv->frame_errors(frame_error::bad_ip_checksum), 1u);
 }
 
+TEST_F(DhcpServer, VlanTagsComeBackOnTheReply) {
+    dhcp_spec d = discover(k_a);
+    d.flags = 0x8000;
+    const bytes f = eth(k_broadcast, k_a, 0x0800,
+                        ipv4(ip4("0.0.0.0"), ip4("255.255.255.255"), 17,
+                             udp(ip4("0.0.0.0"), ip4("255.255.255.255"), 68, 67, dhcp_payload(d))),
+                        {{0x8100, 42}});
+    std::vector<action> out;
+    srv->on_frame(k_vm_port, f, now, out);
+    auto r = replies(out);
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].send.to.vlan_tags_len, 4);
+    EXPECT_EQ(bytes(r[0].send.to.vlan_tags.begin(), r[0].send.to.vlan_tags.begin() + 4), (bytes{0x81, 0x00, 0, 42}));
+}
+
+TEST_F(DhcpServer, UnicastRenewalFromRelayedNetworkSelectedByCiaddr) {
+    // Bound through the relay, the client later renews by unicast straight to the
+    // server: no giaddr, arriving on the uplink; its ciaddr picks the network.
+    dhcp_spec d = discover(k_a);
+    d.giaddr = k_relay_ip;
+    arrival via_relay = broadcast_from(k_relay_mac, k_uplink_port);
+    auto offer = replies(feed(d, via_relay));
+    ASSERT_EQ(offer.size(), 1u);
+    const uint32_t addr = offer[0].m->h.yiaddr;
+    dhcp_spec q = request(k_a, {{54, ipv(k_remote_server_ip)}, {50, u32v(addr)}});
+    q.giaddr = k_relay_ip;
+    ASSERT_EQ(replies(feed(q, via_relay)).size(), 1u);
+
+    arrival direct = unicast_from(k_relay_mac, addr_of(addr));  // routed: the router's MAC
+    direct.port = k_uplink_port;
+    direct.from.dst_ip = h(k_remote_server_ip);
+    auto r = replies(feed(request(k_a, {}, addr_of(addr)), direct));
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].m->type(), message_type::ack);
+    EXPECT_EQ(*r[0].m->options.u32(opt::server_id), h(k_remote_server_ip));
+    EXPECT_EQ(*r[0].m->options.u32(opt::lease_time), 600u);
+    EXPECT_EQ(r[0].send.route, reply_route::unicast_ciaddr);
+    EXPECT_EQ(r[0].send.to.dst_mac, k_relay_mac);
+    EXPECT_EQ(r[0].send.port, k_uplink_port);
+    EXPECT_EQ(srv->count(counter::request_renewing), 1u);
+}
+
 TEST_F(DhcpServer, FrameInFrameOutRoundTrip) {
     // The adapter's path: punted frame in, send_action out, build_frame, and the
     // result is a valid IPv4/UDP frame to the client.
