@@ -224,11 +224,16 @@ void server::on_discover(const context& c, std::vector<action>& out) {
     if (!addr) {
         if (const auto r = c.m.options.u32(opt::requested_address); r && try_hold(*r)) addr = *r;
     }
-    if (!addr) {
-        if (const auto a = book_.hold_any(net.id, c.key, c.mac, c.now_s, until); a && assignable(net, *a)) {
+    // A pool drawn as the whole subnet also holds the network, broadcast and our own
+    // address; those come back from the allocator, are handed back and skipped (a
+    // next-free cursor has moved past them). Four tries cover them in any order.
+    for (int tries = 0; !addr && tries < 4; ++tries) {
+        const auto a = book_.hold_any(net.id, c.key, c.mac, c.now_s, until);
+        if (!a) break;
+        if (assignable(net, *a)) {
             addr = *a;
-        } else if (a) {
-            book_.drop_hold(net.id, *a, c.key);  // the book offered something we may not hand out
+        } else {
+            book_.drop_hold(net.id, *a, c.key);
         }
     }
     if (!addr) {

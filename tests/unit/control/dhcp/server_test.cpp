@@ -700,6 +700,23 @@ TEST_F(DhcpServer, PoolExhaustionIsCountedAndLoggedRateLimited) {
     EXPECT_EQ(bind(k_c), h(ip4("192.168.100.100")));
 }
 
+TEST_F(DhcpServer, PoolSpanningSubnetSkipsNetworkServerAndBroadcast) {
+    book = std::make_unique<memory_lease_book>();
+    book->add_pool(k_lan, h(ip4("192.168.100.0")), h(ip4("192.168.100.255")));
+    srv = std::make_unique<server>(make_config(), *book);
+    // .0 (network) and .1 (ours) come first from the allocator: skipped.
+    EXPECT_EQ(bind(k_a), h(ip4("192.168.100.2")));
+    for (uint32_t i = 3; i <= 254; ++i) {
+        mac_t m = k_b;
+        m[3] = 0x77, m[4] = static_cast<uint8_t>(i >> 8), m[5] = static_cast<uint8_t>(i);
+        ASSERT_EQ(replies(feed(discover(m), broadcast_from(m))).size(), 1u) << i;
+    }
+    // .255 (broadcast) is never offered: the pool is now exhausted.
+    EXPECT_TRUE(replies(feed(discover(k_c), broadcast_from(k_c))).empty());
+    EXPECT_EQ(srv->count(counter::pool_exhausted), 1u);
+    EXPECT_EQ(srv->count(counter::tx_offer), 1u + 252u);
+}
+
 TEST_F(DhcpServer, ExpiredOfferIsReusable) {
     reset(make_config(), h(ip4("192.168.100.100")));  // one address
     ASSERT_EQ(replies(feed(discover(k_a), broadcast_from(k_a))).size(), 1u);
