@@ -285,16 +285,26 @@ bool decide_inbound_miss(packet& p, const snapshot& s, worker_context& w, const 
         route_dst = vm.addr;
         return true;
     }
-    if (!error && pol.endpoint_independent_filtering && !(t.flags & nat_tuple::no_ports)) {
-        const uint32_t id = create_inbound(p, pol, w, t);
-        if (id != k_no_session) {
-            p.nat_op = nat_op_in;
-            p.nat_ref = id;
-            route_dst = w.nat->table().at(id).inside.src_addr;
-            return true;
-        }
-        if (p.verdict == k_verdict_drop) {
-            return false;
+    if (!error && !(t.flags & nat_tuple::no_ports)) {
+        if (!pol.endpoint_independent_filtering) {
+            // RFC 4787 REQ-8 address-and-port-dependent filtering: a mapped port takes
+            // only what answers its sessions (those were found by the lookup).
+            const flow_key mapped = make_flow_key(0, 0, t.dst_addr, t.dst_port, t.proto, k_key_mapping);
+            if (w.nat->table().lookup(mapped) != k_no_session) {
+                w.drop(p, drop_reason::nat_no_session);
+                return false;
+            }
+        } else {
+            const uint32_t id = create_inbound(p, pol, w, t);
+            if (id != k_no_session) {
+                p.nat_op = nat_op_in;
+                p.nat_ref = id;
+                route_dst = w.nat->table().at(id).inside.src_addr;
+                return true;
+            }
+            if (p.verdict == k_verdict_drop) {
+                return false;
+            }
         }
     }
     // Nothing maps it: the gateway's own traffic (an address of ours: local delivery,
@@ -325,6 +335,21 @@ bool decide_hairpin(packet& p, const snapshot& s, worker_context& w, uint32_t& r
     }
     const uint32_t vm_index = p.nat_addr;
     const nat_vm& vm = pol.vms[vm_index];
+    // Only a destination that maps to a VM is hairpinned; anything else at a public
+    // address (ping, the host's own services) is the gateway's: delivered untranslated.
+    const uint32_t bits = pol.public_lookup.find(t.dst_addr);
+    const bool maps = ((t.proto == proto::tcp || t.proto == proto::udp) &&
+                       pol.forward_in.find(nat44_policy::forward_key(t.proto, t.dst_addr, t.dst_port)) !=
+                           flat_map::k_missing) ||
+                      (bits != flat_map::k_missing && (bits & nat_public::dedicated)) ||
+                      pol.owner_of(t.dst_addr, t.dst_port, w.self()) != w.self() ||
+                      st.table().lookup(make_flow_key(0, 0, t.dst_addr, t.dst_port, t.proto, k_key_mapping)) !=
+                          k_no_session;
+    if (!maps) {
+        p.nat_op = nat_op_none;
+        route_dst = t.dst_addr;
+        return true;
+    }
     const uint32_t f = pol.forward_out.find(nat44_policy::forward_key(t.proto, t.src_addr, t.src_port));
     if (vm.egress == nat_egress::dedicated) {
         nat44_rewrite_src(p, vm.public_addr, t.src_port);
@@ -546,7 +571,12 @@ bool nat44_decide(packet& p, const snapshot& s, worker_context& w, uint32_t foun
         } else {
             nat_tuple t;
             nat44_tuple(p, t);  // succeeded in classify
-            if (!decide_inbound_miss(p, s, w, t, p.nat_op == nat_op_error_in, route_dst)) {
+            // An earlier packet of this burst may have opened the session meanwhile.
+            const uint32_t again = w.nat->table().lookup(tuple_key(t));
+            if (again != k_no_session) {
+                p.nat_ref = again;
+                route_dst = w.nat->table().at(again).inside.src_addr;
+            } else if (!decide_inbound_miss(p, s, w, t, p.nat_op == nat_op_error_in, route_dst)) {
                 return false;
             }
         }
@@ -631,6 +661,10 @@ nat_apply_result nat44_apply(packet& p, const snapshot& s, worker_context& w, ui
         nat44_tuple(p, t);
         uint32_t id = p.nat_ref;
         if (id == k_no_session) {
+            // An earlier packet of this burst may have opened the session meanwhile.
+            id = st.table().lookup(tuple_key(t));
+        }
+        if (id == k_no_session) {
             const bool proxy = is_proxy_flow(pol, vm, t);
             if (vm.proxy_force && !proxy) {
                 return nat_apply_result::refuse_admin;
@@ -688,6 +722,14 @@ nat_apply_result nat44_apply(packet& p, const snapshot& s, worker_context& w, ui
     case nat_op_error_in: {
         const session& r = w.nat->table().at(p.nat_ref);
         nat44_rewrite_icmp_error(p, nat_side::dst, r.inside.src_addr, r.inside.src_addr, r.inside.src_port);
+        if (r.outside.src_addr != r.inside.dst_addr || r.outside.src_port != r.inside.dst_port) {
+            // Proxy (twice NAT): the VM knows its peer as the proxy service. The quoted
+            // packet's destination goes back to it, and so does the error's source when
+            // the upstream itself sent the error.
+            const uint32_t outer_src = load32(p.l3() + ipv4::src);
+            nat44_rewrite_icmp_error(p, nat_side::src, outer_src == r.outside.src_addr ? r.inside.dst_addr : outer_src,
+                                     r.inside.dst_addr, r.inside.dst_port);
+        }
         w.counters.nat_translated.add();
         return nat_apply_result::ok;
     }

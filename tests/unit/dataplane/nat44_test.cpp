@@ -14,8 +14,7 @@
 //   vm5 .15 masquerade, max 2                                                       upstream proxy)
 //                              port 2 "host" (TAP)
 //
-// Tests named DISABLED_ and commented "BUG:" assert the correct behaviour and fail with
-// the engine as it is; the comment says what it does instead and where.
+// Tests commented "Regression:" once failed; the comment says what the engine did then.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -462,14 +461,14 @@ TEST_F(Nat44Adpf, AThirdHostIsFilteredButTheRemoteGetsThrough) {
     EXPECT_TRUE(sent(ok, k_vm, to_vm(k_vm1_mac, udp4(k_remote, k_vm1, 5000, 40000, ttl(63)))));
 }
 
-// BUG: with address-and-port-dependent filtering, an inbound packet from a host the VM
+// Regression: with address-and-port-dependent filtering, an inbound packet from a host the VM
 // never sent to, addressed to the VM's live public port, is not dropped (nat/no_session):
 // nat44.cpp decide_inbound_miss skips create_inbound, then finds that 203.0.113.1 is
 // one of the gateway's own addresses and delivers it locally (nat_op_none): it goes to
 // the host TAP (verdict 2, to_host counted; without [host] ipv4/local_unhandled). The
 // filtered packet reaches the host kernel on a port the NAT owns. The same happens
 // with either filtering to every port of the dynamic range that has no mapping.
-TEST_F(Nat44Adpf, DISABLED_AThirdHostToAMappedPortIsDroppedNoSession) {
+TEST_F(Nat44Adpf, AThirdHostToAMappedPortIsDroppedNoSession) {
     ASSERT_EQ(run(from_vm(k_vm1_mac, udp4(k_vm1, k_remote, 40000, 5000)), k_vm)->verdict, k_up);
     struct tc {
         const char* name;
@@ -694,13 +693,13 @@ TEST_F(Nat44, NonFirstFragmentWithoutItsFirstIsDropped) {
     EXPECT_TRUE(dropped(run(from_vm(k_vm1_mac, in.second), k_vm), drop_reason::nat_fragment_no_state));
 }
 
-// BUG: fragments of one datagram that arrive in the same burst (the usual case: a
+// Regression: fragments of one datagram that arrive in the same burst (the usual case: a
 // fragmenting sender emits them back to back) lose every non-first fragment with
 // nat/fragment_without_first. nat44_classify (step 1, the burst's parse loop) looks the
 // fragment table up for the second fragment before nat44_apply (step 3, forward_ipv4)
 // has remembered the first fragment's translation (remember_fragment), so the second
 // gets nat_op_out_unsupported and is dropped in nat44_apply.
-TEST_F(Nat44, DISABLED_FragmentsOfADatagramInOneBurst) {
+TEST_F(Nat44, FragmentsOfADatagramInOneBurst) {
     const udp_fragments in = fragments_of(k_vm1, k_remote, 40000, 5000, 0x4545, 64);
     const udp_fragments want = fragments_of(k_pub, k_remote, 40000, 5000, 0x4545, 63);
     auto ps = run_burst({{from_vm(k_vm1_mac, in.first), k_vm}, {from_vm(k_vm1_mac, in.second), k_vm}});
@@ -711,7 +710,7 @@ TEST_F(Nat44, DISABLED_FragmentsOfADatagramInOneBurst) {
 
 // ---- several packets of a new flow in one burst ------------------------------------------------
 
-// BUG: the second packet of a new outbound flow in the same burst as its first is
+// Regression: the second packet of a new outbound flow in the same burst as its first is
 // dropped as nat/session_table_full. Both miss in the burst's one lookup_bulk
 // (pipeline.cpp decide_nat), so nat44_apply calls create_outbound for each; for the
 // second, add_session's flow_table::insert fails because the inside key now exists,
@@ -719,7 +718,7 @@ TEST_F(Nat44, DISABLED_FragmentsOfADatagramInOneBurst) {
 // flow's opening burst (DNS over several queries, QUIC, a TCP SYN retransmitted while
 // the burst was queued) loses all but its first packet, and the drop reason blames a
 // table that is nearly empty.
-TEST_F(Nat44, DISABLED_PacketsOfANewOutboundFlowInOneBurstAllLeave) {
+TEST_F(Nat44, PacketsOfANewOutboundFlowInOneBurstAllLeave) {
     auto ps = run_burst({{from_vm(k_vm1_mac, udp4(k_vm1, k_remote, 40000, 5000)), k_vm},
                          {from_vm(k_vm1_mac, udp4(k_vm1, k_remote, 40000, 5000)), k_vm},
                          {from_vm(k_vm1_mac, udp4(k_vm1, k_remote, 40000, 5000)), k_vm}});
@@ -730,11 +729,11 @@ TEST_F(Nat44, DISABLED_PacketsOfANewOutboundFlowInOneBurstAllLeave) {
     EXPECT_EQ(drops(drop_reason::nat_table_full), 0u);
 }
 
-// BUG: the same for inbound packets opening a session through endpoint-independent
+// Regression: the same for inbound packets opening a session through endpoint-independent
 // filtering: both miss in the bulk lookup, nat44_decide -> decide_inbound_miss ->
 // create_inbound runs for each, and the second insert of the same keys fails, so the
 // second packet is dropped as nat/session_table_full (nat44.cpp create_inbound).
-TEST_F(Nat44, DISABLED_PacketsOfANewInboundFlowInOneBurstAllArrive) {
+TEST_F(Nat44, PacketsOfANewInboundFlowInOneBurstAllArrive) {
     ASSERT_EQ(run(from_vm(k_vm1_mac, udp4(k_vm1, k_remote, 40000, 5000)), k_vm)->verdict, k_up);
     auto ps = run_burst({{from_up(udp4(k_third, k_pub, 7777, 40000)), k_up},
                          {from_up(udp4(k_third, k_pub, 7777, 40000)), k_up}});
@@ -785,14 +784,14 @@ TEST_F(Nat44, HairpinToAForwardKeepsTheSendersPublicMapping) {
     EXPECT_EQ(total_drops(), 0u);
 }
 
-// BUG: a VM that pings the gateway's public address (203.0.113.1, also the uplink's own
+// Regression: a VM that pings the gateway's public address (203.0.113.1, also the uplink's own
 // address) gets no answer: nat44_classify marks it nat_op_hairpin, nat44.cpp
 // decide_hairpin source-NATs it to 203.0.113.1:id (creating a session) before finding
 // that nothing maps it and local delivery answers; the echo reply is then addressed to
 // 203.0.113.1 itself and route_originated_ipv4 drops it as ipv4/no_route. TCP to a host
 // service on 203.0.113.1 likewise reaches the host TAP with the gateway's own address as
 // source. Traffic from a VM to the gateway's own address should not be translated.
-TEST_F(Nat44, DISABLED_VmPingingTheGatewaysPublicAddressGetsAnAnswer) {
+TEST_F(Nat44, VmPingingTheGatewaysPublicAddressGetsAnAnswer) {
     packet* p = run(from_vm(k_vm1_mac, echo4(k_vm1, k_pub, 8, 0x77, 1)), k_vm);
     ASSERT_EQ(p->verdict, k_vm) << "reason " << drop_text(drop_reason(p->drop_reason));
     EXPECT_EQ(addr_at(ip_of(p) + 12), k_pub);
@@ -896,14 +895,14 @@ TEST_F(Nat44, ProxyForceRefusesOtherEgressWithAdminProhibited) {
     EXPECT_EQ(st->table().size(), 0u);
 }
 
-// BUG: an ICMP error from the upstream proxy about a proxied connection reaches the VM
+// Regression: an ICMP error from the upstream proxy about a proxied connection reaches the VM
 // quoting the upstream's address and port (203.0.113.2:10001), not the proxy service
 // (192.168.100.1:3128) the VM's socket is connected to, so the VM's stack matches it to
 // no socket. nat44.cpp nat44_apply case nat_op_error_in rewrites only the outer
 // destination and the quoted source (nat44_rewrite_icmp_error), never undoing the
 // destination half of the twice NAT that rewrite_in undoes for ordinary packets (and
 // the outer source, the upstream itself, stays the upstream's address).
-TEST_F(Nat44, DISABLED_IcmpErrorAboutAProxiedConnectionQuotesTheProxyService) {
+TEST_F(Nat44, IcmpErrorAboutAProxiedConnectionQuotesTheProxyService) {
     packet* syn = run(from_vm(k_vm4_mac, tcp4(k_vm4, k_gw4, 45000, 3128, k_tcp_syn)), k_vm);
     ASSERT_EQ(syn->verdict, k_up);
     const bytes sent_ip(syn->data + 14, syn->data + 14 + 28);
