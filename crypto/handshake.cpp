@@ -3,6 +3,7 @@
 
 #include <sodium/utils.h>
 
+#include <array>
 #include <cstring>
 
 namespace eg::crypto {
@@ -10,6 +11,13 @@ namespace {
 
 std::span<const uint8_t> identifier() {
     return {reinterpret_cast<const uint8_t*>(k_identifier), sizeof k_identifier - 1};
+}
+
+template <class M>
+bool mac1_valid(const key32& mac1_key, const M& m) {
+    std::array<uint8_t, M::k_size> b;
+    serialise(m, b);
+    return verify_mac1(mac1_key, b);
 }
 
 }  // namespace
@@ -35,6 +43,7 @@ local_identity local_identity::from_private(const private_key& priv) {
 
 handshake_error open_initiation(const local_identity& local, const message_initiation& msg,
                                 initiation_prelude& out) {
+    if (!mac1_valid(local.macs.mac1, msg)) return handshake_error::invalid_mac1;
     out.st = local.responder_init;
     uint8_t head[80];
     std::memcpy(head, msg.ephemeral.data(), 32);
@@ -149,6 +158,7 @@ handshake_error handshake::create_response(uint32_t local_index, message_respons
 handshake_error handshake::consume_response(const message_response& msg) {
     if (state_ != state::created_initiation) return handshake_error::wrong_state;
     if (msg.receiver_index != local_index_) return handshake_error::wrong_receiver_index;
+    if (!mac1_valid(local_.macs.mac1, msg)) return handshake_error::invalid_mac1;
     uint8_t body[noise_msg2_size(0)];
     std::memcpy(body, msg.ephemeral.data(), 32);
     std::memcpy(body + 32, msg.encrypted_nothing.data(), 16);

@@ -5,8 +5,9 @@
 // the caller passes the time, chooses indices, serialises, adds mac1/mac2 (cookie.hpp)
 // and sends.
 //
-// Responder flow for a received initiation (mac1 already checked, cookie.hpp):
-//   open_initiation(identity, msg, prelude)      // e, es, s: who is calling (2 DH)
+// Responder flow for a received initiation (mac1 and, under load, mac2 checked first by
+// cookie_checker::validate, which decides whether to answer with a cookie instead):
+//   open_initiation(identity, msg, prelude)      // mac1 again, then e, es, s: who is calling
 //   peer = lookup(prelude.remote_static)          // caller's peer table
 //   peer.hs.consume_initiation(prelude, msg, now) // ss, timestamp replay + flood checks
 //   peer.hs.create_response(new_index, response)  // 2 DH + 1 DH_GENERATE
@@ -29,6 +30,7 @@ namespace eg::crypto {
 
 #define EG_WG_HANDSHAKE_ERRORS(X) \
     X(ok)                         \
+    X(invalid_mac1)               \
     X(wrong_state)                \
     X(invalid_peer)               \
     X(zero_dh)                    \
@@ -62,8 +64,9 @@ struct initiation_prelude {
     void wipe() { st.wipe(); }
 };
 
-/// Responder step 1: e, es, s of a parsed initiation (its mac1 already verified).
-/// decrypt_failed / zero_dh for anything not made for our key.
+/// Responder step 1: e, es, s of a parsed initiation. Verifies mac1 itself first (one
+/// BLAKE2s), so no path reaches Diffie-Hellman work with a bad mac1 even if the caller
+/// skipped cookie_checker. decrypt_failed for anything not made for our key.
 handshake_error open_initiation(const local_identity& local, const message_initiation& msg,
                                 initiation_prelude& out);
 
@@ -81,7 +84,7 @@ class handshake {
 public:
     enum class state : uint8_t { zeroed, created_initiation, consumed_initiation, created_response, consumed_response };
 
-    /// psk: 32 zero bytes when none is configured. Precomputes DH(our static, theirs);
+    /// local must outlive the handshake. psk: 32 zero bytes when none is configured. Precomputes DH(our static, theirs);
     /// valid() is false when that is zero (a small-order peer key), and such a peer can
     /// never handshake.
     handshake(const local_identity& local, const public_key& remote_static, const key32& psk);
@@ -95,7 +98,8 @@ public:
     /// Our index for the handshake in flight (a response names it as receiver).
     uint32_t local_index() const { return local_index_; }
 
-    // Initiator.
+    // Initiator. create_initiation leaves mac1/mac2 zero: serialise, then
+    // cookie_maker::add_macs. consume_response checks mac1 (under our key) before any DH.
     handshake_error create_initiation(uint32_t local_index, uint64_t wall_unix_ns, message_initiation& out);
     handshake_error consume_response(const message_response& msg);
 

@@ -208,6 +208,15 @@ TEST(WireguardHandshake, ReplayedOrStaleOrFloodingInitiationsAreRefused) {
     }
 }
 
+// Re-signs a (tampered) message for `to`, so the test reaches past mac1.
+template <class M>
+void remac(M& m, const public_key& to) {
+    std::array<uint8_t, M::k_size> b{};
+    serialise(m, b);
+    cookie_maker(to).add_macs(b, 0);
+    ASSERT_EQ(parse(b, m), parse_error::ok);
+}
+
 TEST(WireguardHandshake, WrongKeysAndTamperingFail) {
     party a, b, c;
     key32 psk_a{}, psk_b{};
@@ -219,8 +228,12 @@ TEST(WireguardHandshake, WrongKeysAndTamperingFail) {
 
     wire_initiation init = initiate(a_hs, cm, 5, k_wall, 0);
     initiation_prelude pre;
-    // Sent to b, opened by c: c cannot decrypt a's static key.
-    EXPECT_EQ(open_initiation(c.id, init.msg, pre), handshake_error::decrypt_failed);
+    // Sent to b, opened by c: mac1 (keyed by b's public key) stops it before any DH; with
+    // a mac1 made for c, c still cannot decrypt a's static key.
+    EXPECT_EQ(open_initiation(c.id, init.msg, pre), handshake_error::invalid_mac1);
+    message_initiation for_c = init.msg;
+    remac(for_c, c.id.static_keys.pub);
+    EXPECT_EQ(open_initiation(c.id, for_c, pre), handshake_error::decrypt_failed);
     // b opens it, but b's handshake for peer c refuses a prelude that names a.
     ASSERT_EQ(open_initiation(b.id, init.msg, pre), handshake_error::ok);
     handshake b_for_c(b.id, c.id.static_keys.pub, psk_a);
@@ -228,10 +241,13 @@ TEST(WireguardHandshake, WrongKeysAndTamperingFail) {
     // Tampered timestamp: static opens, timestamp does not.
     message_initiation bad = init.msg;
     bad.encrypted_timestamp[3] ^= 1;
+    EXPECT_EQ(open_initiation(b.id, bad, pre), handshake_error::invalid_mac1) << "mac1 covers it";
+    remac(bad, b.id.static_keys.pub);
     ASSERT_EQ(open_initiation(b.id, bad, pre), handshake_error::ok);
     EXPECT_EQ(b_hs.consume_initiation(pre, bad, 0), handshake_error::decrypt_failed);
     bad = init.msg;
     bad.encrypted_static[0] ^= 1;
+    remac(bad, b.id.static_keys.pub);
     EXPECT_EQ(open_initiation(b.id, bad, pre), handshake_error::decrypt_failed);
 
     ASSERT_EQ(open_initiation(b.id, init.msg, pre), handshake_error::ok);
@@ -241,6 +257,8 @@ TEST(WireguardHandshake, WrongKeysAndTamperingFail) {
     message_response wrong_index = resp;
     wrong_index.receiver_index = 99;
     EXPECT_EQ(a_hs.consume_response(wrong_index), handshake_error::wrong_receiver_index);
+    EXPECT_EQ(a_hs.consume_response(resp), handshake_error::invalid_mac1) << "no mac1 yet";
+    remac(resp, a.id.static_keys.pub);
     EXPECT_EQ(a_hs.consume_response(resp), handshake_error::decrypt_failed) << "PSK mismatch";
     EXPECT_EQ(a_hs.current_state(), handshake::state::created_initiation) << "a forged response changes nothing";
 

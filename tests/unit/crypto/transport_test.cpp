@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "crypto/cookie.hpp"
 #include "crypto/keypairs.hpp"
 #include "tests/unit/crypto/test_hex.hpp"
 
@@ -274,16 +275,25 @@ TEST(WireguardSession, FullHandshakeThenTransportBothWays) {
     random_bytes(psk);
     handshake a_hs(a, b.static_keys.pub, psk), b_hs(b, a.static_keys.pub, psk);
     peer_keypairs a_slots, b_slots;
+    cookie_maker a_to_b(b.static_keys.pub), b_to_a(a.static_keys.pub);
     const uint64_t wall = 1704067200ULL * k_ns_per_s;
 
     auto run_handshake = [&](uint32_t ai, uint32_t bi, uint64_t now) {
         message_initiation init;
         ASSERT_EQ(a_hs.create_initiation(ai, wall + now, init), handshake_error::ok);
+        std::array<uint8_t, k_initiation_size> ib{};
+        serialise(init, ib);
+        a_to_b.add_macs(ib, now);
+        ASSERT_EQ(parse(ib, init), parse_error::ok);
         initiation_prelude pre;
         ASSERT_EQ(open_initiation(b, init, pre), handshake_error::ok);
         ASSERT_EQ(b_hs.consume_initiation(pre, init, now), handshake_error::ok);
         message_response resp;
         ASSERT_EQ(b_hs.create_response(bi, resp), handshake_error::ok);
+        std::array<uint8_t, k_response_size> rb{};
+        serialise(resp, rb);
+        b_to_a.add_macs(rb, now);
+        ASSERT_EQ(parse(rb, resp), parse_error::ok);
         ASSERT_EQ(a_hs.consume_response(resp), handshake_error::ok);
         session_keys ka, kb;
         ASSERT_EQ(a_hs.derive_keys(ka), handshake_error::ok);
