@@ -67,6 +67,14 @@ handshake::handshake(const local_identity& local, const public_key& remote_stati
     ss_valid_ = x25519(ss_, local_.static_keys.priv, remote_static_);
 }
 
+x25519_keypair handshake::next_ephemeral() {
+    if (!have_test_ephemeral_) return x25519_generate();
+    have_test_ephemeral_ = false;
+    x25519_keypair kp = x25519_from_private(test_ephemeral_);
+    sodium_memzero(test_ephemeral_.data(), test_ephemeral_.size());
+    return kp;
+}
+
 handshake::~handshake() {
     clear();
     sodium_memzero(ss_.data(), ss_.size());
@@ -85,7 +93,7 @@ handshake_error handshake::create_initiation(uint32_t local_index, uint64_t wall
     clear();
     // Initiator: ck = Ci, h = HASH(Hi ‖ Spub_r), the same derivation with the peer's key.
     st_ = noise_initial(identifier(), remote_static_);
-    ephemeral_ = x25519_generate();
+    ephemeral_ = next_ephemeral();
     const tai64n ts = tai64n_from_unix_ns(wall_unix_ns);
     uint8_t body[noise_msg1_size(k_timestamp_size)];
     if (!noise_write_msg1(st_, ephemeral_, local_.static_keys, remote_static_, ss_, ts, body)) {
@@ -138,7 +146,7 @@ handshake_error handshake::consume_initiation(const initiation_prelude& prelude,
 
 handshake_error handshake::create_response(uint32_t local_index, message_response& out) {
     if (state_ != state::consumed_initiation) return handshake_error::wrong_state;
-    ephemeral_ = x25519_generate();
+    ephemeral_ = next_ephemeral();
     uint8_t body[noise_msg2_size(0)];
     if (!noise_write_msg2(st_, ephemeral_, remote_ephemeral_, remote_static_, psk_, {}, body)) {
         clear();

@@ -116,6 +116,15 @@ public:
     /// Forgets the handshake in flight (secrets wiped), keeping replay history.
     void clear();
 
+    /// Test hook: the next create_initiation / create_response uses this ephemeral
+    /// private key instead of a random one (known-answer tests against an independent
+    /// implementation). Never call it outside tests: a reused ephemeral breaks forward
+    /// secrecy.
+    void use_ephemeral_for_test(const private_key& k) {
+        test_ephemeral_ = k;
+        have_test_ephemeral_ = true;
+    }
+
 private:
     const local_identity& local_;
     public_key remote_static_;
@@ -130,6 +139,10 @@ private:
     uint32_t local_index_ = 0;
     uint32_t remote_index_ = 0;
 
+    x25519_keypair next_ephemeral();
+
+    private_key test_ephemeral_{};
+    bool have_test_ephemeral_ = false;
     tai64n latest_timestamp_{};
     uint64_t last_initiation_consumed_ = 0;
     bool have_consumed_initiation_ = false;

@@ -9,6 +9,7 @@
 
 #include "crypto/aead.hpp"
 #include "crypto/cookie.hpp"
+#include "crypto/transport.hpp"
 #include "tests/unit/crypto/test_hex.hpp"
 
 namespace eg::crypto {
@@ -101,6 +102,76 @@ TEST(WireguardNoise, CacophonyIKpsk2VectorByteForByte) {
 }
 
 constexpr uint64_t k_wall = 1704067200ULL * k_ns_per_s;  // 2024-01-01, any fixed wall time
+
+// The whole WireGuard exchange — framing, indices, TAI64N, mac1, transport keys and
+// first packets — against tests/unit/crypto/wireguard_kat.py, an implementation written
+// independently from the whitepaper with Python's hashlib/hmac and `cryptography`.
+TEST(WireguardHandshake, MatchesAnIndependentImplementationByteForByte) {
+    auto key = [](uint8_t seed) {
+        key32 k;
+        for (size_t i = 0; i < k.size(); ++i) k[i] = uint8_t(seed + 7 * i);
+        return k;
+    };
+    const char* k_init =
+        "0100000044332211bb50ff9e82a574cfbf820e97f60fb9c143ec7415cf514f8cfd98eff59e0596149c8012d193b4aa851af47ce34a"
+        "5618c7c0673c2dccf004ae5a2c863e7f8f9187d0f07eebcb322940999de3c569990484d08d25afb218dc8d5067094502b062e73f30"
+        "e15531a7b707a52487e1eb983f3382609dd87d89953ac052d3cd00000000000000000000000000000000";
+    const char* k_resp =
+        "020000008877665544332211f74e5bb7515d565274967af75d88497dc6fc7fcd607da9dd91a617db86ad01104afe239d2fc459b6a7"
+        "313136f741d4f5186129b0078cefc7abef4a88bc93840c00000000000000000000000000000000";
+    const local_identity ini = local_identity::from_private(key(1));
+    const local_identity res = local_identity::from_private(key(2));
+    const key32 psk = key(5);
+    const uint64_t wall = k_wall + 123456789;
+    handshake i_hs(ini, res.static_keys.pub, psk), r_hs(res, ini.static_keys.pub, psk);
+    cookie_maker to_res(res.static_keys.pub), to_ini(ini.static_keys.pub);
+
+    // Our initiation, with a fixed ephemeral, is the independent one.
+    i_hs.use_ephemeral_for_test(key(3));
+    message_initiation init;
+    ASSERT_EQ(i_hs.create_initiation(0x11223344, wall, init), handshake_error::ok);
+    std::array<uint8_t, k_initiation_size> ib{};
+    serialise(init, ib);
+    to_res.add_macs(ib, 0);
+    EXPECT_EQ(hex(ib), k_init);
+
+    // Our responder accepts the independent initiation and answers byte for byte.
+    ASSERT_EQ(parse(unhex(k_init), init), parse_error::ok);
+    initiation_prelude pre;
+    ASSERT_EQ(open_initiation(res, init, pre), handshake_error::ok);
+    EXPECT_EQ(pre.remote_static, ini.static_keys.pub);
+    ASSERT_EQ(r_hs.consume_initiation(pre, init, 0), handshake_error::ok);
+    r_hs.use_ephemeral_for_test(key(4));
+    message_response resp;
+    ASSERT_EQ(r_hs.create_response(0x55667788, resp), handshake_error::ok);
+    std::array<uint8_t, k_response_size> rb{};
+    serialise(resp, rb);
+    to_ini.add_macs(rb, 0);
+    EXPECT_EQ(hex(rb), k_resp);
+
+    ASSERT_EQ(parse(unhex(k_resp), resp), parse_error::ok);
+    ASSERT_EQ(i_hs.consume_response(resp), handshake_error::ok);
+    session_keys ki, kr;
+    ASSERT_EQ(i_hs.derive_keys(ki), handshake_error::ok);
+    ASSERT_EQ(r_hs.derive_keys(kr), handshake_error::ok);
+    EXPECT_EQ(hex(ki.send), "a316076be197197a1e0dccfe7ae75c6bfee56565adfb055edc242be87501b587");  // T1
+    EXPECT_EQ(hex(ki.receive), "1c0be82383c43e80c763643da5dae99b3e84330b0d0f7b507d2f246aaf581f6f");  // T2
+    EXPECT_EQ(kr.send, ki.receive);
+    EXPECT_EQ(kr.receive, ki.send);
+
+    // First transport message each way through the data path's keypair.
+    keypair kpi, kpr;
+    ASSERT_TRUE(kpi.init(ki, 0));
+    ASSERT_TRUE(kpr.init(kr, 0));
+    std::array<uint8_t, 48> data{};
+    size_t len = 0;
+    ASSERT_EQ(kpi.seal(bytes_of("hello, wireguard"), data, 0, len), transport_error::ok);
+    EXPECT_EQ(hex(std::span<const uint8_t>(data.data(), len)),
+              "040000008877665500000000000000001fc77f75185414ac1c5d8f22d21fbc194cd7cf1ab573e43bd5533ad7526e6472");
+    std::array<uint8_t, 32> keepalive{};
+    ASSERT_EQ(kpr.seal({}, keepalive, 0, len), transport_error::ok);
+    EXPECT_EQ(hex(keepalive), "040000004433221100000000000000004c7f7b64237b491192ffc50dc9722415");
+}
 
 struct party {
     local_identity id;
