@@ -9,8 +9,9 @@
 //           open_initiation → consume_initiation → create_response → derive_keys,
 //           with a fixed static key (flag bit 1: the harness writes a valid mac1 first,
 //           so the fuzzer reaches the Diffie-Hellman and AEAD code, not only mac1)
-//   path 2  initiator: a created initiation, then the datagram as a response (bit 1:
-//           receiver index and mac1 fixed up) or a cookie reply
+//   path 2  initiator: a created initiation (fixed ephemeral, so the same every run),
+//           then the datagram as a response (bit 1: receiver index and mac1 fixed up)
+//           or a cookie reply
 //   path 3  transport: open() on a keypair with fixed keys (bit 1: receiver index fixed
 //           up), then seal the plaintext back
 //
@@ -110,6 +111,10 @@ void initiator(std::vector<uint8_t>& msg, uint8_t flags) {
     handshake hs(initiator_id(), responder_id().static_keys.pub, k_psk);
     cookie_maker maker(responder_id().static_keys.pub);
     message_initiation init;
+    // A fixed ephemeral makes the initiation the same every run, so a response in the
+    // corpus made for it decrypts and the fuzzer mutates from a state that reaches
+    // derive_keys.
+    hs.use_ephemeral_for_test(fixed_key(3));
     if (hs.create_initiation(0x01020304, k_wall, init) != handshake_error::ok) fail("create_initiation");
     std::array<uint8_t, k_initiation_size> ib{};
     serialise(init, ib);
@@ -165,6 +170,7 @@ void write_corpus(const char* dir) {
     handshake res(responder_id(), initiator_id().static_keys.pub, k_psk);
     cookie_maker to_res(responder_id().static_keys.pub), to_ini(initiator_id().static_keys.pub);
     message_initiation init;
+    ini.use_ephemeral_for_test(fixed_key(3));  // the same initiation path 2 builds
     ini.create_initiation(0x01020304, k_wall, init);
     std::array<uint8_t, k_initiation_size> ib{};
     serialise(init, ib);
@@ -174,10 +180,11 @@ void write_corpus(const char* dir) {
     put("responder_initiation_under_load", 1, 1, ib);
 
     initiation_prelude pre;
-    open_initiation(responder_id(), init, pre);
-    res.consume_initiation(pre, init, k_now);
     message_response resp;
-    res.create_response(0x05060708, resp);
+    if (parse(ib, init) != parse_error::ok || open_initiation(responder_id(), init, pre) != handshake_error::ok ||
+        res.consume_initiation(pre, init, k_now) != handshake_error::ok ||
+        res.create_response(0x05060708, resp) != handshake_error::ok)
+        fail("corpus: the fixed handshake failed");
     std::array<uint8_t, k_response_size> rb{};
     serialise(resp, rb);
     to_ini.add_macs(rb, k_now);
