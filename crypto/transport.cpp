@@ -52,6 +52,7 @@ transport_error keypair::open(std::span<uint8_t> packet, uint64_t now, std::span
     if (parse(packet, h) != parse_error::ok) return transport_error::malformed;
     if (!valid_ || h.receiver_index != local_index_) return transport_error::wrong_receiver;
     if (expired(now)) return transport_error::key_expired;
+    if (h.counter >= k_reject_after_messages) return transport_error::counter_exhausted;
     // Duplicates and too-old counters are refused before paying for the AEAD; the
     // window itself moves only after authentication.
     if (!replay_.would_accept(h.counter)) return transport_error::replayed;

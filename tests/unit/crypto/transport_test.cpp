@@ -172,6 +172,9 @@ TEST(WireguardTransport, RefusalsTable) {
         {"reserved byte", [](std::vector<uint8_t>& p) { p[1] = 1; }, 0, transport_error::malformed},
         {"too short", [](std::vector<uint8_t>& p) { p.resize(31); }, 0, transport_error::malformed},
         {"key too old", [](std::vector<uint8_t>&) {}, k_reject_after_time, transport_error::key_expired},
+        {"counter at REJECT_AFTER_MESSAGES",
+         [](std::vector<uint8_t>& p) { store_le64(&p[8], k_reject_after_messages); }, 0,
+         transport_error::counter_exhausted},
         {"genuine", [](std::vector<uint8_t>&) {}, k_reject_after_time - 1, transport_error::ok},
         {"duplicate", [](std::vector<uint8_t>&) {}, 0, transport_error::replayed},
     };
