@@ -1,0 +1,64 @@
+#pragma once
+// The Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s pattern itself, without WireGuard's framing
+// (indices, mac1/mac2, TAI64N): the handshake state machine (handshake.hpp) runs
+// WireGuard through these functions with the WireGuard prologue and payloads, and the
+// tests run the cacophony vector through the same functions with its own prologue,
+// payloads and PSK.
+//
+//   <- s
+//   ...
+//   -> e, es, s, ss, {payload}
+//   <- e, ee, se, psk, {payload}
+//
+// In psk mode the e token also mixes e.pub into the chaining key (Noise §9.2), which is
+// WireGuard's "C = KDF1(C, E_pub)". Every function works on a copy and commits to the
+// state only on success, so a forged message leaves the handshake as it was.
+#include <cstdint>
+#include <span>
+
+#include "crypto/constants.hpp"
+#include "crypto/x25519.hpp"
+
+namespace eg::crypto {
+
+struct noise_state {
+    key32 ck{};  ///< chaining key
+    key32 h{};   ///< handshake hash
+    void wipe();
+};
+
+/// ck = h = HASH(protocol name); h = HASH(h ‖ prologue); h = HASH(h ‖ responder static)
+/// (the pre-message "<- s"). With k_identifier as prologue this gives WireGuard's
+/// Ci and HASH(Hi ‖ Spub_r).
+noise_state noise_initial(std::span<const uint8_t> prologue, const public_key& responder_static);
+
+/// Bytes of message 1 for a payload of n bytes: e (32) ‖ {s} (48) ‖ {payload} (n+16).
+constexpr size_t noise_msg1_size(size_t n) { return 32 + 48 + n + 16; }
+/// Bytes of message 2: e (32) ‖ {payload} (n+16).
+constexpr size_t noise_msg2_size(size_t n) { return 32 + n + 16; }
+
+/// Initiator writes message 1 into out[0 .. noise_msg1_size(payload.size())).
+/// ss = DH(s_i, s_r), precomputed per peer. False when DH(e, s_r) is zero.
+bool noise_write_msg1(noise_state& st, const x25519_keypair& e, const x25519_keypair& s_i,
+                      const public_key& s_r, const key32& ss, std::span<const uint8_t> payload, uint8_t* out);
+
+/// Responder, message 1 up to the initiator's static key (e, es, s): enough to know who
+/// is calling. in = the first 80 bytes of the message.
+bool noise_read_msg1_static(noise_state& st, const x25519_keypair& s_r, std::span<const uint8_t, 80> in,
+                            public_key& e_i, public_key& s_i);
+/// Responder, rest of message 1 (ss, {payload}) once the peer and its ss are known.
+/// payload_out gets enc_payload.size() - 16 bytes.
+bool noise_read_msg1_payload(noise_state& st, const key32& ss, std::span<const uint8_t> enc_payload,
+                             uint8_t* payload_out);
+
+/// Responder writes message 2 into out[0 .. noise_msg2_size(payload.size())).
+bool noise_write_msg2(noise_state& st, const x25519_keypair& e_r, const public_key& e_i, const public_key& s_i,
+                      const key32& psk, std::span<const uint8_t> payload, uint8_t* out);
+/// Initiator reads message 2 (in = e ‖ {payload}); payload_out gets in.size() - 48 bytes.
+bool noise_read_msg2(noise_state& st, const x25519_keypair& e_i, const x25519_keypair& s_i, const key32& psk,
+                     std::span<const uint8_t> in, uint8_t* payload_out);
+
+/// Split(): (initiator→responder key, responder→initiator key) = KDF2(ck, "").
+void noise_split(const noise_state& st, key32& initiator_send, key32& responder_send);
+
+}  // namespace eg::crypto
