@@ -1,17 +1,26 @@
 // edgegate-bench: drives the real pipeline (worker loop, stages, memory backend) with
 // generated traffic and prints one JSON object per scenario.
 //
-//   edgegate-bench --scenario ipv4-forward|ipv6-forward|all [--seconds S] [--routes N]
-//                  [--burst B]
+//   edgegate-bench --scenario ipv4-forward|ipv6-forward|nat44-established|nat44-new|all
+//                  [--seconds S] [--routes N] [--burst B] [--sessions N]
 //
-// The vm port replays 1024 pre-built 64-byte UDP frames to random destinations covered
-// by N random routes (plus a default route); the uplink port counts and frees what is
-// sent. Timing: wall clock for ns/packet, the TSC for cycles/packet (this VM has no
+// ipv4-forward / ipv6-forward: the vm port replays 1024 pre-built 64-byte UDP frames to
+// random destinations covered by N random routes (plus a default route); the uplink
+// port counts and frees what is sent.
+// nat44-established: N (default 1M) live NAT sessions (64 VMs x 1024 source ports x 16
+// destinations, 65536 endpoint-independent mappings on 4 public addresses); the vm port
+// replays one 64-byte packet of every session in random order while the uplink replays
+// the replies in another random order: every packet is a flow-table lookup, half of
+// them outbound (SNAT), half inbound (DNAT).
+// nat44-new: every packet opens a new session (same 1024 VM sockets, each packet to a new
+// destination address:port), with a 1 s UDP timeout so the timer wheel expires sessions
+// at the rate they are created: the steady state of creation plus expiry. Timing: wall clock for ns/packet, the TSC for cycles/packet (this VM has no
 // performance counters; the TSC ticks at its nominal rate, reported as tsc_ghz).
 #include <x86intrin.h>
 
 #include <cinttypes>
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <string>
@@ -23,6 +32,7 @@
 #include "dataplane/headers.hpp"
 #include "dataplane/io/buffer_pool.hpp"
 #include "dataplane/io/memory/memory_port.hpp"
+#include "dataplane/nat44_state.hpp"
 #include "dataplane/worker.hpp"
 
 namespace {
@@ -78,6 +88,7 @@ struct options {
     double seconds = 3;
     uint32_t routes = 10000;
     uint32_t burst = 32;
+    uint32_t sessions = 1u << 20;  ///< nat44-established
 };
 
 void put_mac(uint8_t* p, const uint8_t* mac) { std::memcpy(p, mac, 6); }
@@ -123,6 +134,51 @@ std::vector<uint8_t> udp6_frame(const uint8_t* src, const uint8_t* dst) {
     dp::store16(udp + 2, 9);
     dp::store16(udp + 4, 64 - 14 - 40);
     return f;
+}
+
+/// JSON result line of one measured run.
+struct run_result {
+    uint64_t packets = 0;
+    double ns = 0;
+    uint64_t cycles = 0;
+    double steal_pct = 0;
+};
+
+/// Warm up, then poll the worker for opt.seconds; `sent` reads the packets transmitted.
+template <class Sent>
+run_result measure(dp::worker& w, const options& opt, Sent sent, int warmup_polls = 20000) {
+    for (int i = 0; i < warmup_polls; ++i) {
+        w.poll_once();
+    }
+    run_result r;
+    const auto jiffies0 = cpu_jiffies();
+    const uint64_t tx0 = sent();
+    const uint64_t t0 = dp::monotonic_ns();
+    const uint64_t c0 = __rdtsc();
+    const uint64_t deadline = t0 + static_cast<uint64_t>(opt.seconds * 1e9);
+    uint64_t now = t0;
+    while (now < deadline) {
+        for (int i = 0; i < 1024; ++i) {
+            w.poll_once();
+        }
+        now = dp::monotonic_ns();
+    }
+    r.cycles = __rdtsc() - c0;
+    const auto jiffies1 = cpu_jiffies();
+    r.steal_pct = jiffies1.first > jiffies0.first
+                      ? 100.0 * (jiffies1.second - jiffies0.second) / (jiffies1.first - jiffies0.first)
+                      : 0.0;
+    r.packets = sent() - tx0;
+    r.ns = static_cast<double>(now - t0);
+    return r;
+}
+
+uint64_t total_drops(const dp::worker_counters& c) {
+    uint64_t drops = 0;
+    for (uint32_t r = 1; r < dp::k_drop_reason_count; ++r) {
+        drops += c.drops[r].get();
+    }
+    return drops;
 }
 
 int run_scenario(const std::string& name, const options& opt) {
@@ -211,42 +267,198 @@ int run_scenario(const std::string& name, const options& opt) {
     wo.burst_size = opt.burst;
     dp::worker w(wo, {&vm, &up}, snapshots, neighbours, punt, inject, -1, -1, counters);
 
-    // Warm up, then measure.
-    for (int i = 0; i < 20000; ++i) {
-        w.poll_once();
-    }
-    const auto jiffies0 = cpu_jiffies();
-    const uint64_t tx0 = up.tx_count();
-    const uint64_t t0 = dp::monotonic_ns();
-    const uint64_t c0 = __rdtsc();
-    const uint64_t deadline = t0 + static_cast<uint64_t>(opt.seconds * 1e9);
-    uint64_t now = t0;
-    while (now < deadline) {
-        for (int i = 0; i < 1024; ++i) {
-            w.poll_once();
-        }
-        now = dp::monotonic_ns();
-    }
-    const uint64_t c1 = __rdtsc();
-    const auto jiffies1 = cpu_jiffies();
-    const double steal_pct = jiffies1.first > jiffies0.first
-                                 ? 100.0 * (jiffies1.second - jiffies0.second) / (jiffies1.first - jiffies0.first)
-                                 : 0.0;
-    const uint64_t packets = up.tx_count() - tx0;
-    const double ns = static_cast<double>(now - t0);
-    uint64_t drops = 0;
-    for (uint32_t r = 1; r < dp::k_drop_reason_count; ++r) {
-        drops += counters.drops[r].get();
-    }
+    const run_result r = measure(w, opt, [&] { return up.tx_count(); });
+    const uint64_t packets = r.packets;
+    const double ns = r.ns;
+    const uint64_t drops = total_drops(counters);
     std::printf(
         "{\"scenario\":\"%s\",\"mpps\":%.3f,\"ns_per_packet\":%.2f,\"cycles_per_packet\":%.1f,\"tsc_ghz\":%.3f,"
         "\"packets\":%" PRIu64 ",\"seconds\":%.3f,\"routes\":%u,\"burst\":%u,\"frame_bytes\":64,"
         "\"drops\":%" PRIu64 ",\"punted\":%" PRIu64 ",\"steal_pct\":%.1f,\"backend\":\"memory\",\"workers\":1}\n",
-        name.c_str(), packets / ns * 1e3, ns / packets, static_cast<double>(c1 - c0) / packets,
-        static_cast<double>(c1 - c0) / ns, packets, ns / 1e9, opt.routes, opt.burst, drops,
-        counters.punted.get(), steal_pct);
+        name.c_str(), packets / ns * 1e3, ns / packets, static_cast<double>(r.cycles) / packets,
+        static_cast<double>(r.cycles) / ns, packets, ns / 1e9, opt.routes, opt.burst, drops,
+        counters.punted.get(), r.steal_pct);
     std::fflush(stdout);
     return packets > 0 && drops == 0 ? 0 : 1;
+}
+
+// ---- NAT44 ---------------------------------------------------------------------------
+
+constexpr uint32_t k_nat_vms = 64;          // VMs 192.168.100.10 .. +63
+constexpr uint32_t k_nat_ports = 1024;      // source ports per VM: 20000 ..
+constexpr uint32_t k_vm_base = 0xc0a8640a;  // 192.168.100.10
+constexpr uint32_t k_remote_base = 0x0b000000;  // 11.0.0.0: the "internet" the VMs talk to
+
+std::array<uint8_t, 6> vm_mac(uint32_t i) {
+    return {0x02, 0, 0, 0, static_cast<uint8_t>(0x10 + (i >> 8)), static_cast<uint8_t>(i)};
+}
+
+/// The bench topology plus NAT: 4 public addresses, 64 bound VMs (anti-spoofing on).
+std::string nat_config(uint32_t max_sessions, uint32_t udp_timeout_s) {
+    std::string c = k_base_config;
+    c += "[nat]\npublic_addresses = [\"203.0.113.1\", \"203.0.113.3\", \"203.0.113.4\", \"203.0.113.5\"]\n"
+         "port_range = [1024, 65535]\nsessions_per_vm = 0\nmax_sessions = " +
+         std::to_string(max_sessions) + "\n[nat.timeouts]\nudp_s = " + std::to_string(udp_timeout_s) +
+         "\n[nat.port_blocks]\naddress = \"203.0.113.9\"\n";
+    for (uint32_t i = 0; i < k_nat_vms; ++i) {
+        char buf[160];
+        const auto m = vm_mac(i);
+        std::snprintf(buf, sizeof buf,
+                      "[[vms]]\nname = \"vm%u\"\nmac = \"%02x:%02x:%02x:%02x:%02x:%02x\"\nipv4 = \"192.168.100.%u\"\n", i,
+                      m[0], m[1], m[2], m[3], m[4], m[5], 10 + i);
+        c += buf;
+    }
+    return c;
+}
+
+/// A 64-byte UDP frame; src_mac is the sender's (anti-spoofing checks it on the vm port).
+std::vector<uint8_t> nat_udp_frame(const std::array<uint8_t, 6>& dst_mac, const std::array<uint8_t, 6>& src_mac,
+                                   uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport) {
+    std::vector<uint8_t> f = udp4_frame(src, dst);
+    std::memcpy(f.data(), dst_mac.data(), 6);
+    std::memcpy(f.data() + 6, src_mac.data(), 6);
+    dp::store16(f.data() + 34, sport);
+    dp::store16(f.data() + 36, dport);
+    return f;
+}
+
+/// nat44-new's traffic source: every frame a new 5-tuple (the 1024 VM sockets in turn,
+/// each to the next remote address:port), written straight into pool buffers.
+class new_flow_port final : public dp::port_io {
+public:
+    new_flow_port(uint16_t index, dp::buffer_pool& pool) : index_(index), pool_(pool) {
+        frame_ = nat_udp_frame({0x02, 0, 0, 0, 0, 0x01}, vm_mac(0), k_vm_base, 20000, k_remote_base, 1);
+    }
+    uint16_t rx_burst(dp::packet** out, uint16_t max) override {
+        const uint32_t got = pool_.alloc_bulk(out, max);
+        for (uint32_t i = 0; i < got; ++i) {
+            dp::packet* p = out[i];
+            std::memcpy(p->data, frame_.data(), 64);
+            const uint32_t sock = n_ % (k_nat_vms * 16);  // 1024 sockets: 64 VMs x 16 ports
+            const uint32_t vm = sock % k_nat_vms;
+            const uint64_t dest = n_ / (k_nat_vms * 16);
+            std::memcpy(p->data + 6, vm_mac(vm).data(), 6);
+            uint8_t* ip = p->data + 14;
+            dp::store32(ip + 12, k_vm_base + vm);
+            dp::store32(ip + 16, k_remote_base + static_cast<uint32_t>(dest >> 14));
+            dp::put_raw16(ip + 10, 0);
+            dp::put_raw16(ip + 10, dp::checksum(ip, 20));
+            dp::store16(ip + 20, static_cast<uint16_t>(20000 + sock / k_nat_vms));
+            dp::store16(ip + 22, static_cast<uint16_t>(1024 + (dest & 0x3fff)));
+            p->len = 64;
+            p->in_port = index_;
+            ++n_;
+        }
+        return static_cast<uint16_t>(got);
+    }
+    uint16_t tx_burst(dp::packet** pkts, uint16_t n) override {
+        pool_.free(pkts, n);
+        return n;
+    }
+    void release(dp::packet** pkts, uint16_t n) override { pool_.free(pkts, n); }
+    dp::packet* alloc(uint32_t) override { return pool_.alloc(); }
+    std::array<uint8_t, 6> mac() const override { return {0x02, 0, 0, 0, 0, 0x01}; }
+    const char* backend_name() const override { return "bench-generator"; }
+
+private:
+    uint16_t index_;
+    dp::buffer_pool& pool_;
+    std::vector<uint8_t> frame_;
+    uint64_t n_ = 0;
+};
+
+int run_nat_scenario(const std::string& name, const options& opt) {
+    const bool fresh = name == "nat44-new";
+    const uint32_t sessions = fresh ? 0 : opt.sessions;
+    // Every session, its mapping, headroom: nat44-new holds ~1-2 s of sessions.
+    const uint32_t capacity = fresh ? 8u << 20 : sessions + sessions / 4 + k_nat_vms * k_nat_ports;
+    cfg::load_result lr = cfg::load_string(nat_config(capacity, fresh ? 1 : 600), "bench-nat");
+    if (!lr.value) {
+        for (auto& e : lr.errors) {
+            std::fprintf(stderr, "%s\n", e.to_string().c_str());
+        }
+        return 1;
+    }
+    const cfg::config config = *lr.value;
+    dp::buffer_pool_options bo;
+    bo.count = 4096;
+    bo.buffer_size = 2048;
+    dp::buffer_pool pool(bo);
+    dp::memory_port_options vo;
+    vo.port_index = 0;
+    vo.mac = {0x02, 0, 0, 0, 0, 0x01};
+    vo.tx_sink = true;
+    dp::memory_port_options uo;
+    uo.port_index = 1;
+    uo.mac = {0x02, 0, 0, 0, 0, 0x02};
+    uo.tx_sink = true;
+    dp::memory_port vm(vo, pool);
+    dp::memory_port up(uo, pool);
+    new_flow_port generator(0, pool);
+
+    std::vector<ctl::port_runtime_info> macs = {{vo.mac}, {uo.mac}};
+    dp::rcu_publisher<dp::snapshot> snapshots(1);
+    snapshots.publish(ctl::build_snapshot(config, macs, {}, 1));
+    dp::neighbour_table neighbours(4096);
+    neighbours.set(dp::neighbour_key::ipv4(1, 0xcb007102), {0x02, 0, 0, 0, 0, 0x22});
+    for (uint32_t i = 0; i < k_nat_vms; ++i) {
+        neighbours.set(dp::neighbour_key::ipv4(0, k_vm_base + i), vm_mac(i));
+    }
+    dp::nat44_state nat(snapshots.acquire()->nat, 0, capacity);
+    dp::frame_ring punt(1024), inject(1024);
+    dp::worker_counters counters;
+    dp::worker_options wo;
+    wo.burst_size = opt.burst;
+    std::vector<dp::port_io*> ports = {fresh ? static_cast<dp::port_io*>(&generator) : &vm, &up};
+    dp::worker w(wo, ports, snapshots, neighbours, punt, inject, -1, -1, counters);
+    w.set_nat(&nat);
+
+    std::mt19937_64 rng(7);
+    if (!fresh) {
+        // One packet per session: 64 VMs x 1024 ports x 16 destinations (to 1M).
+        std::vector<std::vector<uint8_t>> out;
+        out.reserve(sessions);
+        for (uint32_t i = 0; i < sessions; ++i) {
+            const uint32_t vm_i = i % k_nat_vms;
+            const uint32_t port = 20000 + (i / k_nat_vms) % k_nat_ports;
+            const uint32_t dest = i / (k_nat_vms * k_nat_ports);
+            out.push_back(nat_udp_frame(vo.mac, vm_mac(vm_i), k_vm_base + vm_i, static_cast<uint16_t>(port),
+                                        k_remote_base + dest * 7919, 53));
+        }
+        std::shuffle(out.begin(), out.end(), rng);
+        vm.set_replay(std::move(out));
+        // Create them all: one pass over the replay set.
+        while (nat.table().size() < sessions + k_nat_vms * k_nat_ports && vm.rx_count() < 2ull * sessions) {
+            w.poll_once();
+        }
+        // The replies, from the sessions themselves (their public address:port).
+        std::vector<std::vector<uint8_t>> replies;
+        replies.reserve(sessions);
+        nat.table().for_each([&](uint32_t, const dp::session& r) {
+            if (r.inside.kind == dp::k_key_flow) {
+                replies.push_back(nat_udp_frame(uo.mac, {0x02, 0, 0, 0, 0, 0x22}, r.outside.src_addr,
+                                                r.outside.src_port, r.outside.dst_addr, r.outside.dst_port));
+            }
+        });
+        std::shuffle(replies.begin(), replies.end(), rng);
+        up.set_replay(std::move(replies));
+    }
+    const uint64_t created0 = counters.nat_sessions_created.get();
+    const run_result r = measure(w, opt, [&] { return vm.tx_count() + up.tx_count(); },
+                                 fresh ? 1000 : 20000);
+    const uint64_t created = counters.nat_sessions_created.get() - created0;
+    const double ns = r.ns;
+    const uint64_t drops = total_drops(counters);
+    std::printf(
+        "{\"scenario\":\"%s\",\"mpps\":%.3f,\"ns_per_packet\":%.2f,\"cycles_per_packet\":%.1f,\"tsc_ghz\":%.3f,"
+        "\"packets\":%" PRIu64 ",\"seconds\":%.3f,\"sessions_live\":%u,\"sessions_created_per_s\":%.0f,"
+        "\"sessions_expired\":%" PRIu64 ",\"burst\":%u,\"frame_bytes\":64,\"drops\":%" PRIu64
+        ",\"steal_pct\":%.1f,\"backend\":\"memory\",\"workers\":1,\"table_bytes\":%zu}\n",
+        name.c_str(), r.packets / ns * 1e3, ns / r.packets, static_cast<double>(r.cycles) / r.packets,
+        static_cast<double>(r.cycles) / ns, r.packets, ns / 1e9, nat.table().size(), created / ns * 1e9,
+        counters.nat_sessions_expired.get(), opt.burst, drops, r.steal_pct, nat.table().memory_bytes());
+    std::fflush(stdout);
+    return r.packets > 0 && drops == 0 ? 0 : 1;
 }
 
 }  // namespace
@@ -268,20 +480,22 @@ int main(int argc, char** argv) {
             opt.seconds = std::stod(next());
         } else if (a == "--routes") {
             opt.routes = static_cast<uint32_t>(std::stoul(next()));
+        } else if (a == "--sessions") {
+            opt.sessions = static_cast<uint32_t>(std::stoul(next()));
         } else if (a == "--burst") {
             opt.burst = static_cast<uint32_t>(std::stoul(next()));
         } else {
             std::fprintf(stderr,
-                         "usage: edgegate-bench --scenario ipv4-forward|ipv6-forward|all [--seconds S] "
-                         "[--routes N] [--burst B]\n");
+                         "usage: edgegate-bench --scenario ipv4-forward|ipv6-forward|nat44-established|nat44-new|all "
+                         "[--seconds S] [--routes N] [--burst B] [--sessions N]\n");
             return 2;
         }
     }
-    const std::vector<std::string> all = {"ipv4-forward", "ipv6-forward"};
+    const std::vector<std::string> all = {"ipv4-forward", "ipv6-forward", "nat44-established", "nat44-new"};
     int rc = 0;
     for (const auto& s : all) {
         if (opt.scenario == "all" || opt.scenario == s) {
-            rc |= run_scenario(s, opt);
+            rc |= s.starts_with("nat44") ? run_nat_scenario(s, opt) : run_scenario(s, opt);
         }
     }
     if (opt.scenario != "all" && std::find(all.begin(), all.end(), opt.scenario) == all.end()) {

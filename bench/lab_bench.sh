@@ -7,7 +7,8 @@
 #   iperf3 -c                        │                     iperf3 -s
 #                     (a) edgegated: tools/lab up (backend uring by default)
 #                     (b) kernel:    tools/lab gw kernel — edgegated stopped, eg-vm/eg-up get
-#                                    192.168.100.1/24 and 203.0.113.1/24, ip_forward=1
+#                                    192.168.100.1/24 and 203.0.113.1/24, ip_forward=1, and
+#                                    nftables masquerade behind 203.0.113.1 (as lab.toml's NAT)
 #
 # usage: bench/lab_bench.sh [--seconds S] [--reps R] [--size BYTES] [--backend uring|dpdk]
 #                           [--recv-spin]
@@ -23,9 +24,13 @@
 # delta, the same kernel counter for both modes; gw_in_packets: eg-vm rx_packets, what reached
 # the gateway's wire); CPU time of the whole machine per
 # forwarded packet (busy jiffies usr+nice+sys+irq+softirq of /proc/stat's "cpu" line, both
-# cores, over the flood, / forwarded packets, in ns); and iperf3 TCP (-t S -J) Gbit/s.
+# cores, over the flood, / forwarded packets, in ns); TCP connections per second (a
+# connect + reset loop, each connection a new NAT session) and CPU per connection; and
+# iperf3 TCP (-t S -J) Gbit/s. Both gateways NAT: edgegated with config/examples/lab.toml
+# (quota off), the kernel with nftables masquerade.
 # Prints one JSON object on stdout:
-#   {"edgegate": {...}, "kernel": {...}, "ratio": {"pps": x, "cpu_per_packet": y, "tcp_gbps": z}, ...}
+#   {"edgegate": {...}, "kernel": {...}, "ratio": {"pps": x, "cpu_per_packet": y, "tcp_gbps": z,
+#    "tcp_conn_per_s": c, "cpu_per_conn": d}, ...}
 # ratio = edgegate / kernel (pps and tcp: > 1 is better for edgegate; cpu_per_packet: < 1).
 # Progress goes to stderr. Needs root; brings the lab up itself and takes it down at exit.
 set -euo pipefail
@@ -81,6 +86,36 @@ uplink_tx() { ip -n eg-gw -s -j link show dev eg-up | "$PY" -c 'import json,sys;
 vmside_rx() { ip -n eg-gw -s -j link show dev eg-vm | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["rx"]["packets"])'; }
 now() { date +%s.%N; }
 
+CONN_SECONDS=$((SECONDS_RUN < 5 ? SECONDS_RUN : 5))
+# A TCP server that accepts and closes, and a client that connects and resets, as fast
+# as one Python thread each can (the same programs for both gateways).
+CONN_SERVER_PY='
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(4096); s.settimeout(1)
+end = time.time() + float(sys.argv[2])
+while time.time() < end:
+    try:
+        c, _ = s.accept(); c.close()
+    except socket.timeout:
+        pass
+'
+CONN_CLIENT_PY='
+import json, socket, struct, sys, time
+dst, port, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+ok = failed = 0
+t0 = time.time()
+while time.time() - t0 < secs and ok + failed < 2000000:
+    c = socket.socket(); c.settimeout(2)
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    try:
+        c.connect((dst, port)); ok += 1
+    except OSError:
+        failed += 1
+    c.close()
+el = time.time() - t0
+print(json.dumps({"connections": ok, "failed": failed, "seconds": el, "per_s": ok / el}))
+'
 RESULTS="$WORK/results.jsonl"
 : > "$RESULTS"
 
@@ -101,14 +136,29 @@ measure() {
   wait "$rpid" || true
   PIDS=("${PIDS[@]/$rpid}")
 
+  # TCP connection rate: connect + RST-close in a loop (no TIME_WAIT), every connection
+  # a new NAT session; CPU of the whole machine per connection.
+  local conn_out="$WORK/conn.$mode.$rep" cb0 cb1
+  ip netns exec inet "$PY" -c "$CONN_SERVER_PY" 9100 $((CONN_SECONDS + 5)) > "$WORK/conn-server.$mode.$rep" 2>&1 &
+  rpid=$!; PIDS+=("$rpid")
+  sleep 0.3
+  cb0=$(busy_jiffies)
+  ip netns exec vm1 taskset -c 0 timeout $((CONN_SECONDS + 10)) "$PY" -c "$CONN_CLIENT_PY" 203.0.113.2 9100 \
+    "$CONN_SECONDS" > "$conn_out" 2>&1 || true
+  cb1=$(busy_jiffies)
+  kill "$rpid" 2>/dev/null || true
+  wait "$rpid" 2>/dev/null || true
+  PIDS=("${PIDS[@]/$rpid}")
+
   local iperf_out="$WORK/iperf.$mode.$rep"
   ip netns exec vm1 timeout $((SECONDS_RUN + 20)) iperf3 -c 203.0.113.2 -t "$SECONDS_RUN" -J \
     > "$iperf_out" 2>&1 || true
 
   "$PY" - "$mode" "$rep" "$send_out" "$recv_out" "$iperf_out" "$tx0" "$tx1" "$b0" "$b1" "$s0" "$s1" \
-    "$tot0" "$tot1" "$wall0" "$wall1" "$CLK_TCK" "$rx0" "$rx1" >> "$RESULTS" <<'PY'
+    "$tot0" "$tot1" "$wall0" "$wall1" "$CLK_TCK" "$rx0" "$rx1" "$conn_out" "$cb0" "$cb1" >> "$RESULTS" <<'PY'
 import json, re, sys
-(mode, rep, send_f, recv_f, iperf_f, tx0, tx1, b0, b1, s0, s1, tot0, tot1, w0, w1, hz, rx0, rx1) = sys.argv[1:]
+(mode, rep, send_f, recv_f, iperf_f, tx0, tx1, b0, b1, s0, s1, tot0, tot1, w0, w1, hz, rx0, rx1,
+ conn_f, cb0, cb1) = sys.argv[1:]
 def first_json(path):
     t = open(path).read()
     m = re.search(r"^[{]", t, re.M)
@@ -132,6 +182,11 @@ r = {"mode": mode, "rep": int(rep),
      "cpu_ns_per_packet": (busy / int(hz) * 1e9 / fwd) if fwd > 0 else None,
      "steal_pct": 100.0 * (int(s1) - int(s0)) / max(1, int(tot1) - int(tot0)),
      "tcp_gbps": None}
+conn = first_json(conn_f)
+r["tcp_conn_per_s"] = conn.get("per_s")
+r["tcp_conn_failed"] = conn.get("failed")
+if conn.get("connections"):
+    r["cpu_us_per_conn"] = (int(cb1) - int(cb0)) / int(hz) * 1e6 / conn["connections"]
 if "end" in iperf:
     r["tcp_gbps"] = iperf["end"]["sum_received"]["bits_per_second"] / 1e9
     r["tcp_retransmits"] = iperf["end"].get("sum_sent", {}).get("retransmits")
@@ -147,7 +202,11 @@ PY
 
 say "lab up (backend $BACKEND), $REPS rep(s) of ${SECONDS_RUN}s per test, UDP payload ${SIZE} B"
 LAB_UP=1
-"$LAB" up --vms 1 --backend "$BACKEND" >&2
+# The example config with NAT44 as it is, but without the per-VM session quota (the
+# connection test opens thousands of sessions) and a larger table: both gateways NAT.
+sed -E -e 's/^sessions_per_vm = .*/sessions_per_vm = 0/' -e 's/^max_sessions = 65536 .*/max_sessions = 1048576/' \
+  "$SRC_DIR/config/examples/lab.toml" > "$WORK/lab_bench.toml"
+"$LAB" up --vms 1 --backend "$BACKEND" --config "$WORK/lab_bench.toml" >&2
 for ((rep = 1; rep <= REPS; rep++)); do
   for mode in edgegated kernel; do
     "$LAB" gw "$mode" >&2
@@ -167,10 +226,11 @@ def summary(mode):
     def med(k):
         v = [r[k] for r in rs if r.get(k) is not None]
         return statistics.median(v) if v else None
-    out = {k: med(k) for k in ("pps", "forwarded_pps", "gw_in_pps", "sent_pps", "cpu_ns_per_packet", "tcp_gbps", "steal_pct")}
+    out = {k: med(k) for k in ("pps", "forwarded_pps", "gw_in_pps", "sent_pps", "cpu_ns_per_packet", "tcp_gbps",
+                               "steal_pct", "tcp_conn_per_s", "cpu_us_per_conn")}
     for k in ("pps", "forwarded_pps", "gw_in_pps", "sent_pps", "cpu_ns_per_packet"):
         if out[k] is not None: out[k] = round(out[k])
-    for k in ("tcp_gbps", "steal_pct"):
+    for k in ("tcp_gbps", "steal_pct", "tcp_conn_per_s", "cpu_us_per_conn"):
         if out[k] is not None: out[k] = round(out[k], 2)
     out["runs"] = rs
     return out
@@ -181,7 +241,9 @@ print(json.dumps({
     "edgegate": e, "kernel": k,
     "ratio": {"pps": ratio(e["pps"], k["pps"]),
               "cpu_per_packet": ratio(e["cpu_ns_per_packet"], k["cpu_ns_per_packet"]),
-              "tcp_gbps": ratio(e["tcp_gbps"], k["tcp_gbps"])},
+              "tcp_gbps": ratio(e["tcp_gbps"], k["tcp_gbps"]),
+              "tcp_conn_per_s": ratio(e["tcp_conn_per_s"], k["tcp_conn_per_s"]),
+              "cpu_per_conn": ratio(e["cpu_us_per_conn"], k["cpu_us_per_conn"])},
     "config": {"seconds": int(secs), "reps": int(reps), "udp_payload_bytes": int(size),
                "backend": backend, "receiver_busy_poll": spin == "1", "flows": 1,
                "sender_cpu": 0, "receiver_cpu": 1, "statistic": "median over reps",

@@ -285,6 +285,11 @@ uint32_t flow_table::insert(const flow_key& inside, const flow_key& outside, con
                             uint32_t now) noexcept {
     if (key_eq(inside, outside)) return k_no_session;
     if (lookup(inside) != k_no_session || lookup(outside) != k_no_session) return k_no_session;
+    return insert_absent(inside, outside, init, now);
+}
+
+uint32_t flow_table::insert_absent(const flow_key& inside, const flow_key& outside, const session_init& init,
+                                   uint32_t now) noexcept {
     uint32_t id = free_head_;
     const uint32_t hw = high_water_.load(std::memory_order_relaxed);
     if (id != k_no_session) {

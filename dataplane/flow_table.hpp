@@ -150,6 +150,12 @@ public:
     uint32_t insert(const flow_key& inside, const flow_key& outside, const session_init& init,
                     uint32_t now) noexcept;
 
+    /// insert() without looking the keys up first, for a caller that knows neither is
+    /// present (it just missed both): saves two lookups per new session. Precondition:
+    /// inside != outside and neither key is in the table.
+    uint32_t insert_absent(const flow_key& inside, const flow_key& outside, const session_init& init,
+                           uint32_t now) noexcept;
+
     /// The session either key maps to, or k_no_session; *is_outside (if not null) says
     /// which of the two keys matched.
     uint32_t lookup(const flow_key& key, bool* is_outside = nullptr) const noexcept;

@@ -90,10 +90,14 @@ uint32_t add_session(nat44_state& st, const nat44_policy& pol, worker_context& w
     init.user = mapping;
     init.state = state;
     init.tclass = initial_class(inside.proto);
-    const uint32_t id = st.table().insert(inside, outside, init, w.now_s);
+    // Absent: the caller just missed `inside`, and `outside` carries its mapping's own
+    // public port (only this socket's sessions have it; they have this inside key).
+    const uint32_t id = st.table().insert_absent(inside, outside, init, w.now_s);
     if (id == k_no_session) {
         return id;
     }
+    st.note_opened(inside);
+    st.note_opened(outside);
     ++st.refs(mapping);
     ++st.vm_sessions(vm_index);
     w.counters.nat_sessions_created.add();
@@ -142,8 +146,9 @@ uint32_t create_outbound(packet& p, const nat44_policy& pol, worker_context& w, 
         session_init init;
         init.owner_vm = vm_index;
         init.tclass = timeout_class::held;
-        mapping = table.insert(map_in, make_flow_key(0, 0, vm.public_addr, port, t.proto, k_key_mapping), init,
-                               w.now_s);
+        // Absent: map_in just missed, and the port was free in this worker's pool.
+        mapping = table.insert_absent(map_in, make_flow_key(0, 0, vm.public_addr, port, t.proto, k_key_mapping),
+                                      init, w.now_s);
         if (mapping == k_no_session) [[unlikely]] {
             pool->release(port);
             w.drop(p, drop_reason::nat_table_full);
@@ -217,15 +222,15 @@ void rewrite_in(packet& p, const session& r) {
 }
 
 /// A first fragment leaves its translation for the datagram's later fragments.
-void remember_fragment(nat44_state& st, const nat_tuple& before, const packet& p, uint32_t now_s) {
-    if (!(before.flags & nat_tuple::fragment)) [[likely]] {
+/// `before_src` / `before_dst`: its addresses before the rewrite.
+void remember_fragment(nat44_state& st, uint32_t before_src, uint32_t before_dst, const packet& p, uint32_t now_s) {
+    const uint8_t* ip = p.l3();
+    if (!(load16(ip + ipv4::frag) & ipv4::flag_mf)) [[likely]] {
         return;
     }
-    const uint8_t* ip = p.l3();
     const uint32_t new_src = load32(ip + ipv4::src), new_dst = load32(ip + ipv4::dst);
-    st.fragments().remember(before.src_addr, before.dst_addr, ip[ipv4::proto], load16(ip + ipv4::id),
-                            new_src != before.src_addr ? new_src : 0, new_dst != before.dst_addr ? new_dst : 0,
-                            now_s);
+    st.fragments().remember(before_src, before_dst, ip[ipv4::proto], load16(ip + ipv4::id),
+                            new_src != before_src ? new_src : 0, new_dst != before_dst ? new_dst : 0, now_s);
 }
 
 /// Inbound first fragments record their translation when it is decided (step 2), so
@@ -434,6 +439,45 @@ bool fragment_handed(packet& p, worker_context& w) {
     return true;
 }
 
+/// Step 3 for an outbound packet the burst's lookup did not find a session for: one an
+/// earlier packet of the burst opened, a forwarded service's reply (stateless: rewritten
+/// here), a proxy_force VM's refused egress, or a new session. Returns the session, or
+/// k_no_session with `r` saying what became of the packet.
+uint32_t outbound_miss(packet& p, const nat44_policy& pol, worker_context& w, uint32_t src, uint32_t dst,
+                       nat_apply_result& r) {
+    nat44_state& st = *w.nat;
+    const uint32_t vm_index = p.nat_addr;
+    const nat_vm& vm = pol.vms[vm_index];
+    nat_tuple t;
+    nat44_tuple(p, t);
+    const flow_key key = tuple_key(t);
+    if (st.maybe_opened(key)) {
+        // An earlier packet of this burst may have opened the session meanwhile.
+        const uint32_t id = st.table().lookup(key);
+        if (id != k_no_session) {
+            return id;
+        }
+    }
+    const bool proxy = is_proxy_flow(pol, vm, t);
+    if (vm.proxy_force && !proxy) {
+        r = nat_apply_result::refuse_admin;
+        return k_no_session;
+    }
+    const uint32_t f = (t.proto == proto::tcp || t.proto == proto::udp)
+                           ? pol.forward_out.find(nat44_policy::forward_key(t.proto, t.src_addr, t.src_port))
+                           : flat_map::k_missing;
+    if (f != flat_map::k_missing) {
+        const nat_forward& fw = pol.forwards[f];
+        nat44_rewrite_src(p, fw.public_addr, static_cast<uint16_t>(fw.port_first + (t.src_port - fw.to_port)));
+        remember_fragment(st, src, dst, p, w.now_s);
+        w.counters.nat_translated.add();
+        r = nat_apply_result::ok;
+        return k_no_session;
+    }
+    r = nat_apply_result::dropped;  // unless it opens
+    return create_outbound(p, pol, w, vm_index, t, proxy);
+}
+
 }  // namespace
 
 bool nat44_classify(packet& p, const snapshot& s, worker_context& w, flow_key& key, bool& needs_lookup) {
@@ -572,7 +616,8 @@ bool nat44_decide(packet& p, const snapshot& s, worker_context& w, uint32_t foun
             nat_tuple t;
             nat44_tuple(p, t);  // succeeded in classify
             // An earlier packet of this burst may have opened the session meanwhile.
-            const uint32_t again = w.nat->table().lookup(tuple_key(t));
+            const flow_key key = tuple_key(t);
+            const uint32_t again = w.nat->maybe_opened(key) ? w.nat->table().lookup(key) : k_no_session;
             if (again != k_no_session) {
                 p.nat_ref = again;
                 route_dst = w.nat->table().at(again).inside.src_addr;
@@ -655,46 +700,24 @@ nat_apply_result nat44_apply(packet& p, const snapshot& s, worker_context& w, ui
             return nat_apply_result::ok;  // VM to VM, or to the host: no NAT
         }
         nat44_state& st = *w.nat;
-        const uint32_t vm_index = p.nat_addr;
-        const nat_vm& vm = pol.vms[vm_index];
-        nat_tuple t;
-        nat44_tuple(p, t);
+        const uint8_t* ip = p.l3();
+        const uint32_t src = load32(ip + ipv4::src), dst = load32(ip + ipv4::dst);
         uint32_t id = p.nat_ref;
-        if (id == k_no_session) {
-            // An earlier packet of this burst may have opened the session meanwhile.
-            id = st.table().lookup(tuple_key(t));
-        }
-        if (id == k_no_session) {
-            const bool proxy = is_proxy_flow(pol, vm, t);
-            if (vm.proxy_force && !proxy) {
-                return nat_apply_result::refuse_admin;
-            }
-            const uint32_t f = (t.proto == proto::tcp || t.proto == proto::udp)
-                                   ? pol.forward_out.find(nat44_policy::forward_key(t.proto, t.src_addr, t.src_port))
-                                   : flat_map::k_missing;
-            if (f != flat_map::k_missing) {
-                // A forwarded service's replies leave from its public port (stateless).
-                const nat_forward& fw = pol.forwards[f];
-                nat44_rewrite_src(p, fw.public_addr, static_cast<uint16_t>(fw.port_first + (t.src_port - fw.to_port)));
-                remember_fragment(st, t, p, w.now_s);
-                w.counters.nat_translated.add();
-                return nat_apply_result::ok;
-            }
-            id = create_outbound(p, pol, w, vm_index, t, proxy);
+        if (id == k_no_session) [[unlikely]] {
+            nat_apply_result r = nat_apply_result::ok;
+            id = outbound_miss(p, pol, w, src, dst, r);
             if (id == k_no_session) {
-                return nat_apply_result::dropped;
+                return r;
             }
         }
         track(st, id, p, true, w.now_s);
         rewrite_out(p, st.table().at(id));
-        remember_fragment(st, t, p, w.now_s);
+        remember_fragment(st, src, dst, p, w.now_s);
         w.counters.nat_translated.add();
         return nat_apply_result::ok;
     }
     case nat_op_in: {
         nat44_state& st = *w.nat;
-        nat_tuple t;
-        nat44_tuple(p, t);
         track(st, p.nat_ref, p, false, w.now_s);
         rewrite_in(p, st.table().at(p.nat_ref));
         w.counters.nat_translated.add();
@@ -714,7 +737,7 @@ nat_apply_result nat44_apply(packet& p, const snapshot& s, worker_context& w, ui
             nat44_rewrite_dst(p, p.nat_addr, p.nat_port != 0 ? p.nat_port : (ok ? t.dst_port : 0));
         }
         if (ok && out && w.nat) {
-            remember_fragment(*w.nat, t, p, w.now_s);
+            remember_fragment(*w.nat, t.src_addr, t.dst_addr, p, w.now_s);
         }
         w.counters.nat_translated.add();
         return nat_apply_result::ok;

@@ -19,7 +19,10 @@
 //            leaves from the same public address:port, and with endpoint-independent
 //            filtering an inbound packet to it from anyone opens a session.
 //            Timeout class `held`: erased when its last session goes (refs_).
+#include <immintrin.h>
+
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -115,6 +118,20 @@ public:
     uint32_t& refs(uint32_t id) { return refs_[id]; }
     nat44_fragment_table& fragments() { return fragments_; }
 
+    /// Inside keys of the sessions opened since the burst's bulk lookup, as a 256-bit
+    /// Bloom filter: a later packet of the burst that missed in the bulk lookup looks
+    /// its key up again only when it may be one of them (its flow's first packet opened
+    /// the session a moment ago).
+    void burst_begin() { opened_[0] = opened_[1] = opened_[2] = opened_[3] = 0; }
+    void note_opened(const flow_key& k) {
+        const uint32_t b = bloom_bit(k);
+        opened_[b >> 6] |= uint64_t{1} << (b & 63);
+    }
+    bool maybe_opened(const flow_key& k) const {
+        const uint32_t b = bloom_bit(k);
+        return (opened_[b >> 6] >> (b & 63)) & 1;
+    }
+
     /// Rate limit for per-VM warnings (quota, ports): true at most once a second per VM.
     bool warn_allowed(uint32_t vm, uint32_t now_s) {
         if (warned_s_[vm] == now_s + 1) {
@@ -137,6 +154,13 @@ public:
 
 private:
     static uint32_t proto_index(uint8_t proto) { return proto == 6 ? 0 : proto == 17 ? 1 : 2; }
+    static uint32_t bloom_bit(const flow_key& k) {
+        uint64_t w0, w1;
+        std::memcpy(&w0, &k, 8);
+        std::memcpy(&w1, reinterpret_cast<const char*>(&k) + 8, 8);
+        return static_cast<uint32_t>(_mm_crc32_u64(_mm_crc32_u64(0x1234567, w0), w1)) & 255;
+    }
+    uint64_t opened_[4] = {};
 
     uint32_t worker_id_;
     flow_table table_;

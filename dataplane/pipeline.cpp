@@ -21,6 +21,7 @@ void decide_nat(packet** v4, uint32_t* v4_dst, uint32_t& n4, const flow_key* key
     for (uint32_t j = 0; j < n4; ++j) {
         session_of[j] = k_no_session;
     }
+    w.nat->burst_begin();
     if (n_keys) {
         w.nat->table().lookup_bulk(keys, n_keys, ids, nullptr);
         for (uint32_t k = 0; k < n_keys; ++k) {
