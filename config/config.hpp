@@ -41,6 +41,7 @@ struct router_advertisement_config {
     uint32_t router_lifetime_s = 1800; ///< 0 = "not a default router"
     std::vector<ip_prefix> prefixes;   ///< on-link prefixes advertised (no SLAAC: A=0)
     bool autonomous = false;           ///< set the A flag on the advertised prefixes
+    friend bool operator==(const router_advertisement_config&, const router_advertisement_config&) = default;
 };
 
 struct port_config {
@@ -57,6 +58,7 @@ struct port_config {
     std::string pcap_input;            ///< pcap backend: capture read as input
     std::string pcap_output;           ///< pcap backend: where sent frames are written
     int line = 0;                      ///< line of the [[ports]] table, for messages
+    friend bool operator==(const port_config&, const port_config&) = default;
 };
 
 struct route_config {
@@ -64,6 +66,7 @@ struct route_config {
     std::optional<ip_address> via;     ///< next hop; absent = on-link through `port`
     std::string port;                  ///< required when `via` is absent
     int line = 0;
+    friend bool operator==(const route_config&, const route_config&) = default;
 };
 
 struct workers_config {
@@ -72,12 +75,14 @@ struct workers_config {
     uint32_t burst_size = 32;          ///< 1..64
     uint32_t idle_poll_us = 200;       ///< busy-poll this long before sleeping on fds
     uint32_t idle_nap_us = 0;          ///< within idle_poll_us, nap after an empty poll (0 = spin)
+    friend bool operator==(const workers_config&, const workers_config&) = default;
 };
 
 struct host_config {
     bool enabled = false;
     std::string interface = "eg-host"; ///< the TAP device created for the host kernel
     std::optional<mac_address> mac;    ///< the engine's MAC on the TAP link
+    friend bool operator==(const host_config&, const host_config&) = default;
 };
 
 struct neighbour_config {
@@ -86,16 +91,19 @@ struct neighbour_config {
     uint32_t max_probes = 3;           ///< then the entry fails and its queue drops
     uint32_t queue_per_neighbour = 16; ///< packets held while resolving one address
     uint32_t capacity = 65536;         ///< entries in the neighbour table
+    friend bool operator==(const neighbour_config&, const neighbour_config&) = default;
 };
 
 struct icmp_config {
     uint32_t errors_per_second = 1000; ///< per worker, token bucket (RFC 1812 §4.3.2.8)
+    friend bool operator==(const icmp_config&, const icmp_config&) = default;
 };
 
 struct uring_config {
     uint32_t ring_entries = 512;       ///< io_uring submission queue size per worker
     uint32_t rx_buffers = 1024;        ///< receive-ring slots per port and worker (each buffer_size)
     uint32_t buffer_size = 65600;      ///< bytes per buffer: room for a 64 KB GSO packet
+    friend bool operator==(const uring_config&, const uring_config&) = default;
 };
 
 struct dpdk_config {
@@ -103,6 +111,7 @@ struct dpdk_config {
     uint32_t mbufs = 8191;
     uint32_t rx_descriptors = 1024;
     uint32_t tx_descriptors = 1024;
+    friend bool operator==(const dpdk_config&, const dpdk_config&) = default;
 };
 
 /// How a VM's IPv4 egress leaves (README "NAT44 and egress policies").
@@ -116,6 +125,7 @@ struct nat_timeouts_config {
     uint32_t tcp_transitory_s = 240;   ///< SYN-only, FIN/RST seen
     uint32_t udp_s = 120;              ///< >= 120
     uint32_t icmp_s = 60;              ///< >= 60
+    friend bool operator==(const nat_timeouts_config&, const nat_timeouts_config&) = default;
 };
 
 /// A static port forward: public address + port range, TCP or UDP, to a VM address.
@@ -127,6 +137,7 @@ struct nat_forward_config {
     ip_address to;                     ///< the VM's address (must be a [[vms]] address)
     uint16_t to_port = 0;              ///< first target port; the range maps 1:1
     int line = 0;
+    friend bool operator==(const nat_forward_config&, const nat_forward_config&) = default;
 };
 
 /// The RFC 7422 deterministic port blocks: block k is first_port + k*size ..
@@ -134,6 +145,7 @@ struct nat_port_blocks_config {
     std::optional<ip_address> address; ///< default: the first nat.public_addresses entry
     uint16_t first_port = 61440;
     uint16_t block_size = 512;
+    friend bool operator==(const nat_port_blocks_config&, const nat_port_blocks_config&) = default;
 };
 
 /// The upstream proxy the `proxy` egress policy steers to.
@@ -141,6 +153,7 @@ struct nat_proxy_config {
     std::optional<ip_address> service; ///< address VMs send their proxy traffic to
     uint16_t service_port = 3128;
     std::optional<ip_address> upstream; ///< the upstream proxy host; port = the VM's proxy_port
+    friend bool operator==(const nat_proxy_config&, const nat_proxy_config&) = default;
 };
 
 struct nat_config {
@@ -157,6 +170,7 @@ struct nat_config {
     nat_port_blocks_config port_blocks;
     nat_proxy_config proxy;
     std::vector<nat_forward_config> forwards;
+    friend bool operator==(const nat_config&, const nat_config&) = default;
 };
 
 /// A VM known to the gateway: its (MAC, IPv4) binding and its egress policy.
@@ -171,11 +185,13 @@ struct vm_config {
     bool proxy_force = false;          ///< proxy: refuse all other egress (ICMP 3/13)
     uint32_t max_sessions = 0;         ///< 0 = nat.sessions_per_vm
     int line = 0;
+    friend bool operator==(const vm_config&, const vm_config&) = default;
 };
 
 struct gateway_config {
     std::string name = "edgegate";
     uint32_t status_interval_s = 5;    ///< status line period on stderr; 0 = off
+    friend bool operator==(const gateway_config&, const gateway_config&) = default;
 };
 
 struct config {

@@ -422,6 +422,85 @@ void gateway::drain_nat_events() {
     }
 }
 
+void gateway::arm_reload_signal() {
+    reload_signal_.async_wait([this](boost::system::error_code ec, int) {
+        if (ec) {
+            return;
+        }
+        const std::string why = reload();
+        if (why.empty()) {
+            std::fprintf(stderr, "edgegated: reloaded %s (snapshot %" PRIu64 ")\n", config_.source_path.c_str(),
+                         generation_);
+        } else {
+            std::fprintf(stderr, "edgegated: reload of %s refused, nothing changed: %s\n",
+                         config_.source_path.c_str(), why.c_str());
+        }
+        arm_reload_signal();
+    });
+}
+
+namespace {
+
+/// The config without what may change at runtime and without line numbers: equal
+/// results mean a reload can apply the rest.
+cfg::config fixed_part(cfg::config c) {
+    c.routes.clear();
+    c.nat.forwards.clear();
+    c.source_path.clear();
+    for (auto& p : c.ports) {
+        p.line = 0;
+    }
+    for (auto& v : c.vms) {
+        v.line = 0;
+    }
+    return c;
+}
+
+/// The first top-level part that differs, for the message.
+std::string what_differs(const cfg::config& a, const cfg::config& b) {
+    if (!(a.ports == b.ports)) return "[[ports]]";
+    if (!(a.workers == b.workers)) return "[workers]";
+    if (!(a.host == b.host)) return "[host]";
+    if (!(a.nat == b.nat)) return "[nat] (other than its forwards)";
+    if (!(a.vms == b.vms)) return "[[vms]]";
+    if (!(a.uring == b.uring) || !(a.dpdk == b.dpdk)) return "the backend options";
+    if (!(a.neighbours == b.neighbours)) return "[neighbours]";
+    if (!(a.icmp == b.icmp)) return "[icmp]";
+    return "[gateway]";
+}
+
+}  // namespace
+
+std::string gateway::reload() {
+    const cfg::load_result r = cfg::load_file(config_.source_path);
+    if (!r.value) {
+        std::string why = "the file is invalid:";
+        for (const auto& e : r.errors) {
+            why += "\n  " + e.to_string();
+        }
+        return why;
+    }
+    const cfg::config& next = *r.value;
+    const cfg::config now_fixed = fixed_part(config_), next_fixed = fixed_part(next);
+    if (!(now_fixed.ports == next_fixed.ports && now_fixed.workers == next_fixed.workers &&
+          now_fixed.host == next_fixed.host && now_fixed.nat == next_fixed.nat && now_fixed.vms == next_fixed.vms &&
+          now_fixed.uring == next_fixed.uring && now_fixed.dpdk == next_fixed.dpdk &&
+          now_fixed.neighbours == next_fixed.neighbours && now_fixed.gateway == next_fixed.gateway &&
+          now_fixed.icmp == next_fixed.icmp)) {
+        return what_differs(now_fixed, next_fixed) + " changed: that needs a restart";
+    }
+    // Workers keep their sessions: forwards are stateless and routes are read per
+    // packet from the snapshot. (Routes removed from the file stay in the host
+    // kernel's table on the TAP until a restart; new ones are added.)
+    config_.routes = next.routes;
+    config_.nat.forwards = next.nat.forwards;
+    if (config_.host.enabled) {
+        configure_host_kernel();
+    }
+    publish_snapshot();
+    return "";
+}
+
 totals gateway::sum_counters() const {
     totals t;
     t.drops_by_reason.assign(dp::k_drop_reason_count, 0);
@@ -531,6 +610,7 @@ void gateway::run() {
             io_.stop();
         }
     });
+    arm_reload_signal();
     punt_wait_ = std::make_unique<boost::asio::posix::stream_descriptor>(io_, dup(punt_event_fd_));
     arm_punt_wait();
     on_tick();

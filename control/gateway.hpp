@@ -70,6 +70,17 @@ private:
     void print_status();
     void collect_backend_drops();
     void drain_nat_events();
+    void arm_reload_signal();
+
+public:
+    /// Re-reads the config file (SIGHUP; later the admin API): applies what a running
+    /// gateway can change — routes and port forwards — with a new
+    /// snapshot, or changes nothing and says why (invalid file; or something that needs
+    /// a restart changed: ports, workers, VMs, NAT addresses and ranges, ...). Returns
+    /// an empty string when applied, else the reason.
+    std::string reload();
+
+private:
 
     cfg::config config_;
     uint32_t workers_count_;
@@ -99,6 +110,7 @@ private:
 
     boost::asio::io_context io_;
     boost::asio::signal_set signals_{io_, SIGINT, SIGTERM};
+    boost::asio::signal_set reload_signal_{io_, SIGHUP};
     boost::asio::steady_timer tick_timer_{io_};
     boost::asio::steady_timer status_timer_{io_};
     boost::asio::steady_timer ra_timer_{io_};

@@ -180,5 +180,27 @@ t_check_soon "vm5's UDP sessions expire (mapping log: delete vm=vm5 proto=udp)" 
 t_check_output "after expiry vm5 opens a session again" "^re:back $INET4 6000\$" udp vm5 echo 42000 $INET4 6000 back
 t_check_output "the status line counts expired sessions" 'nat: translated=[0-9]+ .* expired=[1-9]' tail -n 20 "$GWLOG"
 
+# ---- runtime change (SIGHUP): the forward moves to port 8081; a transfer in flight and
+# the other sessions are not disturbed; a change that needs a restart is refused
+head -c 1048576 /dev/urandom > "$EG_LAB_DIR/www/big.bin"
+BIG_SHA=$(sha256sum < "$EG_LAB_DIR/www/big.bin" | cut -d' ' -f1)
+in_ns vm6 curl -sS --max-time 30 --limit-rate 256k -o "$EG_LAB_DIR/big-vm6.bin" "http://$INET4/big.bin" &
+SLOW=$!
+sleep 1
+sed -i -E 's/^port = 8080$/port = 8081/' "$EG_LAB_DIR/edgegate.toml"
+kill -HUP "$(edgegated_pid)"
+t_check_soon "SIGHUP: edgegated reloaded the config" 5 grep -q 'edgegated: reloaded' "$GWLOG"
+t_check_output "after the reload $PUB:8081 reaches vm1:80" '^vm1-web$' \
+  in_ns inet curl -sS --max-time 10 "http://$PUB:8081/index.txt"
+t_check_fails "after the reload $PUB:8080 is no longer forwarded" \
+  in_ns inet curl -sS --max-time 3 "http://$PUB:8080/index.txt"
+wait "$SLOW"
+t_check_eq "a download running through the reload arrived whole (sha256)" "$BIG_SHA" \
+  "$(sha256sum < "$EG_LAB_DIR/big-vm6.bin" | cut -d' ' -f1)"
+sed -i -E 's/^max_sessions = 8 /max_sessions = 9 /' "$EG_LAB_DIR/edgegate.toml"
+kill -HUP "$(edgegated_pid)"
+t_check_soon "SIGHUP with a changed [[vms]] is refused and says why" 5 \
+  grep -q 'reload of .* refused, nothing changed: \[\[vms\]\] changed' "$GWLOG"
+
 t_check "edgegated is still running" kill -0 "$(edgegated_pid)"
 t_finish
