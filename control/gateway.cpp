@@ -354,10 +354,20 @@ void gateway::drain_punts() {
             if (!m) {
                 break;
             }
-            resolver_->on_punted(*m, s, now);
+            if (m->kind == dp::frame_message::dhcp) {
+                on_dhcp_frame(*m, s, now);
+            } else {
+                resolver_->on_punted(*m, s, now);
+            }
             ring->pop();
         }
     }
+}
+
+void gateway::on_dhcp_frame(const dp::frame_message& m, const dp::snapshot&, uint64_t) {
+    // The DHCP server is not wired in yet (control/dhcp/ has its core): count and drop.
+    (void)m;
+    ++dhcp_frames_unhandled_;
 }
 
 void gateway::arm_punt_wait() {

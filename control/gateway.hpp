@@ -70,6 +70,7 @@ private:
     void print_status();
     void collect_backend_drops();
     void drain_nat_events();
+    void on_dhcp_frame(const dp::frame_message& m, const dp::snapshot& s, uint64_t now_ms);
     void arm_reload_signal();
 
 public:
@@ -102,6 +103,7 @@ private:
     dp::mac_bytes host_kernel_mac_{};
     std::vector<std::unique_ptr<dp::nat44_state>> nat_states_;  // [worker], when NAT is on
     std::unique_ptr<nat_log> nat_log_;
+    uint64_t dhcp_frames_unhandled_ = 0;
     std::unique_ptr<dp::handoff_mesh> handoff_;  // several workers with NAT
     std::vector<std::unique_ptr<dp::worker>> workers_;
     std::vector<std::thread> threads_;

@@ -11,6 +11,18 @@ namespace eg::dp {
 
 namespace {
 
+/// UDP to port 67 in an IPv4 header that holds together (DHCP/BOOTP, RFC 2131 §4.1).
+bool is_dhcp_request(const packet& p) {
+    const uint8_t* ip = p.l3();
+    const uint32_t avail = p.l3_len();
+    if (avail < ipv4::min_header_len + 8 || (ip[ipv4::ver_ihl] >> 4) != 4 || ip[ipv4::proto] != proto::udp) {
+        return false;
+    }
+    const uint32_t ihl = (ip[ipv4::ver_ihl] & 0xf) * 4u;
+    return ihl >= ipv4::min_header_len && ihl + 8 <= avail &&
+           (load16(ip + ipv4::frag) & (ipv4::frag_offset_mask | ipv4::flag_mf)) == 0 && load16(ip + ihl + 2) == 67;
+}
+
 /// NAT44 steps 2 (nat44.hpp) for the burst's IPv4 packets: one bulk session lookup,
 /// then each packet's decision and the address it is routed by. Packets dropped here
 /// leave v4 (compacted in place).
@@ -74,6 +86,13 @@ void process_burst(burst& b, const snapshot& s, worker_context& w) {
         }
         switch (p.ether_type) {
         case eth::type_ipv4:
+            if (s.port(p.in_port).dhcp_server && is_dhcp_request(p)) [[unlikely]] {
+                // Before validation: a client without an address sends from 0.0.0.0, a
+                // martian source everywhere else. The server checks the rest.
+                w.punt_dhcp(p);
+                p.verdict = k_verdict_consumed;
+                break;
+            }
             if (validate_ipv4(p, w)) [[likely]] {
                 if (nat) {
                     bool lookup = false;

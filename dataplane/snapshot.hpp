@@ -52,6 +52,7 @@ struct port_info {
     std::vector<port_address6> ipv6;
     ipv6_bytes link_local{};  ///< fe80::/64 + EUI-64 of mac
     bool nd_proxy = false;
+    bool dhcp_server = false;  ///< punt DHCP requests (UDP to port 67) to the control thread
     router_advert_info ra;
 };
 

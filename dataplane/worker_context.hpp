@@ -21,6 +21,7 @@ struct frame_message {
     enum kind_t : uint8_t {
         learn = 0,       ///< ARP/ND the control thread learns neighbours from
         unresolved = 1,  ///< to transmit on `port` once `next_hop` is resolved
+        dhcp = 2,        ///< a DHCP/BOOTP request (UDP to port 67) received on `port`
     };
     uint16_t port = 0;  ///< receiving port (learn) or egress port (unresolved)
     uint16_t len = 0;
@@ -159,6 +160,9 @@ struct worker_context {
 
     /// Copies the frame to the control thread for neighbour learning.
     bool punt_copy(const packet& p) { return punt_frame(p, frame_message::learn, p.in_port, false, nullptr); }
+
+    /// Hands a DHCP request to the control thread's server.
+    bool punt_dhcp(const packet& p) { return punt_frame(p, frame_message::dhcp, p.in_port, false, nullptr); }
 
     /// Hands a packet that waits for neighbour resolution to the control thread.
     bool punt_unresolved(const packet& p, uint16_t egress_port, bool v6, const uint8_t* next_hop) {
