@@ -136,6 +136,30 @@ std::vector<uint8_t> udp6_frame(const uint8_t* src, const uint8_t* dst) {
     return f;
 }
 
+/// The two memory ports of the bench topology over one pool: "vm" (port 0) and
+/// "uplink" (port 1, counts and frees what is sent; so does vm when vm_sink).
+struct bench_ports {
+    static dp::buffer_pool_options pool_options() {
+        dp::buffer_pool_options bo;
+        bo.count = 4096;
+        bo.buffer_size = 2048;
+        return bo;
+    }
+    static dp::memory_port_options port_options(uint16_t index, bool sink) {
+        dp::memory_port_options o;
+        o.port_index = index;
+        o.mac = {0x02, 0, 0, 0, 0, static_cast<uint8_t>(index + 1)};
+        o.tx_sink = sink;
+        return o;
+    }
+    explicit bench_ports(bool vm_sink)
+        : vo(port_options(0, vm_sink)), uo(port_options(1, true)), pool(pool_options()), vm(vo, pool), up(uo, pool) {}
+
+    dp::memory_port_options vo, uo;
+    dp::buffer_pool pool;
+    dp::memory_port vm, up;
+};
+
 /// JSON result line of one measured run.
 struct run_result {
     uint64_t packets = 0;
@@ -239,19 +263,11 @@ int run_scenario(const std::string& name, const options& opt) {
         }
     }
 
-    dp::buffer_pool_options bo;
-    bo.count = 4096;
-    bo.buffer_size = 2048;
-    dp::buffer_pool pool(bo);
-    dp::memory_port_options vo;
-    vo.port_index = 0;
-    vo.mac = {0x02, 0, 0, 0, 0, 0x01};
-    dp::memory_port vm(vo, pool);
-    dp::memory_port_options uo;
-    uo.port_index = 1;
-    uo.mac = {0x02, 0, 0, 0, 0, 0x02};
-    uo.tx_sink = true;
-    dp::memory_port up(uo, pool);
+    bench_ports io(false);
+    dp::memory_port& vm = io.vm;
+    dp::memory_port& up = io.up;
+    const dp::memory_port_options& vo = io.vo;
+    const dp::memory_port_options& uo = io.uo;
     vm.set_replay(frames);
 
     std::vector<ctl::port_runtime_info> macs = {{vo.mac}, {uo.mac}};
@@ -380,21 +396,12 @@ int run_nat_scenario(const std::string& name, const options& opt) {
         return 1;
     }
     const cfg::config config = *lr.value;
-    dp::buffer_pool_options bo;
-    bo.count = 4096;
-    bo.buffer_size = 2048;
-    dp::buffer_pool pool(bo);
-    dp::memory_port_options vo;
-    vo.port_index = 0;
-    vo.mac = {0x02, 0, 0, 0, 0, 0x01};
-    vo.tx_sink = true;
-    dp::memory_port_options uo;
-    uo.port_index = 1;
-    uo.mac = {0x02, 0, 0, 0, 0, 0x02};
-    uo.tx_sink = true;
-    dp::memory_port vm(vo, pool);
-    dp::memory_port up(uo, pool);
-    new_flow_port generator(0, pool);
+    bench_ports io(true);
+    dp::memory_port& vm = io.vm;
+    dp::memory_port& up = io.up;
+    const dp::memory_port_options& vo = io.vo;
+    const dp::memory_port_options& uo = io.uo;
+    new_flow_port generator(0, io.pool);
 
     std::vector<ctl::port_runtime_info> macs = {{vo.mac}, {uo.mac}};
     dp::rcu_publisher<dp::snapshot> snapshots(1);

@@ -31,6 +31,7 @@
 #include "dataplane/nat44.hpp"
 #include "dataplane/nat44_state.hpp"
 #include "dataplane/pipeline.hpp"
+#include "tests/unit/pipeline_harness.hpp"
 #include "tests/unit/test_frames.hpp"
 
 namespace eg::dp {
@@ -141,27 +142,7 @@ std::unique_ptr<snapshot> make_snapshot(const std::string& filtering, const std:
     };
     subst("@FILTERING@", filtering);
     subst("@LOG@", log_file);
-    const cfg::load_result r = cfg::load_string(text, "nat44_test.toml");
-    if (!r.value) {
-        std::string all;
-        for (const auto& e : r.errors) all += e.to_string() + "\n";
-        throw std::runtime_error("config rejected:\n" + all);
-    }
-    std::vector<ctl::port_runtime_info> ports{{k_vm_mac}, {k_up_mac}, {k_host_mac}};
-    return ctl::build_snapshot(*r.value, ports, k_kernel_mac, 1);
-}
-
-::testing::AssertionResult same_bytes(const bytes& got, const bytes& want) {
-    if (got == want) return ::testing::AssertionSuccess();
-    size_t i = 0;
-    while (i < got.size() && i < want.size() && got[i] == want[i]) ++i;
-    const size_t from = i < 16 ? 0 : i - 16;
-    auto show = [&](const bytes& b) {
-        return b.size() > from ? hex(b.data() + from, std::min<size_t>(64, b.size() - from)) : std::string("<end>");
-    };
-    return ::testing::AssertionFailure() << "frames differ at byte " << i << " (got " << got.size() << " bytes, want "
-                                         << want.size() << ")\n got  @" << from << ":\n" << show(got)
-                                         << "\n want @" << from << ":\n" << show(want);
+    return snapshot_from(text, "nat44_test.toml", {{k_vm_mac}, {k_up_mac}, {k_host_mac}}, k_kernel_mac);
 }
 
 ip4_t addr_at(const uint8_t* p) { return {p[0], p[1], p[2], p[3]}; }

@@ -27,6 +27,7 @@
 #include "config/config.hpp"
 #include "control/snapshot_builder.hpp"
 #include "dataplane/io/buffer_pool.hpp"
+#include "tests/unit/pipeline_harness.hpp"
 #include "tests/unit/test_frames.hpp"
 
 namespace eg::dp {
@@ -82,27 +83,7 @@ const ip6_t k_vm1_6 = ip6("2001:db8:1::101"), k_up6 = ip6("2001:db8:1::1"), k_in
             k_vm_gw6 = ip6("2001:db8:100::1"), k_remote6 = ip6("2001:db8:ffff::9");
 
 std::unique_ptr<snapshot> make_snapshot() {
-    const cfg::load_result r = cfg::load_string(k_config, "pipeline_test.toml");
-    if (!r.value) {
-        std::string all;
-        for (const auto& e : r.errors) all += e.to_string() + "\n";
-        throw std::runtime_error("config rejected:\n" + all);
-    }
-    std::vector<ctl::port_runtime_info> ports{{k_vm_mac}, {k_up_mac}, {k_host_mac}};
-    return ctl::build_snapshot(*r.value, ports, k_kernel_mac, 1);
-}
-
-::testing::AssertionResult same_bytes(const bytes& got, const bytes& want) {
-    if (got == want) return ::testing::AssertionSuccess();
-    size_t i = 0;
-    while (i < got.size() && i < want.size() && got[i] == want[i]) ++i;
-    const size_t from = i < 16 ? 0 : i - 16;
-    auto show = [&](const bytes& b) {
-        return b.size() > from ? hex(b.data() + from, std::min<size_t>(48, b.size() - from)) : std::string("<end>");
-    };
-    return ::testing::AssertionFailure() << "frames differ at byte " << i << " (got " << got.size() << " bytes, want "
-                                         << want.size() << ")\n got  @" << from << ":\n" << show(got)
-                                         << "\n want @" << from << ":\n" << show(want);
+    return snapshot_from(k_config, "pipeline_test.toml", {{k_vm_mac}, {k_up_mac}, {k_host_mac}}, k_kernel_mac);
 }
 
 bytes ipv4_udp(const ip4_t& src, const ip4_t& dst, size_t data_len, const ip4_opts& o = {}) {
