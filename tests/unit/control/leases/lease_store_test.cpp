@@ -4,6 +4,9 @@
 #include "control/leases/lease_store.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -166,6 +169,53 @@ TEST(LeaseStore, DurabilityArrivesOnTheIoContextThroughPost) {
     for (int i = 0; i < 600 && acked < t; ++i) ioc.run_one_for(std::chrono::milliseconds(100));
     EXPECT_EQ(acked, t);
     EXPECT_TRUE(s->is_durable(t));
+}
+
+TEST(LeaseStore, AFailedWriteIsFinalAndNothingAfterItIsReportedDurable) {
+    // A child process with a small file-size limit (RLIMIT_FSIZE; SIGXFSZ ignored,
+    // so write() fails with EFBIG) stands in for a disk that fails.
+    test::temp_dir d;
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        ::signal(SIGXFSZ, SIG_IGN);
+        rlimit rl{64 << 10, 64 << 10};
+        if (::setrlimit(RLIMIT_FSIZE, &rl) != 0) ::_exit(10);
+        std::error_code ec;
+        store_options o;
+        o.auto_compact = false;
+        auto s = lease_store::open(d.path(), o, ec);
+        if (!s) ::_exit(11);
+        ticket good = 0;
+        std::error_code failed;
+        for (int i = 1; i <= 5000 && !failed; ++i) {
+            s->put_lease(make_lease(i));
+            if (i % 50 == 0) {
+                const auto c = s->commit();
+                if (c.ec) {
+                    failed = c.ec;
+                } else {
+                    good = c.durable;
+                }
+            }
+        }
+        if (failed != std::errc::file_too_large) ::_exit(12);
+        if (s->durable_ticket() != good) ::_exit(13);
+        // Later writes never become durable, even small ones that would fit.
+        s->erase_lease("vps-1");
+        const auto c = s->commit();
+        if (c.ec != std::errc::file_too_large || s->durable_ticket() != good) ::_exit(14);
+        ::_exit(0);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+    // What was reported durable is there; the directory opens cleanly.
+    open_report rep;
+    auto s = open_ok(d.path(), &rep);
+    EXPECT_GT(s->leases().size(), 0u);
+    EXPECT_NE(s->find_lease("vps-1"), nullptr);
 }
 
 TEST(LeaseStore, TornTailIsCutAndCountedAndAppendsContinueAfterIt) {
