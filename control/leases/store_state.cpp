@@ -34,6 +34,11 @@ bool store_state::apply(const record_view& r) {
     return false;  // unknown type, or snapshot_end where a data record belongs
 }
 
+void store_state::reserve(size_t n) {
+    leases_.reserve(n);
+    by_ipv4_.reserve(n);
+}
+
 void store_state::unindex(const lease& l) {
     if (holds_address(l.state) && l.ipv4 != 0) {
         auto it = by_ipv4_.find(l.ipv4);

@@ -32,6 +32,9 @@ public:
     bool apply(const record_view& r);
 
     void put_lease(const lease& l);
+    /// Sizes the hash tables for about n leases (replay does it from file sizes, so
+    /// loading 1M leases does not rehash twenty times).
+    void reserve(size_t n);
     bool erase_lease(std::string_view vps_id);
     void put_record(std::string_view ns, std::string_view key, std::span<const uint8_t> value);
     bool erase_record(std::string_view ns, std::string_view key);
