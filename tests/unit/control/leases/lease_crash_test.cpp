@@ -143,7 +143,7 @@ void run_storm(bool compaction, uint64_t seed) {
     std::mt19937_64 rng(seed);
     std::unordered_map<std::string, acked_lease> acked;
     std::unordered_set<std::string> maybe_erased;
-    uint64_t total_acks = 0, torn_rounds = 0, rounds_with_snapshot = 0;
+    uint64_t total_acks = 0, torn_rounds = 0, rounds_with_snapshot = 0, mid_compaction = 0;
 
     for (int round = 0; round < 20; ++round) {
         SCOPED_TRACE("round " + std::to_string(round) + " seed " + std::to_string(seed));
@@ -213,6 +213,7 @@ void run_storm(bool compaction, uint64_t seed) {
         ASSERT_TRUE(s) << ec.message() << " " << rep.load.detail;
         if (rep.truncated_bytes) ++torn_rounds;
         if (rep.load.snapshot_generation > 0) ++rounds_with_snapshot;
+        if (rep.removed_tmp_snapshot || rep.removed_journals > 0) ++mid_compaction;  // killed inside one
         for (auto it = acked.begin(); it != acked.end();) {
             const lease* l = s->find_lease(it->first);
             if (!l && maybe_erased.contains(it->first)) {  // its erase made it to disk
@@ -245,9 +246,10 @@ void run_storm(bool compaction, uint64_t seed) {
         if (::testing::Test::HasFailure()) return;
     }
     std::printf("[ storm    ] compaction=%d: %llu acknowledged lease writes, %zu leases live, %llu/20 rounds "
-                "cut a torn tail, %llu/20 rounds found a snapshot\n",
+                "cut a torn tail, %llu/20 found a snapshot, %llu/20 were killed inside a compaction\n",
                 compaction, static_cast<unsigned long long>(total_acks), acked.size(),
-                static_cast<unsigned long long>(torn_rounds), static_cast<unsigned long long>(rounds_with_snapshot));
+                static_cast<unsigned long long>(torn_rounds), static_cast<unsigned long long>(rounds_with_snapshot),
+                static_cast<unsigned long long>(mid_compaction));
     // The test proves nothing if the child never got a batch durable.
     EXPECT_GT(total_acks, 1000u);
     if (compaction) {
