@@ -71,7 +71,7 @@ std::optional<file_header> decode_file_header(std::span<const uint8_t> data, fil
 }
 
 bool valid_lease(const lease& l) {
-    return !l.vps_id.empty() && l.vps_id.size() <= k_max_id && l.organization_id.size() <= k_max_id &&
+    return !l.vps_id.empty() && l.vps_id.size() <= k_max_lease_key && l.organization_id.size() <= k_max_id &&
            valid_state(static_cast<uint8_t>(l.state));
 }
 
@@ -132,7 +132,7 @@ bool decode_lease(std::span<const uint8_t> in, lease& out) {
     if (in.size() < k_lease_fixed) return false;
     const uint8_t* p = in.data();
     const size_t vps_len = load_le16(p + 2), org_len = load_le16(p + 4);
-    if (!valid_state(p[0]) || p[1] != 0 || vps_len == 0 || vps_len > k_max_id || org_len > k_max_id ||
+    if (!valid_state(p[0]) || p[1] != 0 || vps_len == 0 || vps_len > k_max_lease_key || org_len > k_max_id ||
         in.size() != k_lease_fixed + vps_len + org_len) {
         return false;
     }
@@ -149,7 +149,7 @@ bool decode_lease(std::span<const uint8_t> in, lease& out) {
 bool decode_lease_erase(std::span<const uint8_t> in, std::string_view& vps_id) {
     if (in.size() < 2) return false;
     const size_t n = load_le16(in.data());
-    if (n == 0 || n > k_max_id || in.size() != 2 + n) return false;
+    if (n == 0 || n > k_max_lease_key || in.size() != 2 + n) return false;
     vps_id = std::string_view(reinterpret_cast<const char*>(in.data() + 2), n);
     return true;
 }

@@ -37,7 +37,11 @@ inline constexpr size_t k_frame_header_size = 8;
 inline constexpr size_t k_body_header_size = 9;
 inline constexpr uint32_t k_max_body = 4u << 20;
 // Field limits (checked on write and on read).
-inline constexpr size_t k_max_id = 255;            ///< vps_id, organization_id, namespace
+inline constexpr size_t k_max_id = 255;            ///< organization_id, namespace
+/// The lease key (vps_id). Room for a DHCP client key too - network (4 bytes) + kind
+/// (1) + option 61 value (up to 255), hex-encoded if the caller wants text - so a
+/// dhcp::lease_book over this store can key leases by client as well as by VM.
+inline constexpr size_t k_max_lease_key = 1024;
 inline constexpr size_t k_max_key = 1024;          ///< generic record key
 inline constexpr size_t k_max_value = 1u << 20;    ///< generic record value
 

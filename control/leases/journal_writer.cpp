@@ -14,7 +14,7 @@ namespace eg::ctl::leases {
 journal_writer::journal_writer(std::filesystem::path dir, int dir_fd, int fd, uint64_t generation,
                                uint64_t durable_seq, hooks h)
     : dir_(std::move(dir)), dir_fd_(dir_fd), fd_(fd), generation_(generation), durable_(durable_seq),
-      hooks_(std::move(h)), queued_seq_(durable_seq) {
+      hooks_(std::move(h)), queued_seq_(durable_seq), reported_(durable_seq) {
     thread_ = std::thread([this] { run(); });
 }
 
@@ -46,8 +46,8 @@ void journal_writer::submit(std::vector<uint8_t>& bytes, uint64_t last_seq, bool
 
 std::error_code journal_writer::wait_durable(uint64_t seq) {
     std::unique_lock lk(mu_);
-    done_cv_.wait(lk, [&] { return durable_.load(std::memory_order_acquire) >= seq || failed_ || stop_; });
-    if (durable_.load(std::memory_order_acquire) >= seq) return {};
+    done_cv_.wait(lk, [&] { return reported_ >= seq || failed_ || stop_; });
+    if (reported_ >= seq) return {};
     return failed_ ? failed_ : make_error_code(store_errc::closed);
 }
 
@@ -105,6 +105,7 @@ void journal_writer::run() {
     for (;;) {
         uint64_t last_seq = 0;
         bool rotate_now = false;
+        std::error_code failed;
         {
             std::unique_lock lk(mu_);
             work_cv_.wait(lk, [&] { return !queued_.empty() || rotate_ || stop_; });
@@ -113,11 +114,15 @@ void journal_writer::run() {
             last_seq = queued_seq_;
             rotate_now = rotate_;
             rotate_ = false;
-            if (failed_) {  // nothing more becomes durable; drop the bytes
-                batch.clear();
-                done_cv_.notify_all();
-                continue;
-            }
+            failed = failed_;
+        }
+        if (failed) {
+            // Nothing more becomes durable: drop the bytes and say so again, so a
+            // caller holding replies for these tickets lets them go.
+            batch.clear();
+            if (hooks_.on_durable) hooks_.on_durable(durable_seq(), failed);
+            done_cv_.notify_all();
+            continue;
         }
         std::error_code ec;
         bool synced = true;  // an empty batch (rotation only) has nothing to sync
@@ -132,9 +137,10 @@ void journal_writer::run() {
             ec = rotate(last_seq);
             rotated = !ec;
         }
-        // Report first, then release waiters: when commit() returns, on_durable has
-        // already seen the batch.
+        // Publish, report, then release waiters: durable_ticket() never lags what
+        // on_durable says, and when commit() returns on_durable has seen the batch.
         const uint64_t now_durable = synced ? last_seq : durable_seq();
+        durable_.store(now_durable, std::memory_order_release);
         if (hooks_.on_durable && (!batch.empty() || ec)) hooks_.on_durable(now_durable, ec);
         {
             std::lock_guard lk(mu_);
@@ -144,7 +150,7 @@ void journal_writer::run() {
                 stats_.bytes += batch.size();
             }
             if (rotated) ++stats_.rotations;
-            durable_.store(now_durable, std::memory_order_release);
+            reported_ = now_durable;
             if (ec) failed_ = ec;
         }
         done_cv_.notify_all();

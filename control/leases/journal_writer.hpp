@@ -32,7 +32,9 @@ namespace eg::ctl::leases {
 class journal_writer {
 public:
     struct hooks {
-        /// Sync thread, after each batch: everything <= durable_seq is on disk (or ec).
+        /// Sync thread, after each batch: everything <= durable_seq is on disk. With
+        /// ec set, the store has failed and nothing after durable_seq ever will be
+        /// (repeated for every later batch, which is dropped).
         std::function<void(uint64_t durable_seq, std::error_code ec)> on_durable;
         /// Sync thread, after a rotation made journal `old_generation` complete and
         /// immutable: the store starts compaction of everything up to it.
@@ -79,6 +81,7 @@ private:
     std::condition_variable work_cv_, done_cv_;
     std::vector<uint8_t> queued_;  ///< handed over, not yet taken by the sync thread
     uint64_t queued_seq_ = 0;      ///< last seq in queued_
+    uint64_t reported_ = 0;        ///< durable and passed to on_durable (what commit() waits for)
     bool rotate_ = false;
     bool stop_ = false;
     std::error_code failed_;

@@ -28,7 +28,7 @@ using mac_bytes = std::array<uint8_t, 6>;
 using ipv6_bytes = std::array<uint8_t, 16>;
 
 struct lease {
-    std::string vps_id;           ///< 1..255 bytes, the key
+    std::string vps_id;           ///< 1..1024 bytes, the key (any bytes)
     std::string organization_id;  ///< 0..255 bytes
     mac_bytes mac{};
     uint32_t ipv4 = 0;            ///< host byte order; 0 = none

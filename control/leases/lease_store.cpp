@@ -155,7 +155,7 @@ lease_store::append_result lease_store::put_lease(const lease& l) {
 }
 
 lease_store::append_result lease_store::erase_lease(std::string_view vps_id) {
-    if (vps_id.empty() || vps_id.size() > k_max_id) return {0, store_errc::invalid_record};
+    if (vps_id.empty() || vps_id.size() > k_max_lease_key) return {0, store_errc::invalid_record};
     if (!state_.find_lease(vps_id)) return {next_seq_, {}};
     encode_lease_erase(staged_, ++next_seq_, vps_id);
     state_.erase_lease(vps_id);

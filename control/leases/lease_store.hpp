@@ -50,6 +50,8 @@ struct store_options {
     uint64_t compact_after_bytes = 64u << 20;
     bool auto_compact = true;
     /// Called on the sync thread after each batch: tickets <= durable are durable.
+    /// With ec set the store has failed: no ticket above `durable` will ever be
+    /// (dhcp::server::on_persist_failed for everything held above it).
     std::function<void(ticket durable, std::error_code ec)> on_durable;
     /// Human-readable events (torn tail cut, leftovers removed, compaction done or
     /// failed). Called on the opening thread, or later on the compaction thread.
