@@ -8,7 +8,7 @@ namespace {
 
 constexpr char k_journal_magic[4] = {'E', 'G', 'L', 'J'};
 constexpr char k_snapshot_magic[4] = {'E', 'G', 'L', 'S'};
-constexpr size_t k_lease_fixed = 40;  // state, pad, vps_len, org_len, mac, ipv4, ipv6, expires
+constexpr size_t k_lease_fixed = 42;  // state, pad, vps_len, org_len, client_len, mac, ipv4, ipv6, expires
 
 void put_le16(std::vector<uint8_t>& o, uint16_t v) {
     o.push_back(static_cast<uint8_t>(v));
@@ -72,6 +72,7 @@ std::optional<file_header> decode_file_header(std::span<const uint8_t> data, fil
 
 bool valid_lease(const lease& l) {
     return !l.vps_id.empty() && l.vps_id.size() <= k_max_lease_key && l.organization_id.size() <= k_max_id &&
+           l.client_id.size() <= k_max_client_id &&
            valid_state(static_cast<uint8_t>(l.state));
 }
 
@@ -85,12 +86,14 @@ void encode_lease_put(std::vector<uint8_t>& o, uint64_t seq, const lease& l) {
     o.push_back(0);
     put_le16(o, static_cast<uint16_t>(l.vps_id.size()));
     put_le16(o, static_cast<uint16_t>(l.organization_id.size()));
+    put_le16(o, static_cast<uint16_t>(l.client_id.size()));
     put_bytes(o, l.mac.data(), 6);
     put_le32(o, l.ipv4);
     put_bytes(o, l.ipv6.data(), 16);
     put_le64(o, static_cast<uint64_t>(l.expires_s));
     put_bytes(o, l.vps_id.data(), l.vps_id.size());
     put_bytes(o, l.organization_id.data(), l.organization_id.size());
+    put_bytes(o, l.client_id.data(), l.client_id.size());
     end_record(o, start);
 }
 
@@ -131,18 +134,20 @@ void encode_snapshot_end(std::vector<uint8_t>& o, uint64_t seq, uint64_t count) 
 bool decode_lease(std::span<const uint8_t> in, lease& out) {
     if (in.size() < k_lease_fixed) return false;
     const uint8_t* p = in.data();
-    const size_t vps_len = load_le16(p + 2), org_len = load_le16(p + 4);
+    const size_t vps_len = load_le16(p + 2), org_len = load_le16(p + 4), client_len = load_le16(p + 6);
     if (!valid_state(p[0]) || p[1] != 0 || vps_len == 0 || vps_len > k_max_lease_key || org_len > k_max_id ||
-        in.size() != k_lease_fixed + vps_len + org_len) {
+        client_len > k_max_client_id || in.size() != k_lease_fixed + vps_len + org_len + client_len) {
         return false;
     }
     out.state = static_cast<lease_state>(p[0]);
-    std::memcpy(out.mac.data(), p + 6, 6);
-    out.ipv4 = load_le32(p + 12);
-    std::memcpy(out.ipv6.data(), p + 16, 16);
-    out.expires_s = static_cast<int64_t>(load_le64(p + 32));
-    out.vps_id.assign(reinterpret_cast<const char*>(p + k_lease_fixed), vps_len);
-    out.organization_id.assign(reinterpret_cast<const char*>(p + k_lease_fixed + vps_len), org_len);
+    std::memcpy(out.mac.data(), p + 8, 6);
+    out.ipv4 = load_le32(p + 14);
+    std::memcpy(out.ipv6.data(), p + 18, 16);
+    out.expires_s = static_cast<int64_t>(load_le64(p + 34));
+    const auto* text = reinterpret_cast<const char*>(p + k_lease_fixed);
+    out.vps_id.assign(text, vps_len);
+    out.organization_id.assign(text + vps_len, org_len);
+    out.client_id.assign(text + vps_len + org_len, client_len);
     return true;
 }
 

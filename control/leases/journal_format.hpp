@@ -42,6 +42,7 @@ inline constexpr size_t k_max_id = 255;            ///< organization_id, namespa
 /// (1) + option 61 value (up to 255), hex-encoded if the caller wants text - so a
 /// dhcp::lease_book over this store can key leases by client as well as by VM.
 inline constexpr size_t k_max_lease_key = 1024;
+inline constexpr size_t k_max_client_id = 256;     ///< DHCP client key: kind byte + up to 255 bytes
 inline constexpr size_t k_max_key = 1024;          ///< generic record key
 inline constexpr size_t k_max_value = 1u << 20;    ///< generic record value
 

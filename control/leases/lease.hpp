@@ -30,6 +30,10 @@ using ipv6_bytes = std::array<uint8_t, 16>;
 struct lease {
     std::string vps_id;           ///< 1..1024 bytes, the key (any bytes)
     std::string organization_id;  ///< 0..255 bytes
+    /// The DHCP client this binding belongs to (RFC 2131 §4.2: option 61, else the
+    /// hardware address), as opaque bytes - e.g. dhcp::client_key's kind byte then
+    /// its id. 0..256 bytes; empty for leases the API made without a DHCP client.
+    std::string client_id;
     mac_bytes mac{};
     uint32_t ipv4 = 0;            ///< host byte order; 0 = none
     ipv6_bytes ipv6{};            ///< the VM's /128; all zero = none

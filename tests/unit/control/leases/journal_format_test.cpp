@@ -19,6 +19,9 @@ lease sample(int i) {
     l.vps_id = "vps-" + std::to_string(i);
     l.organization_id = "org-" + std::to_string(i % 3);
     l.mac = {0x52, 0x54, 0, 0, 0, static_cast<uint8_t>(i)};
+    if (i % 2) {  // a DHCP client key: kind byte (hardware) + the MAC; binary bytes
+        l.client_id = std::string("\x00", 1) + std::string(reinterpret_cast<const char*>(l.mac.data()), 6);
+    }
     l.ipv4 = 0x0a000000u + static_cast<uint32_t>(i);
     l.ipv6[0] = 0x20;
     l.ipv6[15] = static_cast<uint8_t>(i);

@@ -31,6 +31,7 @@ lease make_lease(int i, lease_state s = lease_state::bound) {
     l.vps_id = "vps-" + std::to_string(i);
     l.organization_id = "org-a";
     l.mac = {0x52, 0x54, 0, static_cast<uint8_t>(i >> 16), static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)};
+    l.client_id = std::string("\x01\x01", 2) + std::string(reinterpret_cast<const char*>(l.mac.data()), 6);
     l.ipv4 = 0x0a000000u + static_cast<uint32_t>(i);
     l.ipv6 = {0x20, 0x01, 0x0d, 0xb8};
     l.ipv6[14] = static_cast<uint8_t>(i >> 8);
@@ -109,6 +110,9 @@ TEST(LeaseStore, RejectsConflictsAndBadRecordsWithoutWritingThem) {
     lease long_id = make_lease(4);
     long_id.vps_id.assign(1025, 'x');
     EXPECT_EQ(s->put_lease(long_id).ec, store_errc::invalid_record);
+    lease long_client = make_lease(7);
+    long_client.client_id.assign(257, 'c');
+    EXPECT_EQ(s->put_lease(long_client).ec, store_errc::invalid_record);
     lease long_org = make_lease(5);
     long_org.organization_id.assign(256, 'o');
     EXPECT_EQ(s->put_lease(long_org).ec, store_errc::invalid_record);
