@@ -32,8 +32,18 @@ std::unique_ptr<lease_store> lease_store::open(const fs::path& dir, store_option
     open_report& rep = report ? *report : local;
     rep = {};
     ec.clear();
-    fs::create_directories(dir, ec);
+    const bool created = fs::create_directories(dir, ec);
     if (ec) return nullptr;
+    if (created) {
+        // The new directory's name must be durable too, or a power cut could take
+        // the whole state directory (and every lease synced into it) away.
+        const fs::path parent = fs::absolute(dir).parent_path();
+        const int pfd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (pfd < 0) return ec = errno_code(), nullptr;
+        const std::error_code sync_ec = ::fsync(pfd) == 0 ? std::error_code{} : errno_code();
+        ::close(pfd);
+        if (sync_ec) return ec = sync_ec, nullptr;
+    }
 
     // One process per directory: two writers would interleave journals.
     const int lock_fd = ::open((dir / "LOCK").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
