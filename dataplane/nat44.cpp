@@ -499,7 +499,7 @@ bool nat44_classify(packet& p, const snapshot& s, worker_context& w, flow_key& k
             return true;  // not a VM of ours (anti-spoofing off): routed untranslated
         }
         const nat_vm& vm = pol.vms[vm_index];
-        if (pol.public_lookup.find(dst) != flat_map::k_missing) [[unlikely]] {
+        if (pol.maybe_public(dst) && pol.public_lookup.find(dst) != flat_map::k_missing) [[unlikely]] {
             if (w.workers() > 1 && vm.stateful() && nat44_tuple(p, t) && !(t.flags & nat_tuple::no_ports) &&
                 handed_to_owner(p, w, socket_owner(src, t.src_port, w.workers()))) {
                 return false;
@@ -554,7 +554,7 @@ bool nat44_classify(packet& p, const snapshot& s, worker_context& w, flow_key& k
         return true;
     }
     // From outside (uplink, host TAP): only packets to a public address are NAT's.
-    if (pol.public_lookup.find(dst) == flat_map::k_missing) {
+    if (!pol.maybe_public(dst) || pol.public_lookup.find(dst) == flat_map::k_missing) {
         return true;
     }
     if (!nat44_tuple(p, t)) [[unlikely]] {

@@ -9,7 +9,9 @@ void nat44_policy::index() {
     public_lookup = flat_map{};
     forward_in = flat_map{};
     forward_out = flat_map{};
+    public_bloom = 0;
     auto mark = [&](uint32_t addr, uint32_t bits) {
+        public_bloom |= uint64_t{1} << public_bit(addr);
         const uint32_t old = public_lookup.find(addr);
         public_lookup.insert(addr, (old == flat_map::k_missing ? 0 : old) | bits);
     };

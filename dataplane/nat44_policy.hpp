@@ -71,6 +71,7 @@ struct nat44_policy {
     std::vector<nat_forward> forwards;
 
     flat_map vm_by_addr;     ///< VM IPv4 -> index in vms
+    uint64_t public_bloom = 0;  ///< one bit per public address (public_bit): most packets skip public_lookup
     flat_map public_lookup;  ///< public IPv4 -> nat_public bits (| vm << 8 for dedicated)
     flat_map forward_in;     ///< forward_key(proto, public addr, public port) -> index
     flat_map forward_out;    ///< forward_key(proto, to addr, to port) -> index
@@ -80,6 +81,10 @@ struct nat44_policy {
     }
     /// Fills the flat_maps from vms, forwards and the addresses (control thread).
     void index();
+
+    static uint32_t public_bit(uint32_t addr) { return (addr * 0x9e3779b1u) >> 26; }
+    /// False: `addr` is surely not a public address; true: look it up.
+    bool maybe_public(uint32_t addr) const { return (public_bloom >> public_bit(addr)) & 1; }
 
     const nat_vm* vm_of(uint32_t addr) const {
         const uint32_t i = vm_by_addr.find(addr);
