@@ -8,6 +8,7 @@
 // Waking: a worker about to sleep sets `asleep` and re-checks its rings; a producer
 // writes the owner's eventfd only when it finds the flag set (Dekker-style, seq_cst
 // on both sides), so a busy owner costs no system call.
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -19,7 +20,9 @@
 namespace eg::dp {
 
 inline constexpr uint32_t k_handoff_max = 65600;  ///< a 64 KB super-packet and its headers
-inline constexpr uint32_t k_handoff_ring_slots = 64;
+/// Slots per ring: 64 with two workers, fewer with more (the mesh has workers^2 rings of
+/// 64 KB slots: 16 workers -> 240 rings of 16 slots, 250 MB).
+inline uint32_t handoff_ring_slots(uint32_t workers) { return std::max<uint32_t>(16, 128 / std::max<uint32_t>(workers, 1)); }
 
 struct handoff_message {
     uint16_t port = 0;  ///< the port it was received on
@@ -49,7 +52,7 @@ public:
         for (uint32_t from = 0; from < workers; ++from) {
             for (uint32_t to = 0; to < workers; ++to) {
                 if (from != to) {
-                    rings_[from * workers + to] = std::make_unique<handoff_ring>(k_handoff_ring_slots);
+                    rings_[from * workers + to] = std::make_unique<handoff_ring>(handoff_ring_slots(workers));
                 }
             }
         }
