@@ -1608,13 +1608,237 @@ void validate_nat(loader& l, const config& c, const nat_meta& nm, const std::vec
     }
 }
 
+// ---- the DHCP server ([dhcp], [[dhcp.networks]]) ------------------------------------------
+
+uint32_t v4_value(const ip_address& a) {
+    return uint32_t{a.bytes[0]} << 24 | uint32_t{a.bytes[1]} << 16 | uint32_t{a.bytes[2]} << 8 | a.bytes[3];
+}
+
+ip_address v4_address(uint32_t v) {
+    ip_address a;
+    a.bytes[0] = static_cast<uint8_t>(v >> 24);
+    a.bytes[1] = static_cast<uint8_t>(v >> 16);
+    a.bytes[2] = static_cast<uint8_t>(v >> 8);
+    a.bytes[3] = static_cast<uint8_t>(v);
+    return a;
+}
+
+std::string v4_range_text(uint32_t first, uint32_t last) {
+    return first == last ? to_string(v4_address(first))
+                         : to_string(v4_address(first)) + "-" + to_string(v4_address(last));
+}
+
+/// One pool entry: "192.168.100.100-192.168.100.199" or a prefix "192.168.100.128/25".
+std::optional<std::pair<uint32_t, uint32_t>> want_pool_range(loader& l, const toml::node& n, const std::string& key) {
+    const auto* s = want_string(l, n, key);
+    if (s == nullptr) return std::nullopt;
+    const std::string_view text = *s;
+    const auto bad = [&] {
+        l.fail(key, line_of(n),
+               "expected an IPv4 range like \"192.168.100.100-192.168.100.199\" or a prefix like "
+               "\"192.168.100.128/25\", got " + quote(text));
+        return std::nullopt;
+    };
+    if (const auto dash = text.find('-'); dash != std::string_view::npos) {
+        const auto first = parse_ip(text.substr(0, dash));
+        const auto last = parse_ip(text.substr(dash + 1));
+        if (!first || !last || first->v6 || last->v6) return bad();
+        if (v4_value(*first) > v4_value(*last)) {
+            l.fail(key, line_of(n), "range " + quote(text) + " ends before it starts");
+            return std::nullopt;
+        }
+        return std::pair{v4_value(*first), v4_value(*last)};
+    }
+    const auto p = parse_prefix(text);
+    if (!p || p->addr.v6) return bad();
+    const ip_prefix net = network_of(*p);
+    if (net != *p) {
+        l.fail(key, line_of(n), "host bits set in " + to_string(*p) + "; did you mean " + to_string(net) + "?");
+        return std::nullopt;
+    }
+    return std::pair{v4_value(net.addr), v4_value(with_host_bits(*p, true))};
+}
+
+void parse_dhcp_network(loader& l, const toml::table& t, const std::string& path, const config& c, const meta& m,
+                        dhcp_network_config& d) {
+    table_reader r(l, t, path,
+                   {"port", "pool", "lease_time_s", "routers", "dns", "domain", "mtu", "classless_routes"});
+    d.line = r.line();
+
+    // The port: a vm port with an IPv4 address.
+    const port_config* port = nullptr;
+    const port_meta* pm = nullptr;
+    if (r.require("port") != nullptr && r.string("port", d.port)) {
+        for (std::size_t i = 0; i < c.ports.size(); ++i) {
+            if (m.ports[i].name_ok && c.ports[i].name == d.port) port = &c.ports[i], pm = &m.ports[i];
+        }
+        if (port == nullptr) {
+            std::string known;
+            for (std::size_t i = 0; i < c.ports.size(); ++i)
+                if (m.ports[i].name_ok && c.ports[i].role == port_role::vm)
+                    known += (known.empty() ? "" : ", ") + quote(c.ports[i].name);
+            l.fail(r.key("port"), r.line_of_key("port"),
+                   "no port named " + quote(d.port) + (known.empty() ? "" : " (vm ports: " + known + ")"));
+        } else if (!pm->role_ok) {
+            port = nullptr;  // its role has its own error
+        } else if (port->role != port_role::vm) {
+            l.fail(r.key("port"), r.line_of_key("port"),
+                   "port " + quote(d.port) + " is an uplink; DHCP is served on vm ports");
+            port = nullptr;
+        } else if (port->ipv4.empty()) {
+            l.fail(r.key("port"), r.line_of_key("port"),
+                   "port " + quote(d.port) + " has no IPv4 address; the server needs one in the network it serves");
+            port = nullptr;
+        }
+    }
+
+    // The pool: ranges inside one connected prefix of the port, not overlapping.
+    const ip_prefix* prefix = nullptr;  // the port's address whose prefix holds the pool
+    if (const auto* pn = r.require("pool")) {
+        std::vector<std::pair<std::pair<uint32_t, uint32_t>, std::string>> seen;
+        each_element(l, *pn, r.key("pool"), [&](const toml::node& e, const std::string& key) {
+            const auto range = want_pool_range(l, e, key);
+            if (!range) return;
+            const std::string text = v4_range_text(range->first, range->second);
+            if (port != nullptr) {
+                const ip_prefix* in = nullptr;
+                for (const auto& a : port->ipv4) {
+                    if (contains(a, v4_address(range->first)) && contains(a, v4_address(range->second))) in = &a;
+                }
+                if (in == nullptr) {
+                    std::string have;
+                    for (const auto& a : port->ipv4) have += (have.empty() ? "" : ", ") + to_string(network_of(a));
+                    l.fail(key, line_of(e),
+                           text + " is not inside a connected prefix of port " + quote(d.port) + " (" + have + ")");
+                    return;
+                }
+                if (prefix != nullptr && !(network_of(*prefix) == network_of(*in))) {
+                    l.fail(key, line_of(e),
+                           text + " is in " + to_string(network_of(*in)) + " but the pool's first entry is in " +
+                               to_string(network_of(*prefix)) + "; one network's pool lies in one prefix");
+                    return;
+                }
+                if (in->length < 8 || in->length > 30) {
+                    l.fail(key, line_of(e),
+                           to_string(network_of(*in)) + ": DHCP pools need a connected prefix from /8 to /30");
+                    return;
+                }
+                prefix = in;
+            }
+            for (const auto& [other, other_key] : seen) {
+                if (ranges_overlap(range->first, range->second, other.first, other.second)) {
+                    l.fail(key, line_of(e), text + " overlaps " + other_key);
+                    return;
+                }
+            }
+            seen.emplace_back(*range, key);
+            d.pool.push_back(*range);
+        });
+        if (pn->is_array() && pn->as_array()->empty())
+            l.fail(r.key("pool"), line_of(*pn), "at least one address range is required");
+    }
+
+    r.u32("lease_time_s", d.lease_time_s, 60, UINT32_MAX);
+
+    // Addresses the clients are told about: routers and route next hops are on-link.
+    const auto on_link = [&](const ip_address& a, const std::string& key, int line, std::string_view what) {
+        if (prefix == nullptr || contains(*prefix, a)) return true;
+        l.fail(key, line,
+               to_string(a) + " is not inside " + to_string(network_of(*prefix)) + ", the network served; " +
+                   std::string(what) + " must be on-link for the clients");
+        return false;
+    };
+    if (const auto* n = r.get("routers")) {
+        each_element(l, *n, r.key("routers"), [&](const toml::node& e, const std::string& key) {
+            if (const auto a = want_ipv4(l, e, key); a && on_link(*a, key, line_of(e), "a router"))
+                d.routers.push_back(*a);
+        });
+    }
+    if (const auto* n = r.get("dns")) {
+        each_element(l, *n, r.key("dns"), [&](const toml::node& e, const std::string& key) {
+            if (const auto a = want_ipv4(l, e, key)) d.dns.push_back(*a);
+        });
+    }
+    if (r.string("domain", d.domain)) {
+        const bool ok = d.domain.size() <= 253 && std::all_of(d.domain.begin(), d.domain.end(), [](char ch) {
+                            return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                                   ch == '-' || ch == '.';
+                        });
+        if (!ok) {
+            l.fail(r.key("domain"), r.line_of_key("domain"),
+                   "must be a DNS name of at most 253 characters (letters, digits, '-' and '.'), got " +
+                       quote(d.domain));
+            d.domain.clear();
+        }
+    }
+    if (r.u32("mtu", d.mtu, 576, 9000) && port != nullptr && d.mtu > port->mtu) {
+        l.fail(r.key("mtu"), r.line_of_key("mtu"),
+               std::to_string(d.mtu) + " is above the MTU of port " + quote(d.port) + " (" + std::to_string(port->mtu) +
+                   ")");
+    }
+    if (const auto* n = r.get("classless_routes")) {
+        each_element(l, *n, r.key("classless_routes"), [&](const toml::node& e, const std::string& key) {
+            const auto* rt = want_table(l, e, key);
+            if (rt == nullptr) return;
+            table_reader rr(l, *rt, key, {"prefix", "via"});
+            dhcp_route_config route;
+            bool ok = true;
+            if (const auto* pfx = rr.require("prefix")) {
+                const auto p = parse_network_prefix(l, *pfx, rr.key("prefix"), false);
+                ok = p.has_value();
+                if (p) route.prefix = *p;
+            } else {
+                ok = false;
+            }
+            if (const auto* via = rr.require("via")) {
+                const auto a = want_ipv4(l, *via, rr.key("via"));
+                ok = ok && a && on_link(*a, rr.key("via"), line_of(*via), "a route's next hop");
+                if (a) route.via = *a;
+            } else {
+                ok = false;
+            }
+            if (ok) d.classless_routes.push_back(route);
+        });
+    }
+}
+
+void parse_dhcp(loader& l, const toml::table& t, config& c, const meta& m) {
+    dhcp_config& d = c.dhcp;
+    table_reader r(l, t, "dhcp", {"state_dir", "networks"});
+    d.enabled = true;
+    r.string("state_dir", d.state_dir);
+    const auto* n = r.require("networks");
+    if (n == nullptr) return;
+    if (n->is_table()) {
+        l.fail(r.key("networks"), line_of(*n),
+               "expected an array of tables ([[dhcp.networks]]), got a single table ([dhcp.networks])");
+        return;
+    }
+    std::map<std::string, std::pair<std::string, int>> ports;
+    each_element(l, *n, r.key("networks"), [&](const toml::node& e, const std::string& key) {
+        const auto* nt = want_table(l, e, key);
+        if (nt == nullptr) return;
+        d.networks.emplace_back();
+        parse_dhcp_network(l, *nt, key, c, m, d.networks.back());
+        const dhcp_network_config& net = d.networks.back();
+        if (net.port.empty()) return;
+        if (const auto [it, fresh] = ports.emplace(net.port, std::pair{key, net.line}); !fresh) {
+            l.fail(key + ".port", line_of(*nt->get("port")),
+                   "port " + quote(net.port) + " already has a DHCP network (" + it->second.first + ", line " +
+                       std::to_string(it->second.second) + "); one network per port");
+        }
+    });
+    if (n->is_array() && n->as_array()->empty())
+        l.fail(r.key("networks"), line_of(*n), "at least one [[dhcp.networks]] table is required");
+}
+
 // ---- the whole document ----------------------------------------------------------------------
 
 void load_document(loader& l, const toml::table& root, config& c) {
     meta m;
     table_reader r(l, root, "",
                    {"gateway", "workers", "ports", "routes", "host", "neighbours", "icmp", "uring", "dpdk", "nat",
-                    "vms"});
+                    "vms", "dhcp"});
     const auto section = [&](std::string_view k) -> const toml::table* {
         const auto* n = r.get(k);
         return n != nullptr ? want_table(l, *n, r.key(k)) : nullptr;
@@ -1668,6 +1892,8 @@ void load_document(loader& l, const toml::table& root, config& c) {
         vms.emplace_back();
         parse_vm(l, t, key, c, m, nm, c.vms.back(), vms.back());
     });
+
+    if (const auto* t = section("dhcp")) parse_dhcp(l, *t, c, m);
 
     validate_ports(l, c, m);
     validate_routes(l, c, m);

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -188,6 +189,37 @@ struct vm_config {
     friend bool operator==(const vm_config&, const vm_config&) = default;
 };
 
+/// An RFC 3442 classless static route handed to DHCP clients (option 121).
+struct dhcp_route_config {
+    ip_prefix prefix;                  ///< destination, host bits zero
+    ip_address via;                    ///< router, inside the network
+    friend bool operator==(const dhcp_route_config&, const dhcp_route_config&) = default;
+};
+
+/// One DHCP network: the clients on one vm port ([[dhcp.networks]]).
+struct dhcp_network_config {
+    std::string port;                  ///< a vm port's name
+    /// Dynamic addresses: inclusive ranges inside one connected prefix of the port
+    /// (a prefix "a.b.c.d/n" is written as its whole range). Host order [first, last].
+    std::vector<std::pair<uint32_t, uint32_t>> pool;
+    uint32_t lease_time_s = 3600;
+    std::vector<ip_address> routers;   ///< empty: the port's own address in the network
+    std::vector<ip_address> dns;
+    std::string domain;
+    uint32_t mtu = 0;                  ///< 0: the port's MTU
+    std::vector<dhcp_route_config> classless_routes;
+    int line = 0;
+    friend bool operator==(const dhcp_network_config&, const dhcp_network_config&) = default;
+};
+
+/// The DHCPv4 server (README "DHCP server"). Reservations come from [[vms]].
+struct dhcp_config {
+    bool enabled = false;              ///< true when the [dhcp] table is present
+    std::string state_dir = "/var/lib/edgegate";  ///< the lease store's directory
+    std::vector<dhcp_network_config> networks;
+    friend bool operator==(const dhcp_config&, const dhcp_config&) = default;
+};
+
 struct gateway_config {
     std::string name = "edgegate";
     uint32_t status_interval_s = 5;    ///< status line period on stderr; 0 = off
@@ -206,6 +238,7 @@ struct config {
     dpdk_config dpdk;
     nat_config nat;
     std::vector<vm_config> vms;
+    dhcp_config dhcp;
     std::string source_path;
 };
 

@@ -90,6 +90,12 @@ gateway::gateway(cfg::config config)
         neighbours_, config_.neighbours,
         [this](uint16_t port, std::span<const uint8_t> frame, const dp::offload_info& o) { inject(port, frame, o); });
     publish_snapshot();
+    if (config_.dhcp.enabled) {
+        // Opens and replays the lease store; throws naming the directory when it cannot.
+        dhcp_ = std::make_unique<dhcp_service>(
+            config_, io_, [this](uint16_t port) { return snapshots_.acquire()->port(port).mac; },
+            [this](uint16_t port, std::span<const uint8_t> frame) { inject(port, frame, dp::offload_info{}); });
+    }
     if (config_.nat.enabled) {
         nat_log_ = std::make_unique<nat_log>(config_.nat.log_file);
         const dp::nat44_policy& policy = snapshots_.acquire()->nat;
@@ -365,9 +371,11 @@ void gateway::drain_punts() {
 }
 
 void gateway::on_dhcp_frame(const dp::frame_message& m, const dp::snapshot&, uint64_t) {
-    // The DHCP server is not wired in yet (control/dhcp/ has its core): count and drop.
-    (void)m;
-    ++dhcp_frames_unhandled_;
+    if (!dhcp_) {
+        ++dhcp_frames_unhandled_;  // punted by a snapshot from before the service existed
+        return;
+    }
+    dhcp_->on_frame(m.port, std::span<const uint8_t>(m.data, m.len), dhcp_service::clock_s(), m.offload);
 }
 
 void gateway::arm_punt_wait() {
@@ -386,6 +394,9 @@ void gateway::on_tick() {
     drain_punts();  // in case a wake-up was coalesced away
     resolver_->on_tick(*snapshots_.acquire(), now_ms());
     drain_nat_events();
+    if (dhcp_) {
+        dhcp_->on_tick(dhcp_service::clock_s());
+    }
     snapshots_.reclaim();
     tick_timer_.expires_after(std::chrono::milliseconds(k_tick_ms));
     tick_timer_.async_wait([this](boost::system::error_code ec) {
@@ -463,6 +474,9 @@ cfg::config fixed_part(cfg::config c) {
     for (auto& v : c.vms) {
         v.line = 0;
     }
+    for (auto& n : c.dhcp.networks) {
+        n.line = 0;
+    }
     return c;
 }
 
@@ -476,6 +490,7 @@ std::string what_differs(const cfg::config& a, const cfg::config& b) {
     if (!(a.uring == b.uring) || !(a.dpdk == b.dpdk)) return "the backend options";
     if (!(a.neighbours == b.neighbours)) return "[neighbours]";
     if (!(a.icmp == b.icmp)) return "[icmp]";
+    if (!(a.dhcp == b.dhcp)) return "[dhcp]";
     return "[gateway]";
 }
 
@@ -496,7 +511,7 @@ std::string gateway::reload() {
           now_fixed.host == next_fixed.host && now_fixed.nat == next_fixed.nat && now_fixed.vms == next_fixed.vms &&
           now_fixed.uring == next_fixed.uring && now_fixed.dpdk == next_fixed.dpdk &&
           now_fixed.neighbours == next_fixed.neighbours && now_fixed.gateway == next_fixed.gateway &&
-          now_fixed.icmp == next_fixed.icmp)) {
+          now_fixed.icmp == next_fixed.icmp && now_fixed.dhcp == next_fixed.dhcp)) {
         return what_differs(now_fixed, next_fixed) + " changed: that needs a restart";
     }
     // Workers keep their sessions: forwards are stateless and routes are read per

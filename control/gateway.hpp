@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "control/dhcp_service.hpp"
 #include "control/nat_log.hpp"
 #include "control/neighbour_resolver.hpp"
 #include "dataplane/counters.hpp"
@@ -122,6 +123,7 @@ private:
     uint64_t backend_drops_ = 0;
     uint64_t inject_drops_ = 0;   ///< frames the control thread could not inject (ring full)  ///< frames lost before the engine saw them (all ports)
     uint64_t last_status_ms_ = 0;
+    std::unique_ptr<dhcp_service> dhcp_;  ///< when [dhcp] is configured (after io_: it posts to it)
 };
 
 /// Milliseconds on the monotonic clock (the control thread's notion of now).

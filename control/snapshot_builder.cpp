@@ -129,6 +129,10 @@ std::unique_ptr<dp::snapshot> build_snapshot(const cfg::config& config, const st
         pi.mtu = pc.mtu;
         pi.link_local = dp::link_local_from_mac(pi.mac);
         pi.nd_proxy = pc.nd_proxy;
+        // DHCP requests on this port go to the control thread's server (control/dhcp_service).
+        pi.dhcp_server = config.dhcp.enabled &&
+                         std::any_of(config.dhcp.networks.begin(), config.dhcp.networks.end(),
+                                     [&](const cfg::dhcp_network_config& n) { return n.port == pc.name; });
         for (const auto& a : pc.ipv4) {
             pi.ipv4.push_back({v4_host_order(a.addr), a.length});
         }

@@ -1,0 +1,256 @@
+#include "control/dhcp_service.hpp"
+
+#include <arpa/inet.h>
+
+#include <boost/asio/post.hpp>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <stdexcept>
+
+#include "dataplane/worker_context.hpp"
+
+namespace eg::ctl {
+
+namespace {
+
+uint32_t v4(const cfg::ip_address& a) {
+    return uint32_t{a.bytes[0]} << 24 | uint32_t{a.bytes[1]} << 16 | uint32_t{a.bytes[2]} << 8 | a.bytes[3];
+}
+
+std::string ip_text(uint32_t a) {
+    char buf[INET_ADDRSTRLEN];
+    const uint32_t n = htonl(a);
+    return inet_ntop(AF_INET, &n, buf, sizeof buf) ? buf : "?";
+}
+
+std::string mac_text(const dp::mac_bytes& m) {
+    char buf[18];
+    std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+    return buf;
+}
+
+uint32_t mask_of(uint8_t len) { return len == 0 ? 0 : ~uint32_t{0} << (32 - len); }
+
+}  // namespace
+
+dhcp_plan plan_dhcp(const cfg::config& config) {
+    dhcp_plan plan;
+    for (const cfg::dhcp_network_config& nc : config.dhcp.networks) {
+        size_t port_index = config.ports.size();
+        for (size_t i = 0; i < config.ports.size(); ++i) {
+            if (config.ports[i].name == nc.port) port_index = i;
+        }
+        if (port_index == config.ports.size() || nc.pool.empty()) {
+            throw std::runtime_error("dhcp: network on port \"" + nc.port + "\" has no such port or no pool");
+        }
+        const cfg::port_config& port = config.ports[port_index];
+        // The connected prefix holding the pool, and our address in it.
+        const cfg::ip_prefix* own = nullptr;
+        for (const auto& a : port.ipv4) {
+            const uint32_t m = mask_of(a.length);
+            if ((v4(a.addr) & m) == (nc.pool.front().first & m)) own = &a;
+        }
+        if (own == nullptr) {
+            throw std::runtime_error("dhcp: the pool of port \"" + nc.port + "\" is not inside its IPv4 prefixes");
+        }
+        const uint32_t mask = mask_of(own->length);
+        dhcp::network_config n;
+        n.subnet = v4(own->addr) & mask;
+        n.id = n.subnet;
+        n.port = static_cast<uint16_t>(port_index);
+        n.prefix_len = own->length;
+        n.server_address = v4(own->addr);
+        n.lease_time_s = nc.lease_time_s;
+        for (const auto& r : nc.routers) n.routers.push_back(v4(r));
+        if (n.routers.empty()) n.routers.push_back(n.server_address);
+        for (const auto& d : nc.dns) n.dns_servers.push_back(v4(d));
+        n.domain_name = nc.domain;
+        n.mtu = static_cast<uint16_t>(nc.mtu != 0 ? nc.mtu : port.mtu);
+        for (const auto& r : nc.classless_routes) {
+            n.classless_routes.push_back({v4(r.prefix.addr), r.prefix.length, v4(r.via)});
+        }
+
+        leases::book_network b;
+        b.id = n.id;
+        b.subnet = n.subnet;
+        b.prefix_len = n.prefix_len;
+        for (const auto& [first, last] : nc.pool) b.ranges.push_back({first, last});
+        // Every address of ours in the prefix (the server's, and any other the port has).
+        for (const auto& p : config.ports) {
+            for (const auto& a : p.ipv4) {
+                if ((v4(a.addr) & mask) == n.subnet) b.excluded.push_back(v4(a.addr));
+            }
+        }
+        // Static reservations: every [[vms]] whose address is in the network.
+        for (const cfg::vm_config& vm : config.vms) {
+            if (!vm.ipv4.v6 && (v4(vm.ipv4) & mask) == n.subnet) b.reservations.emplace(vm.mac, v4(vm.ipv4));
+        }
+        plan.server.networks.push_back(std::move(n));
+        plan.networks.push_back(std::move(b));
+    }
+    return plan;
+}
+
+uint64_t dhcp_service::clock_s() { return static_cast<uint64_t>(std::time(nullptr)); }
+
+dhcp_service::dhcp_service(const cfg::config& config, boost::asio::io_context& io, mac_fn port_mac, send_fn send,
+                           log_fn log)
+    : io_(io), port_mac_(std::move(port_mac)), send_(std::move(send)), log_(std::move(log)) {
+    dhcp_plan plan = plan_dhcp(config);
+
+    leases::store_options o;
+    std::weak_ptr<int> alive = alive_;
+    o.on_durable = [this, alive, &io](leases::ticket d, std::error_code ec) {  // the sync thread
+        boost::asio::post(io, [this, alive, d, ec] {
+            if (alive.lock()) on_durable(d, ec);
+        });
+    };
+    // Store events (torn tail cut, compaction) come from the opening or compaction thread.
+    o.log = [](std::string_view m) { std::fprintf(stderr, "dhcp: lease store: %.*s\n", int(m.size()), m.data()); };
+    std::error_code ec;
+    leases::open_report rep;
+    store_ = leases::lease_store::open(config.dhcp.state_dir, o, ec, &rep);
+    if (!store_) {
+        std::string why = ec.message();
+        if (!rep.load.detail.empty()) why += " (" + rep.load.detail + ")";
+        throw std::runtime_error("dhcp: cannot open the lease store in " + config.dhcp.state_dir + ": " + why);
+    }
+    std::vector<std::string> problems;
+    book_ = std::make_unique<leases::store_lease_book>(*store_, plan.networks, clock_s(), &problems);
+    for (const auto& p : problems) this->log("dhcp: lease store: " + p);
+    server_ = std::make_unique<dhcp::server>(std::move(plan.server), *book_);
+
+    for (const cfg::vm_config& vm : config.vms) vms_.emplace(vm.mac, std::pair{vm.name, v4(vm.ipv4)});
+    anti_spoofing_ = config.nat.enabled && config.nat.anti_spoofing && !config.vms.empty();
+
+    uint64_t bound = 0;
+    for (const auto& [key, l] : store_->leases()) bound += l.state == leases::lease_state::bound;
+    for (const auto& n : server_->config().networks) {
+        this->log("dhcp: serving " + ip_text(n.subnet) + "/" + std::to_string(n.prefix_len) + " on port " +
+                  std::to_string(*n.port) + " as " + ip_text(n.server_address) + ", " +
+                  std::to_string(book_->available(n.id)) + " pool addresses free");
+    }
+    this->log("dhcp: lease store in " + config.dhcp.state_dir + ": " + std::to_string(store_->leases().size()) +
+              " records (" + std::to_string(bound) + " bindings) replayed" +
+              (rep.truncated_bytes ? ", torn tail of " + std::to_string(rep.truncated_bytes) + " bytes cut" : ""));
+}
+
+dhcp_service::~dhcp_service() = default;
+
+void dhcp_service::log(std::string_view line) const {
+    if (log_) {
+        log_(line);
+    } else {
+        std::fprintf(stderr, "%.*s\n", int(line.size()), line.data());
+    }
+}
+
+void dhcp_service::on_frame(uint16_t port, std::span<const uint8_t> frame, uint64_t now_s,
+                            const dp::offload_info& offload) {
+    actions_.clear();
+    uint8_t copy[dp::k_frame_message_max];
+    const size_t field = size_t{offload.csum_start} + offload.csum_offset;
+    if (offload.needs_csum && offload.gso_type == dp::offload_info::gso_none && field + 2 <= frame.size() &&
+        frame.size() <= sizeof copy) {
+        // The checksum field holds the pseudo-header sum: add the data from csum_start
+        // and store the complement, as the NIC would have (a local sender over a veth).
+        std::memcpy(copy, frame.data(), frame.size());
+        uint32_t sum = 0;
+        for (size_t i = offload.csum_start; i < frame.size(); i += 2) {
+            sum += uint32_t{copy[i]} << 8 | (i + 1 < frame.size() ? copy[i + 1] : 0u);
+        }
+        while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
+        uint16_t c = static_cast<uint16_t>(~sum);
+        if (c == 0) c = 0xffff;  // UDP: zero means "no checksum" (RFC 768)
+        copy[field] = static_cast<uint8_t>(c >> 8);
+        copy[field + 1] = static_cast<uint8_t>(c);
+        frame = std::span<const uint8_t>(copy, frame.size());
+    }
+    server_->on_frame(port, frame, now_s, actions_);
+    handle(actions_);
+    schedule_commit();
+}
+
+void dhcp_service::on_tick(uint64_t now_s) {
+    book_->expire(now_s);
+    schedule_commit();  // expired quarantine records are erased
+}
+
+void dhcp_service::schedule_commit() {
+    // One request_commit per io_context turn: everything this turn appended (all the
+    // frames of one drain of the punt rings) shares one fdatasync.
+    if (commit_posted_ || store_->last_ticket() == requested_) return;
+    commit_posted_ = true;
+    std::weak_ptr<int> alive = alive_;
+    boost::asio::post(io_, [this, alive] {
+        if (!alive.lock()) return;
+        commit_posted_ = false;
+        requested_ = store_->last_ticket();
+        store_->request_commit();
+    });
+}
+
+void dhcp_service::on_durable(leases::ticket d, std::error_code ec) {
+    actions_.clear();
+    if (ec) {
+        log("dhcp: lease store failed (" + ec.message() + "): nothing after ticket " + std::to_string(d) +
+            " will be durable; held ACKs are dropped and no further ACK is sent");
+        server_->on_persist_failed(store_->last_ticket(), actions_);
+    } else {
+        server_->on_durable(d, actions_);
+    }
+    handle(actions_);
+}
+
+void dhcp_service::handle(std::vector<dhcp::action>& actions) {
+    for (auto& a : actions) {
+        if (auto* s = std::get_if<dhcp::send_action>(&a)) {
+            s->to.src_mac = port_mac_(s->port);
+            uint8_t buf[dp::k_frame_message_max];
+            const size_t len = dhcp::build_frame(buf, s->to, s->payload);
+            if (len == 0) {
+                ++frames_failed_;
+                log("dhcp: a " + std::to_string(s->payload.size()) + "-byte reply does not fit a frame; dropped");
+                continue;
+            }
+            send_(s->port, std::span<const uint8_t>(buf, len));
+            ++frames_sent_;
+        } else if (const auto* l = std::get_if<dhcp::lease_action>(&a)) {
+            note_binding(*l);
+        } else if (const auto* g = std::get_if<dhcp::log_action>(&a)) {
+            log(std::string(g->level == dhcp::log_action::warning ? "dhcp: warning: " : "dhcp: ") + g->text);
+        }
+    }
+    if (book_->store_errors() != store_errors_logged_) {
+        store_errors_logged_ = book_->store_errors();
+        log("dhcp: warning: " + book_->last_error() + " (the reply waiting for it is not sent)");
+    }
+}
+
+void dhcp_service::note_binding(const dhcp::lease_action& a) {
+    const dhcp::lease& l = a.l;
+    const char* what = a.kind == dhcp::lease_action::bound      ? "bound"
+                       : a.kind == dhcp::lease_action::released ? "released"
+                                                                : "declined";
+    std::string line = "dhcp: " + ip_text(l.address) + " " + what + " (" + mac_text(l.mac);
+    if (a.kind == dhcp::lease_action::bound) {
+        line += l.expires_s == dhcp::k_infinite ? ", infinite" : ", until " + std::to_string(l.expires_s);
+    }
+    line += ")";
+    log(line);
+    if (a.kind != dhcp::lease_action::bound || !anti_spoofing_) return;
+    // NAT's anti-spoofing admits the (MAC, IPv4) pairs of [[vms]] only: its per-VM state
+    // is sized at startup. A binding elsewhere gets an address but no forwarding yet.
+    const auto vm = vms_.find(l.mac);
+    if (vm == vms_.end()) {
+        log("dhcp: warning: " + mac_text(l.mac) + " is not a [[vms]] entry: " + ip_text(l.address) +
+            " is leased, but nat.anti_spoofing drops its traffic (dynamic clients are not admitted yet)");
+    } else if (vm->second.second != l.address) {
+        log("dhcp: warning: " + vm->second.first + " (" + mac_text(l.mac) + ") got " + ip_text(l.address) +
+            ", not its [[vms]] address " + ip_text(vm->second.second) + ": nat.anti_spoofing drops its traffic");
+    }
+}
+
+}  // namespace eg::ctl

@@ -1,0 +1,106 @@
+#pragma once
+// The DHCPv4 server as the gateway runs it: the sans-I/O core (control/dhcp/server)
+// over the crash-safe lease store and the address pools (store_lease_book), fed with
+// the frames the data plane punts (UDP to port 67 on ports with port_info::dhcp_server)
+// and answering with whole frames for the inject ring.
+//
+//   punted frame ── on_frame ──► dhcp::server ──► send_action ── build_frame ──► send()
+//                                      │ commit (ticket)
+//   lease_store sync thread ── on_durable(d) ── post(io) ──► server.on_durable ──► held ACKs
+//
+// An ACK leaves only once its binding is fdatasync'ed (docs/lease-store.md): the store
+// group-commits everything appended during one io_context turn (one request_commit per
+// turn) and reports durability from its sync thread; the report is posted back here.
+//
+// Owner: the control thread (the io_context's thread). Times are Unix seconds (the
+// lease clock the store persists).
+#include <utility>  // before asio: Boost 1.74 uses std::exchange without including it
+
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.hpp"
+#include "control/dhcp/server.hpp"
+#include "control/leases/lease_store.hpp"
+#include "control/leases/store_lease_book.hpp"
+#include "dataplane/packet.hpp"
+
+namespace eg::ctl {
+
+class dhcp_service {
+public:
+    /// The MAC a port sends with (the snapshot's port_info::mac).
+    using mac_fn = std::function<dp::mac_bytes(uint16_t port)>;
+    /// Transmits a whole frame on a port (the gateway's inject).
+    using send_fn = std::function<void(uint16_t port, std::span<const uint8_t> frame)>;
+    using log_fn = std::function<void(std::string_view line)>;
+
+    /// Opens and replays the lease store in config.dhcp.state_dir and builds the pools.
+    /// Throws std::runtime_error naming the directory when the store cannot be opened.
+    /// `log` defaults to stderr.
+    dhcp_service(const cfg::config& config, boost::asio::io_context& io, mac_fn port_mac, send_fn send,
+                 log_fn log = {});
+    ~dhcp_service();
+    dhcp_service(const dhcp_service&) = delete;
+    dhcp_service& operator=(const dhcp_service&) = delete;
+
+    /// A frame punted from `port` (a DHCP request). `now_s`: Unix seconds. `offload`:
+    /// the frame's offload metadata; a UDP checksum still to be filled in (needs_csum,
+    /// e.g. a renewal a local socket sent over a veth) is completed before parsing.
+    void on_frame(uint16_t port, std::span<const uint8_t> frame, uint64_t now_s,
+                  const dp::offload_info& offload = {});
+    /// Periodic work: ends offer holds, frees expired leases and quarantines.
+    void on_tick(uint64_t now_s);
+
+    const dhcp::server& server() const { return *server_; }
+    const leases::lease_store& store() const { return *store_; }
+    const leases::store_lease_book& book() const { return *book_; }
+    /// Frames handed to send() (replies), and replies that could not be framed.
+    uint64_t frames_sent() const { return frames_sent_; }
+    uint64_t frames_failed() const { return frames_failed_; }
+
+    /// The lease clock: Unix time in seconds.
+    static uint64_t clock_s();
+
+private:
+    void handle(std::vector<dhcp::action>& actions);
+    void on_durable(leases::ticket d, std::error_code ec);
+    void schedule_commit();
+    void note_binding(const dhcp::lease_action& a);
+    void log(std::string_view line) const;
+
+    boost::asio::io_context& io_;
+    mac_fn port_mac_;
+    send_fn send_;
+    log_fn log_;
+    std::shared_ptr<int> alive_ = std::make_shared<int>(0);  ///< posted handlers check it
+    std::unique_ptr<leases::lease_store> store_;
+    std::unique_ptr<leases::store_lease_book> book_;
+    std::unique_ptr<dhcp::server> server_;
+    /// [[vms]] by MAC: name and address, for the anti-spoofing notes on bindings.
+    std::map<dp::mac_bytes, std::pair<std::string, uint32_t>> vms_;
+    bool anti_spoofing_ = false;
+    bool commit_posted_ = false;
+    uint64_t requested_ = 0;  ///< last ticket handed to request_commit()
+    std::vector<dhcp::action> actions_;
+    uint64_t frames_sent_ = 0, frames_failed_ = 0;
+    uint64_t store_errors_logged_ = 0;
+};
+
+/// The server's view of config.dhcp (networks, options) and the lease book's (pools,
+/// reservations from [[vms]]). Exposed for tests. Throws std::runtime_error for a
+/// network whose port or prefix cannot be found (config validation keeps those out).
+struct dhcp_plan {
+    dhcp::server_config server;
+    std::vector<leases::book_network> networks;
+};
+dhcp_plan plan_dhcp(const cfg::config& config);
+
+}  // namespace eg::ctl

@@ -1,0 +1,120 @@
+#pragma once
+// The DHCP server's lease_book (control/dhcp/lease_book.hpp) over the crash-safe lease
+// store (lease_store.hpp) and the IPv4 pools (control/pools), as docs/lease-store.md
+// maps it:
+//
+//  - bindings (commit / release) and quarantines (decline) are store records, durable
+//    at the ticket put_lease returns; the key of a binding is the network id (4 bytes,
+//    big-endian) + the client key's kind byte + its id, so a restart finds bindings by
+//    client; a quarantine is keyed "q:" + network + address;
+//  - offer holds live in memory only (the interface allows it);
+//  - one ipv4_pool per network over its connected prefix, with everything outside the
+//    configured ranges, the server's own address and the static reservations that fall
+//    inside the ranges excluded from allocation. A bit is "in use" while an offer holds
+//    the address or an unexpired binding has it; expire() frees what ran out.
+//
+// Reservations by MAC are static (from [[vms]]); they are offered first and never
+// handed to anyone else. Owner: the control thread (as the store and the pools).
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "control/dhcp/lease_book.hpp"
+#include "control/leases/lease_store.hpp"
+#include "control/pools/ipv4_pool_set.hpp"
+
+namespace eg::ctl::leases {
+
+/// One network the book serves: its prefix, pool ranges and reservations.
+struct book_network {
+    uint32_t id = 0;              ///< dhcp::network_config::id (the subnet address)
+    uint32_t subnet = 0;          ///< host order
+    uint8_t prefix_len = 24;      ///< 8..30
+    std::vector<pools::ipv4_range> ranges;     ///< dynamic addresses
+    std::vector<uint32_t> excluded;            ///< e.g. the server's own address
+    std::map<dp::mac_bytes, uint32_t> reservations;  ///< static, MAC -> address
+};
+
+class store_lease_book final : public dhcp::lease_book {
+public:
+    using client_key = dhcp::client_key;
+    using ticket = dhcp::ticket;
+
+    /// Builds the pools and restores holds of addresses from the store's bindings and
+    /// quarantines. Problems (a binding outside every configured network, an address
+    /// reserved twice) are returned as lines for the log, not fatal. Throws
+    /// std::invalid_argument for a network the pools cannot represent (config
+    /// validation keeps those out).
+    store_lease_book(lease_store& store, const std::vector<book_network>& networks, uint64_t now_s,
+                     std::vector<std::string>* problems = nullptr);
+
+    std::optional<dhcp::lease> find_by_client(uint32_t network, const client_key& client, uint64_t now_s) const override;
+    std::optional<dhcp::lease> find_by_address(uint32_t network, uint32_t address, uint64_t now_s) const override;
+    std::optional<uint32_t> reserved_address(uint32_t network, const dp::mac_bytes& mac) const override;
+    bool hold(uint32_t network, uint32_t address, const client_key& client, const dp::mac_bytes& mac,
+              uint64_t now_s, uint64_t until_s) override;
+    std::optional<uint32_t> hold_any(uint32_t network, const client_key& client, const dp::mac_bytes& mac,
+                                     uint64_t now_s, uint64_t until_s) override;
+    void drop_hold(uint32_t network, uint32_t address, const client_key& client) override;
+    ticket commit(const dhcp::lease& l) override;
+    ticket release(uint32_t network, uint32_t address, const client_key& client, uint64_t now_s) override;
+    ticket quarantine(uint32_t network, uint32_t address, uint64_t until_s) override;
+
+    /// Ends offer holds, frees the addresses of bindings and quarantines that ran out.
+    /// Call periodically (the gateway's tick). Returns how many addresses it freed.
+    size_t expire(uint64_t now_s);
+
+    /// The store key of a client's binding in a network.
+    static std::string binding_key(uint32_t network, const client_key& client);
+    /// Pool statistics for the log and tests.
+    uint64_t available(uint32_t network) const;
+    size_t holds() const;
+    /// Store writes refused (each is logged by the caller through last_error()).
+    uint64_t store_errors() const { return store_errors_; }
+    const std::string& last_error() const { return last_error_; }
+
+private:
+    struct held {
+        client_key client;
+        dp::mac_bytes mac{};
+        uint64_t until_s = 0;
+    };
+    struct net_state {
+        book_network cfg;
+        pools::ipv4_pool_set pool;
+        std::unordered_map<uint32_t, bool> reserved;  ///< reserved address -> inside the pool's ranges
+        std::unordered_map<uint32_t, held> holds;     ///< address -> offer hold
+        std::map<client_key, uint32_t> hold_of;       ///< client -> held address
+        std::unordered_map<uint32_t, uint64_t> quarantined;  ///< address -> until_s (all, in pool or not)
+    };
+
+    net_state* net(uint32_t id);
+    const net_state* net(uint32_t id) const;
+    /// The binding record holding `address` (state bound), if it belongs to this network.
+    const lease* binding_at(const net_state& n, uint32_t address) const;
+    static dhcp::lease to_dhcp(const net_state& n, const leases::lease& rec, uint64_t now_s);
+    bool in_ranges(const net_state& n, uint32_t address) const;
+    /// Sets the address's pool bit from the state: in use while a hold or an unexpired
+    /// binding has it (or a static reservation inside the ranges); quarantine is the
+    /// pool's own state.
+    void refresh(net_state& n, uint32_t address, uint64_t now_s);
+    void erase_hold(net_state& n, uint32_t address);
+    /// Rewrites another client's binding of `address` as released (it expired, or the
+    /// address is quarantined): the store keeps one holder per address.
+    void retire_other_binding(const net_state& n, uint32_t address, const std::string& keep_key);
+    ticket put(const leases::lease& rec);
+
+    lease_store& store_;
+    std::map<uint32_t, net_state> nets_;
+    /// Times from which refresh() must look again (holds, bindings, quarantines).
+    std::multimap<uint64_t, std::pair<uint32_t, uint32_t>> timers_;
+    uint64_t clock_s_ = 0;  ///< the latest now_s seen (for refresh() calls without one)
+    uint64_t store_errors_ = 0;
+    std::string last_error_;
+};
+
+}  // namespace eg::ctl::leases

@@ -1,0 +1,302 @@
+// The gateway's DHCP service (control/dhcp_service): a real config, a real lease store
+// in a temporary directory (fdatasync and its sync thread included), DHCP frames built
+// byte by byte (dhcp_test_messages.hpp) fed to on_frame, replies read back from the
+// frames it hands to send(). ACKs must wait for the store's durability report, which
+// arrives through the io_context; a "restart" is a second service over the same
+// directory.
+#include "control/dhcp_service.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "control/dhcp/message.hpp"
+#include "tests/unit/control/dhcp/dhcp_test_messages.hpp"
+#include "tests/unit/control/leases/temp_dir.hpp"
+
+namespace eg::ctl {
+namespace {
+
+using namespace eg::test;
+using namespace eg::test::dhcp;
+
+const mac_t k_port_mac = mac("02:00:00:00:00:01");
+const mac_t k_vm1 = mac("02:00:00:00:01:01");      // [[vms]] vm1: reserved 192.168.100.11
+const mac_t k_guest = mac("52:54:00:00:00:0a");    // not a VM: pool address
+const mac_t k_guest2 = mac("52:54:00:00:00:0b");
+const ip4_t k_server = ip4("192.168.100.1");
+const ip4_t k_zero = ip4("0.0.0.0"), k_bcast = ip4("255.255.255.255");
+
+std::string config_text(const std::string& state_dir) {
+    return R"(
+[[ports]]
+name = "vm"
+role = "vm"
+backend = "memory"
+ipv4 = ["192.168.100.1/24"]
+mtu = 1500
+
+[[ports]]
+name = "up"
+role = "uplink"
+backend = "memory"
+ipv4 = ["203.0.113.1/24"]
+
+[nat]
+public_addresses = ["203.0.113.1"]
+
+[[vms]]
+name = "vm1"
+mac = "02:00:00:00:01:01"
+ipv4 = "192.168.100.11"
+
+[dhcp]
+state_dir = ")" + state_dir + R"("
+
+[[dhcp.networks]]
+port = "vm"
+pool = ["192.168.100.100-192.168.100.110"]
+lease_time_s = 600
+dns = ["203.0.113.2"]
+domain = "lab.example"
+)";
+}
+
+struct reply {
+    mac_t dst_mac{}, src_mac{};
+    uint32_t src_ip = 0, dst_ip = 0;
+    uint16_t sport = 0, dport = 0;
+    ctl::dhcp::message m;
+};
+
+/// Reads a frame the service sent: Ethernet + IPv4 + UDP + DHCP (checksums included).
+std::optional<reply> read_reply(const std::vector<uint8_t>& f) {
+    if (f.size() < 14 + 20 + 8 || get16(f.data() + 12) != 0x0800) return std::nullopt;
+    const uint8_t* ip = f.data() + 14;
+    const size_t ihl = (ip[0] & 0xf) * 4u;
+    if (!checksum_ok(ip, ihl) || ip[9] != 17) return std::nullopt;
+    const uint8_t* u = ip + ihl;
+    const size_t ulen = get16(u + 4);
+    reply r;
+    std::copy(f.begin(), f.begin() + 6, r.dst_mac.begin());
+    std::copy(f.begin() + 6, f.begin() + 12, r.src_mac.begin());
+    r.src_ip = get32(ip + 12);
+    r.dst_ip = get32(ip + 16);
+    r.sport = get16(u);
+    r.dport = get16(u + 2);
+    if (ctl::dhcp::parse_message(std::span<const uint8_t>(u + 8, ulen - 8), r.m) != ctl::dhcp::parse_error::none)
+        return std::nullopt;
+    return r;
+}
+
+class DhcpService : public ::testing::Test {
+protected:
+    void SetUp() override {
+        const auto r = cfg::load_string(config_text((dir_.path() / "leases").string()), "test.toml");
+        ASSERT_TRUE(r.value) << (r.errors.empty() ? "" : r.errors.front().to_string());
+        config_ = *r.value;
+        start();
+    }
+
+    void start() {
+        svc_.reset();
+        svc_ = std::make_unique<dhcp_service>(
+            config_, io_, [](uint16_t) { return dp::mac_bytes(k_port_mac); },
+            [this](uint16_t port, std::span<const uint8_t> f) {
+                ports_.push_back(port);
+                sent_.emplace_back(f.begin(), f.end());
+            },
+            [this](std::string_view line) { log_.emplace_back(line); });
+    }
+
+    /// Runs the io_context (the control thread's turn) until `n` frames were sent or 5 s passed.
+    bool wait_for_frames(size_t n) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (sent_.size() < n && std::chrono::steady_clock::now() < deadline) {
+            io_.restart();
+            io_.poll();
+            if (sent_.size() < n) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+        return sent_.size() >= n;
+    }
+
+    void send(const mac_t& chaddr, uint8_t type, std::vector<option> extra, uint32_t xid, ip4_t ciaddr = {},
+              ip4_t src = ip4("0.0.0.0"), ip4_t dst = ip4("255.255.255.255")) {
+        dhcp_spec s;
+        s.xid = xid;
+        s.chaddr = chaddr;
+        s.ciaddr = ciaddr;
+        s.options.push_back({53, u8v(type)});
+        for (auto& o : extra) s.options.push_back(std::move(o));
+        s.options.push_back({55, bytes{1, 3, 6, 15, 26, 28}});
+        const bytes f = dhcp_frame(dhcp_payload(s), chaddr, src, src == k_zero ? k_broadcast : k_port_mac, dst);
+        svc_->on_frame(0, f, now_);
+    }
+
+    reply last() {
+        auto r = read_reply(sent_.back());
+        EXPECT_TRUE(r) << "the last frame sent is not a DHCP reply";
+        return r.value_or(reply{});
+    }
+
+    /// DISCOVER -> OFFER -> REQUEST -> ACK; returns the ACK.
+    reply dora(const mac_t& client, uint32_t xid) {
+        const size_t before = sent_.size();
+        send(client, 1, {}, xid);
+        EXPECT_EQ(sent_.size(), before + 1) << "an OFFER goes out at once";
+        const reply offer = last();
+        EXPECT_EQ(offer.m.type(), ctl::dhcp::message_type::offer);
+        ip4_t yi;
+        for (int i = 0; i < 4; ++i) yi[i] = static_cast<uint8_t>(offer.m.h.yiaddr >> (24 - 8 * i));
+        send(client, 3, {{54, ipv(k_server)}, {50, ipv(yi)}}, xid);
+        // The ACK waits for the binding's fdatasync: nothing is sent before the
+        // io_context runs the store's durability report.
+        EXPECT_EQ(sent_.size(), before + 1) << "an ACK left before its lease was durable";
+        EXPECT_TRUE(wait_for_frames(before + 2)) << "no ACK within 5 s";
+        return last();
+    }
+
+    temp_dir dir_;
+    cfg::config config_;
+    boost::asio::io_context io_;
+    std::unique_ptr<dhcp_service> svc_;
+    std::vector<std::vector<uint8_t>> sent_;
+    std::vector<uint16_t> ports_;
+    std::vector<std::string> log_;
+    uint64_t now_ = dhcp_service::clock_s();
+};
+
+TEST_F(DhcpService, ReservedVmGetsItsAddressAckedAfterFsync) {
+    const reply ack = dora(k_vm1, 0x1111);
+    EXPECT_EQ(ack.m.type(), ctl::dhcp::message_type::ack);
+    EXPECT_EQ(ack.m.h.yiaddr, host_order(ip4("192.168.100.11")));
+    EXPECT_EQ(ack.m.h.xid, 0x1111u);
+    // Framing: from the port's MAC and the server address, UDP 67 -> 68, to the client's
+    // MAC without ARP (RFC 2131 §4.1: no broadcast flag, no ciaddr).
+    EXPECT_EQ(ack.src_mac, k_port_mac);
+    EXPECT_EQ(ack.dst_mac, k_vm1);
+    EXPECT_EQ(ack.src_ip, host_order(k_server));
+    EXPECT_EQ(ack.sport, 67);
+    EXPECT_EQ(ack.dport, 68);
+    EXPECT_EQ(ports_.back(), 0);
+    // Options from the config: router = the port's address (default), DNS, domain, MTU.
+    EXPECT_EQ(ack.m.options.u32(3), host_order(k_server));
+    EXPECT_EQ(ack.m.options.u32(6), host_order(ip4("203.0.113.2")));
+    EXPECT_EQ(ack.m.options.u32(51), 600u);
+    EXPECT_EQ(ack.m.options.u16(26), 1500);
+    const auto dom = ack.m.options.get(15);
+    EXPECT_EQ(std::string(dom.begin(), dom.end()), "lab.example");
+    // The binding is in the store and durable.
+    const auto* l = svc_->store().find_by_ipv4(host_order(ip4("192.168.100.11")));
+    ASSERT_NE(l, nullptr);
+    EXPECT_EQ(l->mac, dp::mac_bytes(k_vm1));
+    EXPECT_EQ(l->state, leases::lease_state::bound);
+    EXPECT_EQ(svc_->server().count(ctl::dhcp::counter::tx_ack), 1u);
+    EXPECT_GE(svc_->server().count(ctl::dhcp::counter::replies_held), 1u);
+}
+
+TEST_F(DhcpService, DynamicClientSurvivesARestart) {
+    const reply ack = dora(k_guest, 0x2222);
+    ASSERT_EQ(ack.m.type(), ctl::dhcp::message_type::ack);
+    const uint32_t addr = ack.m.h.yiaddr;
+    EXPECT_GE(addr, host_order(ip4("192.168.100.100")));
+    EXPECT_LE(addr, host_order(ip4("192.168.100.110")));
+    // Not a [[vms]] MAC while anti-spoofing is on: said in the log.
+    bool warned = false;
+    for (const auto& line : log_) warned |= line.find("not a [[vms]] entry") != std::string::npos;
+    EXPECT_TRUE(warned);
+
+    // Restart: a new service replays the same directory.
+    start();
+    const auto* l = svc_->store().find_by_ipv4(addr);
+    ASSERT_NE(l, nullptr) << "the binding did not survive the restart";
+    EXPECT_EQ(l->mac, dp::mac_bytes(k_guest));
+
+    // INIT-REBOOT (option 50, no server id, ciaddr 0): known from the store -> ACK.
+    ip4_t a;
+    for (int i = 0; i < 4; ++i) a[i] = static_cast<uint8_t>(addr >> (24 - 8 * i));
+    const size_t before = sent_.size();
+    send(k_guest, 3, {{50, ipv(a)}}, 0x3333);
+    ASSERT_TRUE(wait_for_frames(before + 1));
+    EXPECT_EQ(last().m.type(), ctl::dhcp::message_type::ack);
+    EXPECT_EQ(last().m.h.yiaddr, addr);
+
+    // Another client does not get the address the first one holds.
+    const reply other = dora(k_guest2, 0x4444);
+    EXPECT_EQ(other.m.type(), ctl::dhcp::message_type::ack);
+    EXPECT_NE(other.m.h.yiaddr, addr);
+
+    // RELEASE (unicast from the bound address): the record stays, released, durable.
+    const size_t sent_before = sent_.size();
+    send(k_guest, 7, {{54, ipv(k_server)}}, 0x5555, a, a, k_server);
+    EXPECT_EQ(sent_.size(), sent_before);  // no reply to a RELEASE
+    start();                               // the destructor commits what is pending
+    const auto* rel = svc_->store().find_lease(leases::store_lease_book::binding_key(
+        host_order(ip4("192.168.100.0")), ctl::dhcp::client_key::from_mac(k_guest)));
+    ASSERT_NE(rel, nullptr);
+    EXPECT_EQ(rel->state, leases::lease_state::released);
+    EXPECT_EQ(svc_->store().find_by_ipv4(addr), nullptr);
+}
+
+TEST_F(DhcpService, OffersExpireAndThePoolRunsOut) {
+    // 11 pool addresses (.100-.110): 11 clients get offers, the 12th none.
+    for (uint8_t i = 0; i < 12; ++i) {
+        send(mac_t{0x52, 0x54, 0, 0, 1, i}, 1, {}, 0x100u + i);
+    }
+    EXPECT_EQ(sent_.size(), 11u);
+    EXPECT_EQ(svc_->server().count(ctl::dhcp::counter::pool_exhausted), 1u);
+    EXPECT_EQ(svc_->book().available(host_order(ip4("192.168.100.0"))), 0u);
+    // Holds are 30 s: after that the tick frees them all.
+    svc_->on_tick(now_ + 31);
+    EXPECT_EQ(svc_->book().available(host_order(ip4("192.168.100.0"))), 11u);
+    EXPECT_EQ(svc_->book().holds(), 0u);
+}
+
+TEST_F(DhcpService, ChecksumLeftToOffloadIsCompleted) {
+    // A client's kernel socket over a veth leaves the UDP checksum to offload: the field
+    // holds only the pseudo-header sum and the punted frame says so (needs_csum).
+    dhcp_spec s;
+    s.chaddr = k_guest;
+    s.ciaddr = ip4("192.168.100.100");
+    s.options = {{53, u8v(8)}};  // INFORM, unicast from a configured client
+    bytes f = dhcp_frame(dhcp_payload(s), k_guest, ip4("192.168.100.100"), k_port_mac, k_server);
+    const size_t udp_at = 14 + 20;
+    const uint16_t udp_len = get16(f.data() + udp_at + 4);
+    set16(f.data() + udp_at + 6,
+          static_cast<uint16_t>(pseudo_sum(ip4("192.168.100.100"), k_server, 17, udp_len)));
+    svc_->on_frame(0, f, now_);
+    EXPECT_TRUE(sent_.empty()) << "a wrong checksum was accepted without the offload flag";
+    EXPECT_EQ(svc_->server().frame_errors(ctl::dhcp::frame_error::bad_udp_checksum), 1u);
+
+    dp::offload_info o;
+    o.needs_csum = 1;
+    o.csum_start = static_cast<uint16_t>(udp_at);
+    o.csum_offset = 6;
+    svc_->on_frame(0, f, now_, o);
+    ASSERT_EQ(sent_.size(), 1u);
+    EXPECT_EQ(last().m.type(), ctl::dhcp::message_type::ack);
+    EXPECT_EQ(last().dst_ip, host_order(ip4("192.168.100.100")));
+}
+
+TEST(DhcpServiceOpen, UnusableStateDirIsAnErrorNamingIt) {
+    temp_dir dir;
+    const std::string file = (dir.path() / "not-a-dir").string();
+    std::ofstream(file) << "x";
+    const auto r = cfg::load_string(config_text(file), "test.toml");
+    ASSERT_TRUE(r.value);
+    boost::asio::io_context io;
+    try {
+        dhcp_service svc(*r.value, io, [](uint16_t) { return dp::mac_bytes{}; }, [](uint16_t, std::span<const uint8_t>) {},
+                         [](std::string_view) {});
+        FAIL() << "opened a lease store in a regular file";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("cannot open the lease store in " + file), std::string::npos) << e.what();
+    }
+}
+
+}  // namespace
+}  // namespace eg::ctl
