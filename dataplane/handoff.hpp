@@ -48,7 +48,7 @@ class handoff_mesh {
 public:
     /// `wake_fds[w]` / `asleep[w]`: worker w's eventfd and sleep flag.
     handoff_mesh(uint32_t workers, const std::vector<int>& wake_fds, const std::vector<const std::atomic<bool>*>& asleep)
-        : workers_(workers), rings_(workers * workers), links_(workers) {
+        : rings_(workers * workers), links_(workers) {
         for (uint32_t from = 0; from < workers; ++from) {
             for (uint32_t to = 0; to < workers; ++to) {
                 if (from != to) {
@@ -71,7 +71,6 @@ public:
     handoff_links& links(uint32_t w) { return links_[w]; }
 
 private:
-    uint32_t workers_;
     std::vector<std::unique_ptr<handoff_ring>> rings_;  ///< [from * workers + to]
     std::vector<handoff_links> links_;
 };
