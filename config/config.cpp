@@ -32,6 +32,8 @@
 #include <set>
 #include <utility>
 
+#include <sys/stat.h>
+
 namespace eg::cfg {
 
 std::string error::to_string() const {
@@ -1684,8 +1686,13 @@ void parse_api(loader& l, const toml::table& t, const std::string& source_path, 
         if (r.string("secret_file", a.secret_file)) {
             const std::string path = resolve_beside(source_path, a.secret_file);
             std::FILE* f = std::fopen(path.c_str(), "rb");
+            struct stat st {};
             if (f == nullptr) {
                 l.fail(r.key("secret_file"), line_of(*file), "cannot read " + path + ": " + std::strerror(errno));
+            } else if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+                // A FIFO or device would block or never end: --check-config must not hang.
+                std::fclose(f);
+                l.fail(r.key("secret_file"), line_of(*file), path + " is not a regular file");
             } else {
                 std::string text(k_max_secret_file + 1, '\0');
                 text.resize(std::fread(text.data(), 1, text.size(), f));

@@ -102,6 +102,8 @@ const bad_case k_bad_cases[] = {
      "api.max_body_bytes (line 8): must be between 1024 and 16777216, got 10"},
     {"timeout too small", PORT_VM "[api]\nsecret = \"0123456789abcdef\"\nrequest_timeout_ms = 5\n",
      "api.request_timeout_ms (line 8): must be between 100 and 600000"},
+    {"secret file not regular", PORT_VM "[api]\nsecret_file = \"/dev/null\"\n",
+     "api.secret_file (line 7): /dev/null is not a regular file"},
     {"metrics enabled type", PORT_VM "[metrics]\nenabled = \"yes\"\n", "metrics.enabled (line 7): expected boolean"},
     {"same port", PORT_VM "[api]\nsecret = \"0123456789abcdef\"\nlisten = \"0.0.0.0:9091\"\n[metrics]\n",
      "metrics.listen (line 9): 127.0.0.1:9091 is also api.listen"},
