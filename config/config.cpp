@@ -32,6 +32,8 @@
 #include <set>
 #include <utility>
 
+#include <sys/stat.h>
+
 namespace eg::cfg {
 
 std::string error::to_string() const {
@@ -1832,13 +1834,136 @@ void parse_dhcp(loader& l, const toml::table& t, config& c, const meta& m) {
         l.fail(r.key("networks"), line_of(*n), "at least one [[dhcp.networks]] table is required");
 }
 
+// ---- [api] and [metrics] -------------------------------------------------------------------
+
+constexpr std::size_t k_min_secret = 16;           ///< bytes; shorter secrets are guessable
+constexpr std::size_t k_max_secret = 1024;
+constexpr std::size_t k_max_secret_file = 4096;
+
+/// "127.0.0.1:1537" or "[::1]:1537": an IP literal (no names: a listener must not
+/// depend on DNS at start-up) and a port 1..65535.
+std::optional<listen_address> want_listen(loader& l, const toml::node& n, const std::string& key) {
+    const auto* s = want_string(l, n, key);
+    if (s == nullptr) return std::nullopt;
+    const auto bad = [&](const std::string& why) {
+        l.fail(key, line_of(n),
+               "expected ADDRESS:PORT like \"127.0.0.1:1537\" or \"[::1]:1537\", got " + quote(*s) + why);
+        return std::nullopt;
+    };
+    const std::string_view text = *s;
+    const std::size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) return bad(" (no port)");
+    std::string_view host = text.substr(0, colon);
+    const std::string_view port_text = text.substr(colon + 1);
+    const bool bracketed = host.size() >= 2 && host.front() == '[' && host.back() == ']';
+    if (bracketed) host = host.substr(1, host.size() - 2);
+    const auto addr = parse_ip(host);
+    if (!addr) return bad(" (the address must be an IP literal)");
+    if (addr->v6 != bracketed) return bad(addr->v6 ? " (write IPv6 addresses in brackets)" : " (brackets are for IPv6)");
+    uint32_t port = 0;
+    if (port_text.empty() || port_text.size() > 5 ||
+        !std::all_of(port_text.begin(), port_text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        return bad(" (the port must be a number)");
+    for (char c : port_text) port = port * 10 + static_cast<uint32_t>(c - '0');
+    if (port == 0 || port > 65535) return bad(" (the port must be between 1 and 65535)");
+    return listen_address{*addr, static_cast<uint16_t>(port)};
+}
+
+/// Why `secret` cannot be an x-api-secret header value, or empty if it can. Printable
+/// ASCII without spaces: it travels in an HTTP header (RFC 9110 §5.5) and shells.
+std::string secret_problem(std::string_view secret) {
+    if (secret.size() < k_min_secret)
+        return "must be at least " + std::to_string(k_min_secret) + " characters (got " +
+               std::to_string(secret.size()) + ")";
+    if (secret.size() > k_max_secret) return "must be at most " + std::to_string(k_max_secret) + " characters";
+    if (!std::all_of(secret.begin(), secret.end(), [](char c) { return c > 0x20 && c < 0x7f; }))
+        return "must be printable ASCII without spaces (it is sent as the x-api-secret header)";
+    return {};
+}
+
+/// A relative secret_file is taken from the config file's directory, so the same file
+/// works whatever edgegated's working directory is.
+std::string resolve_beside(const std::string& source_path, const std::string& path) {
+    if (path.empty() || path.front() == '/') return path;
+    const std::size_t slash = source_path.rfind('/');
+    return slash == std::string::npos ? path : source_path.substr(0, slash + 1) + path;
+}
+
+void parse_api(loader& l, const toml::table& t, const std::string& source_path, api_config& a) {
+    table_reader r(l, t, "api", {"listen", "secret", "secret_file", "max_body_bytes", "request_timeout_ms"});
+    a.enabled = true;
+    if (const auto* n = r.get("listen")) {
+        if (const auto v = want_listen(l, *n, r.key("listen"))) a.listen = *v;
+    }
+    const auto* secret = r.get("secret");
+    const auto* file = r.get("secret_file");
+    if (secret != nullptr && file != nullptr) {
+        l.fail(r.key("secret_file"), line_of(*file), "give either secret or secret_file, not both");
+    } else if (secret != nullptr) {
+        if (const auto* s = want_string(l, *secret, r.key("secret"))) {
+            if (const auto why = secret_problem(*s); !why.empty())
+                l.fail(r.key("secret"), line_of(*secret), why);
+            else
+                a.secret = *s;
+        }
+    } else if (file != nullptr) {
+        if (r.string("secret_file", a.secret_file)) {
+            const std::string path = resolve_beside(source_path, a.secret_file);
+            std::FILE* f = std::fopen(path.c_str(), "rb");
+            struct stat st {};
+            if (f == nullptr) {
+                l.fail(r.key("secret_file"), line_of(*file), "cannot read " + path + ": " + std::strerror(errno));
+            } else if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+                // A FIFO or device would block or never end: --check-config must not hang.
+                std::fclose(f);
+                l.fail(r.key("secret_file"), line_of(*file), path + " is not a regular file");
+            } else {
+                std::string text(k_max_secret_file + 1, '\0');
+                text.resize(std::fread(text.data(), 1, text.size(), f));
+                std::fclose(f);
+                // One trailing newline is how `echo`/editors leave a file; not part of the secret.
+                while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+                if (const auto why = secret_problem(text); !why.empty())
+                    l.fail(r.key("secret_file"), line_of(*file), "the secret in " + path + " " + why);
+                else
+                    a.secret = std::move(text);
+            }
+        }
+    } else {
+        l.fail(r.key("secret"), r.line(),
+               "required key is missing (secret = \"...\" or secret_file = \"PATH\"); every API request must "
+               "carry it in the x-api-secret header");
+    }
+    r.u32("max_body_bytes", a.max_body_bytes, 1024, 16u << 20);
+    r.u32("request_timeout_ms", a.request_timeout_ms, 100, 600000);
+}
+
+void parse_metrics(loader& l, const toml::table& t, metrics_config& m) {
+    table_reader r(l, t, "metrics", {"listen", "enabled"});
+    m.enabled = true;
+    r.boolean("enabled", m.enabled);
+    if (const auto* n = r.get("listen")) {
+        if (const auto v = want_listen(l, *n, r.key("listen"))) m.listen = *v;
+    }
+}
+
+void validate_listeners(loader& l, const config& c, int api_line, int metrics_line) {
+    if (c.api.enabled && c.metrics.enabled && c.api.listen.port == c.metrics.listen.port &&
+        (c.api.listen.address == c.metrics.listen.address || c.api.listen.address == ip_address{} ||
+         c.metrics.listen.address == ip_address{} || c.api.listen.address == ip_address{true, {}} ||
+         c.metrics.listen.address == ip_address{true, {}}))
+        l.fail("metrics.listen", metrics_line,
+               to_string(c.metrics.listen) + " is also api.listen (line " + std::to_string(api_line) +
+                   "); the API and the metrics exposer need different ports");
+}
+
 // ---- the whole document ----------------------------------------------------------------------
 
 void load_document(loader& l, const toml::table& root, config& c) {
     meta m;
     table_reader r(l, root, "",
                    {"gateway", "workers", "ports", "routes", "host", "neighbours", "icmp", "uring", "dpdk", "nat",
-                    "vms", "dhcp"});
+                    "vms", "dhcp", "api", "metrics"});
     const auto section = [&](std::string_view k) -> const toml::table* {
         const auto* n = r.get(k);
         return n != nullptr ? want_table(l, *n, r.key(k)) : nullptr;
@@ -1850,6 +1975,17 @@ void load_document(loader& l, const toml::table& root, config& c) {
     if (const auto* t = section("icmp")) parse_icmp(l, *t, c.icmp);
     if (const auto* t = section("uring")) parse_uring(l, *t, c.uring, m);
     if (const auto* t = section("dpdk")) parse_dpdk(l, *t, c.dpdk);
+    int api_line = 0, metrics_line = 0;
+    if (const auto* t = section("api")) {
+        api_line = r.line_of_key("api");
+        parse_api(l, *t, c.source_path, c.api);
+        if (const auto* n = t->get("listen")) api_line = line_of(*n);
+    }
+    if (const auto* t = section("metrics")) {
+        metrics_line = r.line_of_key("metrics");
+        parse_metrics(l, *t, c.metrics);
+        if (const auto* n = t->get("listen")) metrics_line = line_of(*n);
+    }
 
     // [[ports]] and [[routes]] are arrays of tables.
     const auto tables = [&](std::string_view k, auto&& parse_one) {
@@ -1899,6 +2035,7 @@ void load_document(loader& l, const toml::table& root, config& c) {
     validate_routes(l, c, m);
     validate_vms(l, c, m, nm, vms);
     validate_nat(l, c, nm, vms);
+    validate_listeners(l, c, api_line, metrics_line);
 }
 
 load_result finish(loader& l, config&& c) {
@@ -1914,6 +2051,11 @@ load_result finish(loader& l, config&& c) {
 }
 
 }  // namespace
+
+std::string to_string(const listen_address& a) {
+    return a.address.v6 ? "[" + to_string(a.address) + "]:" + std::to_string(a.port)
+                        : to_string(a.address) + ":" + std::to_string(a.port);
+}
 
 load_result load_string(std::string_view toml_text, const std::string& source_name) {
     try {

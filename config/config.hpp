@@ -220,6 +220,29 @@ struct dhcp_config {
     friend bool operator==(const dhcp_config&, const dhcp_config&) = default;
 };
 
+/// An address and TCP port a control-plane server listens on ("127.0.0.1:1537",
+/// "[::1]:1537"). IP literals only: a listener must not depend on name resolution.
+struct listen_address {
+    ip_address address;
+    uint16_t port = 0;
+};
+
+/// The admin HTTP API (README "Admin API"). Present only with an [api] table.
+struct api_config {
+    bool enabled = false;              ///< true when the [api] table is present
+    listen_address listen{{false, {127, 0, 0, 1}}, 1537};
+    std::string secret;                ///< x-api-secret value, from `secret` or read from `secret_file`
+    std::string secret_file;           ///< where the secret came from, when it was a file
+    uint32_t max_body_bytes = 65536;   ///< larger request bodies are refused with 413
+    uint32_t request_timeout_ms = 5000;///< a request (or an idle keep-alive) longer than this is cut off
+};
+
+/// The Prometheus exposer (README "Metrics"). Present only with a [metrics] table.
+struct metrics_config {
+    bool enabled = false;              ///< true when the [metrics] table is present, unless enabled = false
+    listen_address listen{{false, {127, 0, 0, 1}}, 9091};
+};
+
 struct gateway_config {
     std::string name = "edgegate";
     uint32_t status_interval_s = 5;    ///< status line period on stderr; 0 = off
@@ -239,6 +262,8 @@ struct config {
     nat_config nat;
     std::vector<vm_config> vms;
     dhcp_config dhcp;
+    api_config api;
+    metrics_config metrics;
     std::string source_path;
 };
 
@@ -268,6 +293,8 @@ std::optional<mac_address> parse_mac(std::string_view text);
 std::string to_string(const ip_address& a);
 std::string to_string(const ip_prefix& p);
 std::string to_string(const mac_address& m);
+/// "127.0.0.1:1537", "[::1]:1537"
+std::string to_string(const listen_address& l);
 /// True if `a` lies inside `p` (same family).
 bool contains(const ip_prefix& p, const ip_address& a);
 

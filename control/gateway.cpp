@@ -8,9 +8,11 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <future>
 #include <random>
 #include <stdexcept>
 
+#include "control/api/v1_endpoints.hpp"
 #include "control/snapshot_builder.hpp"
 #include "dataplane/io/buffer_pool.hpp"
 #include "dataplane/io/memory/memory_port.hpp"
@@ -616,7 +618,112 @@ void gateway::stop() {
     boost::asio::post(io_, [this] { io_.stop(); });
 }
 
+metrics::gateway_stats gateway::stats() {
+    collect_backend_drops();
+    const totals t = sum_counters();
+    metrics::gateway_stats s;
+    const size_t ports = config_.ports.size() + (config_.host.enabled ? 1 : 0);
+    for (size_t p = 0; p < ports && p < dp::k_max_ports; ++p) {
+        metrics::port_stats ps;
+        ps.name = p < config_.ports.size() ? config_.ports[p].name : "host";
+        for (const auto& c : counters_) {
+            ps.rx_packets += c.ports[p].rx_packets.get();
+            ps.rx_bytes += c.ports[p].rx_bytes.get();
+            ps.tx_packets += c.ports[p].tx_packets.get();
+            ps.tx_bytes += c.ports[p].tx_bytes.get();
+        }
+        s.ports.push_back(std::move(ps));
+    }
+    s.drops_by_reason = t.drops_by_reason;
+    s.forwarded_ipv4 = t.forwarded4;
+    s.forwarded_ipv6 = t.forwarded6;
+    s.punted = t.punted;
+    s.to_host = t.to_host;
+    s.backend_drops = backend_drops_;
+    s.nat_sessions_active = t.nat_sessions;
+    s.nat_sessions_created = t.nat_created;
+    s.nat_sessions_expired = t.nat_expired;
+    s.nat_translated = t.nat_translated;
+    s.neighbours = resolver_->entries();
+    s.uptime_ms = now_ms() - started_ms_;
+    return s;
+}
+
+std::optional<metrics::gateway_stats> gateway::stats_from_any_thread(std::chrono::milliseconds wait) {
+    // The exposer's thread must not read the control thread's state (resolver, backend
+    // drop tallies) itself: it posts the whole read there and takes back a copy.
+    if (!control_loop_running_.load()) {
+        return std::nullopt;
+    }
+    auto done = std::make_shared<std::promise<metrics::gateway_stats>>();
+    std::future<metrics::gateway_stats> result = done->get_future();
+    boost::asio::post(io_, [this, done] {
+        try {
+            done->set_value(stats());
+        } catch (...) {
+            done->set_exception(std::current_exception());
+        }
+    });
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    // Short slices: a loop that stops meanwhile never runs the handler, and the scrape
+    // (and the exposer's shutdown, which waits for it) should not sit out all of `wait`.
+    while (result.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready) {
+        if (!control_loop_running_.load() || std::chrono::steady_clock::now() > deadline) {
+            return std::nullopt;
+        }
+    }
+    try {
+        return result.get();
+    } catch (...) {
+        return std::nullopt;
+    }
+}
+
+void gateway::start_control_services() {
+    started_ms_ = now_ms();
+    const auto endpoint = [](const cfg::listen_address& l) {
+        boost::asio::ip::address a;
+        if (l.address.v6) {
+            boost::asio::ip::address_v6::bytes_type b;
+            std::copy(l.address.bytes.begin(), l.address.bytes.end(), b.begin());
+            a = boost::asio::ip::address_v6(b);
+        } else {
+            a = boost::asio::ip::address_v4({l.address.bytes[0], l.address.bytes[1], l.address.bytes[2],
+                                             l.address.bytes[3]});
+        }
+        return boost::asio::ip::tcp::endpoint(a, l.port);
+    };
+    if (config_.api.enabled) {
+        api::router routes;
+        api::add_v1_read_endpoints(routes, api::v1_sources{&config_, [this] { return stats(); },
+                                                           [this] { return now_ms() - started_ms_; }, k_version});
+        api::server_options o;
+        o.listen = endpoint(config_.api.listen);
+        o.secret = config_.api.secret;
+        o.max_body_bytes = config_.api.max_body_bytes;
+        o.request_timeout = std::chrono::milliseconds(config_.api.request_timeout_ms);
+        api_server_ = std::make_unique<api::server>(io_, std::move(o), std::move(routes));
+        std::fprintf(stderr, "edgegated: admin API on %s\n", cfg::to_string(config_.api.listen).c_str());
+    }
+    if (config_.metrics.enabled) {
+        metrics_exposer_ = std::make_unique<metrics::exposer>(
+            cfg::to_string(config_.metrics.listen),
+            [this] { return stats_from_any_thread(std::chrono::seconds(2)); },
+            metrics::build_info{config_.gateway.name, k_version});
+        std::fprintf(stderr, "edgegated: metrics on http://%s/metrics\n", cfg::to_string(config_.metrics.listen).c_str());
+    }
+}
+
+void gateway::stop_control_services() {
+    control_loop_running_ = false;
+    metrics_exposer_.reset();  // joins civetweb; a scrape in flight gives up within 20 ms
+    api_server_.reset();
+}
+
 void gateway::run() {
+    // Listeners first: a port already in use fails start-up before any worker runs.
+    start_control_services();
+    control_loop_running_ = true;
     for (auto& w : workers_) {
         threads_.emplace_back([this, wp = w.get()] {
 #ifdef EG_WITH_DPDK
@@ -644,6 +751,7 @@ void gateway::run() {
         print_status();
     }
     io_.run();
+    stop_control_services();
     stop_workers_ = true;
     for (auto& t : threads_) {
         t.join();

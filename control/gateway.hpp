@@ -8,13 +8,18 @@
 #include <utility>  // before asio: Boost 1.74 uses std::exchange without including it
 
 #include <boost/asio.hpp>
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "config/config.hpp"
 #include "control/dhcp_service.hpp"
+#include "control/api/server.hpp"
+#include "control/metrics/exposer.hpp"
+#include "control/metrics/gateway_stats.hpp"
 #include "control/nat_log.hpp"
 #include "control/neighbour_resolver.hpp"
 #include "dataplane/counters.hpp"
@@ -32,6 +37,9 @@ class dpdk_port;
 }  // namespace eg::dp
 
 namespace eg::ctl {
+
+/// The version the admin API and the edgegate_info metric report.
+inline constexpr const char* k_version = "0.1.0";
 
 /// Sums of the workers' counters, for the status line and metrics.
 struct totals {
@@ -59,6 +67,13 @@ public:
     totals sum_counters() const;
     const dp::snapshot& current_snapshot() const { return *snapshots_.acquire(); }
 
+    /// Control thread only: the counters summed (per port too) with the control
+    /// thread's own figures, for GET /v1/stats and the metrics.
+    metrics::gateway_stats stats();
+    /// Any thread (the metrics exposer's): stats() run on the control thread, waited
+    /// for at most `wait`; nullopt when the control loop is not running or too slow.
+    std::optional<metrics::gateway_stats> stats_from_any_thread(std::chrono::milliseconds wait);
+
 private:
     void open_ports();
     void configure_host_kernel();
@@ -83,6 +98,8 @@ public:
     std::string reload();
 
 private:
+    void start_control_services();
+    void stop_control_services();
 
     cfg::config config_;
     uint32_t workers_count_;
@@ -124,6 +141,13 @@ private:
     uint64_t inject_drops_ = 0;   ///< frames the control thread could not inject (ring full)  ///< frames lost before the engine saw them (all ports)
     uint64_t last_status_ms_ = 0;
     std::unique_ptr<dhcp_service> dhcp_;  ///< when [dhcp] is configured (after io_: it posts to it)
+
+    // Admin API and metrics (README "Admin API", "Metrics"); declared after io_ so they
+    // are destroyed before it. Started by run(), stopped when its loop ends.
+    uint64_t started_ms_ = 0;
+    std::atomic<bool> control_loop_running_{false};
+    std::unique_ptr<api::server> api_server_;
+    std::unique_ptr<metrics::exposer> metrics_exposer_;
 };
 
 /// Milliseconds on the monotonic clock (the control thread's notion of now).

@@ -1,0 +1,42 @@
+#pragma once
+// What an admin API handler answers: a status, a JSON body and extra headers; and the
+// one error shape every failure uses, {"error":{"code":"...","message":"..."}}.
+// Handlers return errors they expect (bad input, not found, conflict) by throwing
+// api_error, which the router turns into that shape (DESIGN.md convention 5: the
+// control plane reports expected failures; nothing escapes to the connection).
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace eg::ctl::api {
+
+struct response {
+    unsigned status = 200;
+    nlohmann::json body = nlohmann::json::object();
+    /// When set, sent instead of body.dump(): a handler's cached, already serialized
+    /// document (GET /v1/info under load).
+    std::string serialized;
+    std::vector<std::pair<std::string, std::string>> headers;  ///< besides Content-Type etc.
+};
+
+/// An expected failure of a request: status 400/401/404/405/409/413/..., a stable
+/// machine-readable code ("unknown_field") and a message for people.
+class api_error : public std::runtime_error {
+public:
+    api_error(unsigned status, std::string code, const std::string& message)
+        : std::runtime_error(message), status_(status), code_(std::move(code)) {}
+    unsigned status() const { return status_; }
+    const std::string& code() const { return code_; }
+
+private:
+    unsigned status_;
+    std::string code_;
+};
+
+/// {"error":{"code":code,"message":message}} with `status`.
+response error_response(unsigned status, std::string_view code, std::string_view message);
+inline response error_response(const api_error& e) { return error_response(e.status(), e.code(), e.what()); }
+
+}  // namespace eg::ctl::api

@@ -1,0 +1,99 @@
+#include "control/metrics/collector.hpp"
+
+#include "dataplane/drop_reasons.hpp"
+
+namespace eg::ctl::metrics {
+
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+ClientMetric counter(double v, std::vector<prometheus::ClientMetric::Label> labels = {}) {
+    ClientMetric m;
+    m.label = std::move(labels);
+    m.counter.value = v;
+    return m;
+}
+
+ClientMetric gauge(double v, std::vector<prometheus::ClientMetric::Label> labels = {}) {
+    ClientMetric m;
+    m.label = std::move(labels);
+    m.gauge.value = v;
+    return m;
+}
+
+MetricFamily family(std::string name, std::string help, MetricType type, std::vector<ClientMetric> ms) {
+    return MetricFamily{std::move(name), std::move(help), type, std::move(ms)};
+}
+
+double d(uint64_t v) { return static_cast<double>(v); }
+
+}  // namespace
+
+std::vector<MetricFamily> info_family(const build_info& info) {
+    return {family("edgegate_info", "Build and identity of this gateway; always 1.", MetricType::Gauge,
+                   {gauge(1, {{"name", info.name}, {"version", info.version}})})};
+}
+
+std::vector<MetricFamily> families(const gateway_stats& s, const build_info& info) {
+    std::vector<MetricFamily> out = info_family(info);
+
+    std::vector<ClientMetric> packets, bytes;
+    for (const auto& p : s.ports) {
+        packets.push_back(counter(d(p.rx_packets), {{"port", p.name}, {"direction", "rx"}}));
+        packets.push_back(counter(d(p.tx_packets), {{"port", p.name}, {"direction", "tx"}}));
+        bytes.push_back(counter(d(p.rx_bytes), {{"port", p.name}, {"direction", "rx"}}));
+        bytes.push_back(counter(d(p.tx_bytes), {{"port", p.name}, {"direction", "tx"}}));
+    }
+    out.push_back(family("edgegate_port_packets_total", "Packets received (rx) and sent (tx) per port.",
+                         MetricType::Counter, std::move(packets)));
+    out.push_back(family("edgegate_port_bytes_total", "Bytes received (rx) and sent (tx) per port, Ethernet frames.",
+                         MetricType::Counter, std::move(bytes)));
+
+    // Every reason, zeros included: a series that appears only on its first drop
+    // breaks rate() and alerts on absent().
+    std::vector<ClientMetric> drops;
+    for (uint16_t r = 1; r < dp::k_drop_reason_count; ++r) {
+        const auto reason = static_cast<dp::drop_reason>(r);
+        const uint64_t v = r < s.drops_by_reason.size() ? s.drops_by_reason[r] : 0;
+        drops.push_back(counter(d(v), {{"stage", std::string(dp::drop_stage(reason))},
+                                       {"reason", std::string(dp::drop_text(reason))}}));
+    }
+    out.push_back(family("edgegate_drops_total", "Packets the data plane dropped, by stage and reason.",
+                         MetricType::Counter, std::move(drops)));
+
+    out.push_back(family("edgegate_forwarded_packets_total", "Packets routed through the gateway, by IP family.",
+                         MetricType::Counter,
+                         {counter(d(s.forwarded_ipv4), {{"family", "ipv4"}}),
+                          counter(d(s.forwarded_ipv6), {{"family", "ipv6"}})}));
+    out.push_back(family("edgegate_nat_sessions_active", "NAT44 sessions and mappings live now, all workers.",
+                         MetricType::Gauge, {gauge(d(s.nat_sessions_active))}));
+    out.push_back(family("edgegate_nat_sessions_created_total", "NAT44 sessions created.", MetricType::Counter,
+                         {counter(d(s.nat_sessions_created))}));
+    out.push_back(family("edgegate_nat_sessions_expired_total", "NAT44 sessions removed after their idle timeout.",
+                         MetricType::Counter, {counter(d(s.nat_sessions_expired))}));
+    out.push_back(family("edgegate_nat_translated_packets_total", "Packets NAT44 translated (both directions).",
+                         MetricType::Counter, {counter(d(s.nat_translated))}));
+    out.push_back(family("edgegate_neighbours", "Entries in the ARP/ND neighbour table.", MetricType::Gauge,
+                         {gauge(d(s.neighbours))}));
+    out.push_back(family("edgegate_punted_frames_total",
+                         "Frames the workers handed to the control thread (ARP/ND, DHCP, ...).", MetricType::Counter,
+                         {counter(d(s.punted))}));
+    out.push_back(family("edgegate_backend_drops_total",
+                         "Frames the packet I/O backends lost before the engine saw them (all ports).",
+                         MetricType::Counter, {counter(d(s.backend_drops))}));
+    return out;
+}
+
+std::vector<MetricFamily> collector::Collect() const {
+    if (auto s = fetch_()) {
+        return families(*s, info_);
+    }
+    // The control thread did not answer in time (stopping, or wedged): say who we are
+    // rather than report stale or partial numbers.
+    return info_family(info_);
+}
+
+}  // namespace eg::ctl::metrics

@@ -1,0 +1,29 @@
+#pragma once
+// What the control plane reports about the running engine: the workers' counters
+// summed, per port, plus the control thread's own figures. Built by
+// gateway::stats() on the control thread; shown by GET /v1/stats and the Prometheus
+// exposer. Plain values: a copy can be handed to any thread.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace eg::ctl::metrics {
+
+struct port_stats {
+    std::string name;  ///< the [[ports]] name; "host" for the host TAP
+    uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
+};
+
+struct gateway_stats {
+    std::vector<port_stats> ports;
+    std::vector<uint64_t> drops_by_reason;  ///< indexed by dp::drop_reason (index 0 "none" unused)
+    uint64_t forwarded_ipv4 = 0, forwarded_ipv6 = 0;
+    uint64_t punted = 0;         ///< frames the workers sent to the control thread
+    uint64_t to_host = 0;        ///< frames the workers sent to the host TAP
+    uint64_t backend_drops = 0;  ///< frames lost before the engine saw them (all ports)
+    uint64_t nat_sessions_active = 0, nat_sessions_created = 0, nat_sessions_expired = 0, nat_translated = 0;
+    uint64_t neighbours = 0;     ///< entries in the neighbour resolver
+    uint64_t uptime_ms = 0;
+};
+
+}  // namespace eg::ctl::metrics
