@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
             config_path = argv[++i];
             check_only = a == "--check-config";
         } else if (a == "--version") {
-            std::printf("edgegated 0.1.0\n");
+            std::printf("edgegated %s\n", eg::ctl::k_version);
             return 0;
         } else if (a == "--help" || a == "-h") {
             usage(stdout);
