@@ -44,7 +44,19 @@ void make_echo_reply4(packet& p) {
     uint8_t* icmp = ip + ihl;
     uint16_t old_word = raw16(icmp);
     icmp[0] = icmp4::echo_reply;
-    put_raw16(icmp + 2, checksum_update16(raw16(icmp + 2), old_word, raw16(icmp)));
+    uint16_t c = checksum_update16(raw16(icmp + 2), old_word, raw16(icmp));
+    if (c == 0) {
+        // RFC 1624 eqn. 3 gives 0x0000 where a full sum gives 0xffff exactly when the
+        // message is all zeros (type 0, id 0, sequence 0, zero data: its sum is +0, not
+        // -0); receivers reject that. (Found by nat44_pipeline_fuzz's checksum oracle.)
+        const uint32_t len = load16(ip + ipv4::total_len) - ihl;
+        bool all_zero = true;
+        for (uint32_t i = 0; i < len && all_zero; ++i) {
+            all_zero = i == 2 || i == 3 || icmp[i] == 0;
+        }
+        c = all_zero ? 0xffff : 0;
+    }
+    put_raw16(icmp + 2, c);
     p.offload = {};
 }
 

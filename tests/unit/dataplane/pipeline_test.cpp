@@ -481,6 +481,17 @@ TEST_F(Pipeline, EthernetPaddingIsTrimmedAndVlanTagsRemoved) {
     }
 }
 
+// Regression (found by nat44_pipeline_fuzz): an all-zero echo request (id 0, sequence
+// 0, no data) got a reply with checksum 0x0000 from the incremental update; its sum is
+// +0, so the right checksum is 0xffff and receivers dropped the reply.
+TEST_F(Pipeline, AllZeroEchoRequestGetsAReplyWithAValidChecksum) {
+    learn4(k_vm, k_vm1, k_vm1_mac);
+    packet* p = run(eth(k_vm_mac, k_vm1_mac, 0x0800, ipv4(k_vm1, k_gw4, 1, icmp4_echo(8, 0, 0, bytes{}))), k_vm);
+    ASSERT_EQ(p->verdict, k_vm);
+    EXPECT_TRUE(checksum_ok(p->data + 34, p->len - 34));
+    EXPECT_EQ(get16(p->data + 36), 0xffff);
+}
+
 TEST_F(Pipeline, EchoRequestToOurAddressIsAnswered) {
     learn4(k_vm, k_vm1, k_vm1_mac);
     for (const ip4_t& ours : {k_gw4, k_up4}) {
