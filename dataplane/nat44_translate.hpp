@@ -159,7 +159,10 @@ inline void nat44_rewrite(packet& p, uint32_t side, uint32_t new_addr, uint16_t 
     }
     case proto::icmp: {
         // Identifier in the src slot for requests, the dst slot for replies.
-        if (l4_len < k_icmp_min || l4[0] != (side ? icmp4::echo_reply : icmp4::echo_request)) {
+        if (l4_len < k_icmp_min || l4[0] != (side ? icmp4::echo_reply : icmp4::echo_request) ||
+            load16(l4 + k_icmp_id) == new_port) {
+            // Unchanged identifier: no update. (An update by -0 would turn the checksum of
+            // an all-zero message, 0xffff, into 0x0000, which receivers reject.)
             return;
         }
         const uint32_t dp = put_port(l4 + k_icmp_id, new_port);
