@@ -1889,6 +1889,30 @@ std::string resolve_beside(const std::string& source_path, const std::string& pa
     return slash == std::string::npos ? path : source_path.substr(0, slash + 1) + path;
 }
 
+/// The text of a small regular file, without its trailing newline(s); at most `max`
+/// bytes are read. nullopt (with the error under `key`) when it cannot be read.
+std::optional<std::string> read_small_file(loader& l, const std::string& key, int line, const std::string& path,
+                                           std::size_t max) {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    struct stat st {};
+    if (f == nullptr) {
+        l.fail(key, line, "cannot read " + path + ": " + std::strerror(errno));
+        return std::nullopt;
+    }
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        // A FIFO or device would block or never end: --check-config must not hang.
+        std::fclose(f);
+        l.fail(key, line, path + " is not a regular file");
+        return std::nullopt;
+    }
+    std::string text(max + 1, '\0');
+    text.resize(std::fread(text.data(), 1, text.size(), f));
+    std::fclose(f);
+    // One trailing newline is how `echo`/editors leave a file; not part of the content.
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    return text;
+}
+
 void parse_api(loader& l, const toml::table& t, const std::string& source_path, api_config& a) {
     table_reader r(l, t, "api", {"listen", "secret", "secret_file", "max_body_bytes", "request_timeout_ms"});
     a.enabled = true;
@@ -1909,24 +1933,11 @@ void parse_api(loader& l, const toml::table& t, const std::string& source_path, 
     } else if (file != nullptr) {
         if (r.string("secret_file", a.secret_file)) {
             const std::string path = resolve_beside(source_path, a.secret_file);
-            std::FILE* f = std::fopen(path.c_str(), "rb");
-            struct stat st {};
-            if (f == nullptr) {
-                l.fail(r.key("secret_file"), line_of(*file), "cannot read " + path + ": " + std::strerror(errno));
-            } else if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-                // A FIFO or device would block or never end: --check-config must not hang.
-                std::fclose(f);
-                l.fail(r.key("secret_file"), line_of(*file), path + " is not a regular file");
-            } else {
-                std::string text(k_max_secret_file + 1, '\0');
-                text.resize(std::fread(text.data(), 1, text.size(), f));
-                std::fclose(f);
-                // One trailing newline is how `echo`/editors leave a file; not part of the secret.
-                while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-                if (const auto why = secret_problem(text); !why.empty())
+            if (auto text = read_small_file(l, r.key("secret_file"), line_of(*file), path, k_max_secret_file)) {
+                if (const auto why = secret_problem(*text); !why.empty())
                     l.fail(r.key("secret_file"), line_of(*file), "the secret in " + path + " " + why);
                 else
-                    a.secret = std::move(text);
+                    a.secret = std::move(*text);
             }
         }
     } else {
@@ -1957,13 +1968,220 @@ void validate_listeners(loader& l, const config& c, int api_line, int metrics_li
                    "); the API and the metrics exposer need different ports");
 }
 
+// ---- [[wireguard]] ------------------------------------------------------------------------------
+
+constexpr std::size_t k_max_tunnel_name = 15;
+constexpr std::size_t k_max_peer_name = 64;
+/// Outer IPv4 + UDP + WireGuard transport header + tag around the inner packet.
+constexpr uint32_t k_wireguard_overhead4 = 20 + 8 + 16 + 16;
+
+/// A key file (`wg genkey` output): 44 characters of base64.
+std::optional<wg_key> read_key_file(loader& l, const std::string& key, int line, const std::string& path) {
+    const auto text = read_small_file(l, key, line, path, 256);
+    if (!text) return std::nullopt;
+    auto k = decode_wg_key(*text);
+    if (!k) l.fail(key, line, path + " does not hold a WireGuard key (44 characters of base64, as `wg genkey` writes)");
+    return k;
+}
+
+std::optional<wg_key> want_wg_key(loader& l, const toml::node& n, const std::string& key) {
+    const auto* s = want_string(l, n, key);
+    if (s == nullptr) return std::nullopt;
+    auto k = decode_wg_key(*s);
+    if (!k) l.fail(key, line_of(n), "expected a WireGuard key (44 characters of base64), got " + quote(*s));
+    return k;
+}
+
+void parse_wireguard_peer(loader& l, const toml::table& t, const std::string& path, const config& c,
+                          wireguard_peer_config& p) {
+    table_reader r(l, t, path,
+                   {"name", "public_key", "preshared_key_file", "allowed_ips", "endpoint", "persistent_keepalive_s"});
+    p.line = r.line();
+    if (const auto* n = r.require("public_key")) {
+        if (const auto k = want_wg_key(l, *n, r.key("public_key"))) p.public_key = *k;
+    }
+    if (r.string("name", p.name) && p.name.size() > k_max_peer_name)
+        l.fail(r.key("name"), r.line_of_key("name"), "longer than " + std::to_string(k_max_peer_name) + " bytes");
+    if (p.name.empty()) p.name = encode_wg_key(p.public_key);
+    if (r.string("preshared_key_file", p.preshared_key_file)) {
+        if (const auto k = read_key_file(l, r.key("preshared_key_file"), r.line_of_key("preshared_key_file"),
+                                         resolve_beside(c.source_path, p.preshared_key_file))) {
+            p.preshared_key = *k;
+            p.has_preshared_key = true;
+        }
+    }
+    if (const auto* n = r.require("allowed_ips")) {
+        each_element(l, *n, r.key("allowed_ips"), [&](const toml::node& e, const std::string& key) {
+            const auto* s = want_string(l, e, key);
+            if (s == nullptr) return;
+            const auto pfx = parse_prefix(*s);
+            if (!pfx) {
+                l.fail(key, line_of(e), "expected a prefix like \"10.99.0.0/24\" or \"fd00:99::/64\", got " + quote(*s));
+                return;
+            }
+            if (!(network_of(*pfx) == *pfx)) {
+                l.fail(key, line_of(e), to_string(*pfx) + " has host bits set; did you mean " +
+                                            to_string(network_of(*pfx)) + "?");
+                return;
+            }
+            p.allowed_ips.push_back(*pfx);
+        });
+        if (p.allowed_ips.empty() && n->is_array())
+            l.fail(r.key("allowed_ips"), line_of(*n), "at least one prefix is needed: it is what the peer may send from "
+                                                      "and what is routed to it");
+    }
+    if (const auto* n = r.get("endpoint")) {
+        if (const auto* s = want_string(l, *n, r.key("endpoint"))) {
+            const std::size_t colon = s->rfind(':');
+            const auto a = colon == std::string::npos ? std::nullopt : parse_ip(s->substr(0, colon));
+            uint32_t port = 0;
+            bool port_ok = colon != std::string::npos && colon + 1 < s->size() && s->size() - colon - 1 <= 5;
+            for (std::size_t i = colon + 1; port_ok && i < s->size(); ++i) {
+                port_ok = (*s)[i] >= '0' && (*s)[i] <= '9';
+                port = port * 10 + static_cast<uint32_t>((*s)[i] - '0');
+            }
+            if (!a || a->v6 || !port_ok || port == 0 || port > 65535) {
+                l.fail(r.key("endpoint"), line_of(*n), "expected an IPv4 address and port like \"198.51.100.7:51820\", got " +
+                                                           quote(*s));
+            } else if (const auto why = not_unicast_reason(*a); !why.empty()) {
+                l.fail(r.key("endpoint"), line_of(*n), to_string(*a) + " " + why + "; a unicast address is needed");
+            } else {
+                p.endpoint = *a;
+                p.endpoint_port = static_cast<uint16_t>(port);
+            }
+        }
+    }
+    r.u32("persistent_keepalive_s", p.persistent_keepalive_s, 0, 65535);
+}
+
+void parse_wireguard(loader& l, const toml::table& t, const std::string& path, const config& c, wireguard_config& w) {
+    table_reader r(l, t, path, {"name", "private_key_file", "address", "listen_port", "mtu", "mss_clamp",
+                                     "under_load_handshakes_per_s", "rekey_after_time_s", "peers"});
+    w.line = r.line();
+    if (r.require("name") && r.string("name", w.name) && w.name.size() > k_max_tunnel_name)
+        l.fail(r.key("name"), r.line_of_key("name"), "longer than " + std::to_string(k_max_tunnel_name) + " bytes");
+    if (r.require("private_key_file") && r.string("private_key_file", w.private_key_file)) {
+        if (const auto k = read_key_file(l, r.key("private_key_file"), r.line_of_key("private_key_file"),
+                                         resolve_beside(c.source_path, w.private_key_file)))
+            w.private_key = *k;
+    }
+    // Our own IPv4 address on an uplink port (default: the first one there).
+    const port_config* uplink = nullptr;
+    bool address_ok = false;
+    if (const auto* n = r.get("address")) {
+        if (const auto a = want_ipv4(l, *n, r.key("address"))) {
+            for (const auto& p : c.ports)
+                for (const auto& pa : p.ipv4)
+                    if (p.role == port_role::uplink && pa.addr == *a && uplink == nullptr) uplink = &p;
+            if (uplink == nullptr) {
+                l.fail(r.key("address"), line_of(*n), to_string(*a) + " is not an IPv4 address of an uplink port; "
+                                                                       "the tunnel listens on one of the gateway's own uplink addresses");
+            } else {
+                w.address = *a;
+                address_ok = true;
+            }
+        }
+    } else {
+        for (const auto& p : c.ports) {
+            if (p.role == port_role::uplink && !p.ipv4.empty() && uplink == nullptr) {
+                uplink = &p;
+                w.address = p.ipv4.front().addr;
+                address_ok = true;
+            }
+        }
+        if (!address_ok)
+            l.fail(r.key("address"), r.line(), "no uplink port has an IPv4 address to listen on; add one or set address");
+    }
+    if (const auto* n = r.get("listen_port")) {
+        if (const auto v = want_port(l, *n, r.key("listen_port"))) w.listen_port = *v;
+    }
+    if (r.u32("mtu", w.mtu, 576, 9000) && uplink != nullptr && w.mtu + k_wireguard_overhead4 > uplink->mtu)
+        l.fail(r.key("mtu"), r.line_of_key("mtu"),
+               std::to_string(w.mtu) + " + " + std::to_string(k_wireguard_overhead4) + " bytes of WireGuard over IPv4 exceeds " +
+                   quote(uplink->name) + "'s MTU " + std::to_string(uplink->mtu) + "; at most " +
+                   std::to_string(uplink->mtu - k_wireguard_overhead4));
+    r.boolean("mss_clamp", w.mss_clamp);
+    r.u32("under_load_handshakes_per_s", w.under_load_handshakes_per_s, 1, 1000000);
+    r.u32("rekey_after_time_s", w.rekey_after_time_s, 1, 120);
+    if (const auto* n = r.get("peers")) {
+        each_element(l, *n, r.key("peers"), [&](const toml::node& e, const std::string& key) {
+            if (const auto* pt = want_table(l, e, key)) {
+                w.peers.emplace_back();
+                parse_wireguard_peer(l, *pt, key, c, w.peers.back());
+            }
+        });
+    }
+}
+
+/// Across tunnels: unique names, listen sockets and peer keys; allowed IPs that take
+/// no connected prefix and no other peer's exact prefix; listen ports NAT cannot hand out.
+void validate_wireguard(loader& l, const config& c) {
+    std::vector<std::pair<ip_prefix, std::string>> allowed_seen;
+    std::vector<std::pair<wg_key, std::string>> keys_seen;
+    for (std::size_t ti = 0; ti < c.wireguard.size(); ++ti) {
+        const wireguard_config& w = c.wireguard[ti];
+        const std::string tkey = "wireguard[" + std::to_string(ti) + "]";
+        for (std::size_t tj = 0; tj < ti; ++tj) {
+            const wireguard_config& o = c.wireguard[tj];
+            if (!w.name.empty() && o.name == w.name)
+                l.fail(tkey + ".name", w.line, "tunnel name " + quote(w.name) + " is also used by wireguard[" + std::to_string(tj) + "]");
+            if (o.address == w.address && o.listen_port == w.listen_port)
+                l.fail(tkey + ".listen_port", w.line, to_string(w.address) + ":" + std::to_string(w.listen_port) +
+                                                          " is also wireguard[" + std::to_string(tj) + "]'s listen socket");
+        }
+        if (c.nat.enabled) {
+            const bool public_addr = std::find(c.nat.public_addresses.begin(), c.nat.public_addresses.end(), w.address) !=
+                                     c.nat.public_addresses.end();
+            if (public_addr && w.listen_port >= c.nat.port_first && w.listen_port <= c.nat.port_last)
+                l.fail(tkey + ".listen_port", w.line,
+                       std::to_string(w.listen_port) + " is inside nat.port_range " + ports_text(c.nat.port_first, c.nat.port_last) +
+                           " on " + to_string(w.address) + ": NAT could hand it to a VM; move one of them");
+            const auto& pb = c.nat.port_blocks;
+            const bool uses_blocks = std::any_of(c.vms.begin(), c.vms.end(),
+                                                 [](const vm_config& v) { return v.egress == egress_policy::port_block; });
+            const ip_address blocks_addr = pb.address ? *pb.address
+                                                      : (c.nat.public_addresses.empty() ? ip_address{} : c.nat.public_addresses.front());
+            if (uses_blocks && blocks_addr == w.address && w.listen_port >= pb.first_port)
+                l.fail(tkey + ".listen_port", w.line,
+                       std::to_string(w.listen_port) + " is inside nat.port_blocks (from " + std::to_string(pb.first_port) +
+                           ") on " + to_string(w.address) + "; move one of them");
+            for (const auto& f : c.nat.forwards)
+                if (f.protocol == 17 && f.public_address == w.address && w.listen_port >= f.port_first && w.listen_port <= f.port_last)
+                    l.fail(tkey + ".listen_port", w.line, "UDP " + std::to_string(w.listen_port) + " on " + to_string(w.address) +
+                                                              " is also a port forward (line " + std::to_string(f.line) + ")");
+        }
+        for (std::size_t pi = 0; pi < w.peers.size(); ++pi) {
+            const wireguard_peer_config& p = w.peers[pi];
+            const std::string pkey = tkey + ".peers[" + std::to_string(pi) + "]";
+            for (const auto& [k, where] : keys_seen)
+                if (k == p.public_key)
+                    l.fail(pkey + ".public_key", p.line, "this public key is also " + where + "; a key names one peer");
+            keys_seen.emplace_back(p.public_key, pkey);
+            for (const auto& a : p.allowed_ips) {
+                for (const auto& port : c.ports)
+                    for (const auto& own : (a.addr.v6 ? port.ipv6 : port.ipv4))
+                        if (overlaps(a, own))
+                            l.fail(pkey + ".allowed_ips", p.line, to_string(a) + " overlaps " + to_string(network_of(own)) +
+                                                                      " of port " + quote(port.name) +
+                                                                      ": the tunnel would take that network's traffic");
+                for (const auto& rt : c.routes)
+                    if (rt.prefix == a)
+                        l.fail(pkey + ".allowed_ips", p.line, to_string(a) + " is also a [[routes]] prefix");
+                for (const auto& [b, where] : allowed_seen)
+                    if (b == a) l.fail(pkey + ".allowed_ips", p.line, to_string(a) + " is also in " + where + "'s allowed_ips");
+                allowed_seen.emplace_back(a, pkey);
+            }
+        }
+    }
+}
+
 // ---- the whole document ----------------------------------------------------------------------
 
 void load_document(loader& l, const toml::table& root, config& c) {
     meta m;
     table_reader r(l, root, "",
                    {"gateway", "workers", "ports", "routes", "host", "neighbours", "icmp", "uring", "dpdk", "nat",
-                    "vms", "dhcp", "api", "metrics"});
+                    "vms", "dhcp", "api", "metrics", "wireguard"});
     const auto section = [&](std::string_view k) -> const toml::table* {
         const auto* n = r.get(k);
         return n != nullptr ? want_table(l, *n, r.key(k)) : nullptr;
@@ -2030,12 +2248,17 @@ void load_document(loader& l, const toml::table& root, config& c) {
     });
 
     if (const auto* t = section("dhcp")) parse_dhcp(l, *t, c, m);
+    tables("wireguard", [&](const toml::table& t, const std::string& key) {
+        c.wireguard.emplace_back();
+        parse_wireguard(l, t, key, c, c.wireguard.back());
+    });
 
     validate_ports(l, c, m);
     validate_routes(l, c, m);
     validate_vms(l, c, m, nm, vms);
     validate_nat(l, c, nm, vms);
     validate_listeners(l, c, api_line, metrics_line);
+    validate_wireguard(l, c);
 }
 
 load_result finish(loader& l, config&& c) {

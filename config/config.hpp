@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -243,6 +244,44 @@ struct metrics_config {
     listen_address listen{{false, {127, 0, 0, 1}}, 9091};
 };
 
+using wg_key = std::array<uint8_t, 32>;
+
+/// A WireGuard peer of a tunnel ([[wireguard.peers]], README "WireGuard").
+struct wireguard_peer_config {
+    std::string name;                  ///< for logs and the API; default: the public key
+    wg_key public_key{};
+    bool has_preshared_key = false;
+    wg_key preshared_key{};            ///< read from preshared_key_file
+    std::string preshared_key_file;
+    std::vector<ip_prefix> allowed_ips;///< host bits zero; routed into the tunnel
+    std::optional<ip_address> endpoint;///< IPv4 address we send to until the peer roams
+    uint16_t endpoint_port = 0;
+    uint32_t persistent_keepalive_s = 0;  ///< 0 = off
+    int line = 0;
+    friend bool operator==(const wireguard_peer_config&, const wireguard_peer_config&) = default;
+};
+
+/// A WireGuard tunnel terminated by the gateway ([[wireguard]]).
+struct wireguard_config {
+    std::string name;                  ///< "wg0"
+    std::string private_key_file;      ///< base64 key as `wg genkey` writes it
+    wg_key private_key{};              ///< read from private_key_file at load
+    ip_address address;                ///< our IPv4 address the tunnel listens on (an uplink address)
+    uint16_t listen_port = 51820;
+    uint32_t mtu = 1420;               ///< inner MTU: larger packets get frag-needed / packet-too-big
+    bool mss_clamp = true;             ///< clamp TCP MSS of SYNs through the tunnel to fit mtu
+    uint32_t under_load_handshakes_per_s = 1000;  ///< above: answer with cookies (mac2 required)
+    uint32_t rekey_after_time_s = 120;  ///< REKEY_AFTER_TIME as initiator; lower only to test rekeying
+    std::vector<wireguard_peer_config> peers;
+    int line = 0;
+    friend bool operator==(const wireguard_config&, const wireguard_config&) = default;
+};
+
+/// Decodes a WireGuard key: 44 characters of standard base64 for 32 bytes.
+std::optional<wg_key> decode_wg_key(std::string_view base64);
+/// The 44-character base64 text of a key.
+std::string encode_wg_key(const wg_key& key);
+
 struct gateway_config {
     std::string name = "edgegate";
     uint32_t status_interval_s = 5;    ///< status line period on stderr; 0 = off
@@ -264,6 +303,7 @@ struct config {
     dhcp_config dhcp;
     api_config api;
     metrics_config metrics;
+    std::vector<wireguard_config> wireguard;
     std::string source_path;
 };
 
