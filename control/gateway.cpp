@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "control/api/v1_endpoints.hpp"
+#include "control/api/v1_wireguard.hpp"
 #include "control/snapshot_builder.hpp"
 #include "dataplane/io/buffer_pool.hpp"
 #include "dataplane/io/memory/memory_port.hpp"
@@ -88,6 +89,38 @@ gateway::gateway(cfg::config config)
     if (config_.host.enabled) {
         configure_host_kernel();
     }
+    if (!config_.wireguard.empty()) {
+        wireguard_service::hooks h;
+        h.originate = [this](std::span<const uint8_t> frame) { originate(frame); };
+        h.wake = [this](uint32_t w) {
+            uint64_t one = 1;
+            [[maybe_unused]] auto r = write(inject_event_fds_[w], &one, sizeof one);
+        };
+        h.log = [](const std::string& line) { std::fprintf(stderr, "edgegated: %s\n", line.c_str()); };
+        h.republish = [this] { publish_snapshot(); };
+        wg_ = std::make_unique<wireguard_service>(config_.wireguard, workers_count_, std::move(h));
+        // Runtime peers may not claim the gateway's networks or static routes; a client
+        // config the gateway writes routes the VM networks to it.
+        std::vector<std::pair<cfg::ip_prefix, std::string>> reserved, routes;
+        std::vector<cfg::ip_prefix> vm_networks;
+        for (const auto& p : config_.ports) {
+            for (const auto* family : {&p.ipv4, &p.ipv6}) {
+                for (cfg::ip_prefix net : *family) {
+                    for (uint32_t bit = net.length; bit < (net.addr.v6 ? 128u : 32u); ++bit) {
+                        net.addr.bytes[bit / 8] &= static_cast<uint8_t>(~(0x80 >> (bit % 8)));
+                    }
+                    reserved.emplace_back(net, cfg::to_string(net) + " of port " + p.name);
+                    if (p.role == cfg::port_role::vm) {
+                        vm_networks.push_back(net);
+                    }
+                }
+            }
+        }
+        for (const auto& r : config_.routes) {
+            routes.emplace_back(r.prefix, "a [[routes]] prefix");
+        }
+        wg_->set_networks(std::move(reserved), std::move(routes), std::move(vm_networks));
+    }
     resolver_ = std::make_unique<neighbour_resolver>(
         neighbours_, config_.neighbours,
         [this](uint16_t port, std::span<const uint8_t> frame, const dp::offload_info& o) { inject(port, frame, o); });
@@ -123,8 +156,11 @@ gateway::gateway(cfg::config config)
         if (!nat_states_.empty()) {
             workers_.back()->set_nat(nat_states_[w].get());
         }
+        if (wg_) {
+            workers_.back()->set_wireguard(wg_->worker_state(w));
+        }
     }
-    if (!nat_states_.empty() && workers_count_ > 1) {
+    if ((!nat_states_.empty() || wg_) && workers_count_ > 1) {
         // Return traffic and a VM socket's flows belong to one worker each; the rare
         // packet that arrives elsewhere is handed over (dataplane/handoff.hpp).
         std::vector<const std::atomic<bool>*> asleep;
@@ -333,7 +369,28 @@ void gateway::publish_snapshot() {
     for (const auto& m : port_macs_) {
         info.push_back({m});
     }
-    snapshots_.publish(build_snapshot(config_, info, host_kernel_mac_, ++generation_));
+    auto s = build_snapshot(config_, info, host_kernel_mac_, ++generation_);
+    if (wg_) {
+        wg_->contribute(*s);
+    }
+    snapshots_.publish(std::move(s));
+}
+
+void gateway::originate(std::span<const uint8_t> frame) {
+    dp::frame_ring& ring = *inject_rings_[0];
+    dp::frame_message* m = ring.reserve();
+    if (!m || frame.size() > dp::k_frame_message_max) {
+        ++inject_drops_;
+        return;
+    }
+    m->kind = dp::frame_message::originate;
+    m->port = 0;
+    m->len = static_cast<uint16_t>(frame.size());
+    m->offload = dp::offload_info{};
+    std::memcpy(m->data, frame.data(), frame.size());
+    ring.commit();
+    uint64_t one = 1;
+    [[maybe_unused]] auto r = write(inject_event_fds_[0], &one, sizeof one);
 }
 
 void gateway::inject(uint16_t port, std::span<const uint8_t> frame, const dp::offload_info& offload) {
@@ -344,6 +401,7 @@ void gateway::inject(uint16_t port, std::span<const uint8_t> frame, const dp::of
         ++inject_drops_;  // the control thread's own counter: workers' counters have one writer each
         return;
     }
+    m->kind = dp::frame_message::learn;  // on the inject ring: transmit as it is
     m->port = port;
     m->len = static_cast<uint16_t>(frame.size());
     m->offload = offload;
@@ -364,6 +422,14 @@ void gateway::drain_punts() {
             }
             if (m->kind == dp::frame_message::dhcp) {
                 on_dhcp_frame(*m, s, now);
+            } else if (m->kind == dp::frame_message::wireguard) {
+                if (wg_) wg_->on_frame(*m, dp::monotonic_ns());
+            } else if (m->kind == dp::frame_message::wireguard_event) {
+                dp::wg_event e;
+                if (wg_ && m->len == sizeof e) {
+                    std::memcpy(&e, m->data, sizeof e);
+                    wg_->on_event(e, dp::monotonic_ns());
+                }
             } else {
                 resolver_->on_punted(*m, s, now);
             }
@@ -396,6 +462,9 @@ void gateway::on_tick() {
     drain_punts();  // in case a wake-up was coalesced away
     resolver_->on_tick(*snapshots_.acquire(), now_ms());
     drain_nat_events();
+    if (wg_) {
+        wg_->on_tick(dp::monotonic_ns());
+    }
     if (dhcp_) {
         dhcp_->on_tick(dhcp_service::clock_s());
     }
@@ -479,6 +548,12 @@ cfg::config fixed_part(cfg::config c) {
     for (auto& n : c.dhcp.networks) {
         n.line = 0;
     }
+    for (auto& w : c.wireguard) {
+        w.line = 0;
+        for (auto& p : w.peers) {
+            p.line = 0;
+        }
+    }
     return c;
 }
 
@@ -493,6 +568,7 @@ std::string what_differs(const cfg::config& a, const cfg::config& b) {
     if (!(a.neighbours == b.neighbours)) return "[neighbours]";
     if (!(a.icmp == b.icmp)) return "[icmp]";
     if (!(a.dhcp == b.dhcp)) return "[dhcp]";
+    if (!(a.wireguard == b.wireguard)) return "[[wireguard]]";
     return "[gateway]";
 }
 
@@ -513,7 +589,8 @@ std::string gateway::reload() {
           now_fixed.host == next_fixed.host && now_fixed.nat == next_fixed.nat && now_fixed.vms == next_fixed.vms &&
           now_fixed.uring == next_fixed.uring && now_fixed.dpdk == next_fixed.dpdk &&
           now_fixed.neighbours == next_fixed.neighbours && now_fixed.gateway == next_fixed.gateway &&
-          now_fixed.icmp == next_fixed.icmp && now_fixed.dhcp == next_fixed.dhcp)) {
+          now_fixed.icmp == next_fixed.icmp && now_fixed.dhcp == next_fixed.dhcp &&
+          now_fixed.wireguard == next_fixed.wireguard)) {
         return what_differs(now_fixed, next_fixed) + " changed: that needs a restart";
     }
     // Workers keep their sessions: forwards are stateless and routes are read per
@@ -587,6 +664,19 @@ void gateway::print_status() {
                      t.nat_translated, rate(t.nat_translated, last_totals_.nat_translated), t.nat_sessions,
                      t.nat_created, t.nat_expired, t.nat_handed_off);
     }
+    if (wg_) {
+        const auto& hc = wg_->counters();
+        uint64_t enc = 0, dec = 0;
+        for (const auto& c : counters_) {
+            enc += c.wg_encrypted.get();
+            dec += c.wg_decrypted.get();
+        }
+        std::fprintf(stderr,
+                     "wireguard: peers=%zu handshakes=%" PRIu64 " encrypted=%" PRIu64 " decrypted=%" PRIu64
+                     " cookies_sent=%" PRIu64 " rejected=%" PRIu64 "\n",
+                     wg_->peer_count(), hc.completed, enc, dec, hc.cookie_replies_sent,
+                     hc.invalid_mac1 + hc.rate_limited + hc.unknown_peer + hc.rejected + hc.malformed);
+    }
     // The three largest drop reasons, so a glance at the log says why.
     std::vector<std::pair<uint64_t, uint32_t>> top;
     for (uint32_t r = 1; r < dp::k_drop_reason_count; ++r) {
@@ -646,6 +736,31 @@ metrics::gateway_stats gateway::stats() {
     s.nat_translated = t.nat_translated;
     s.neighbours = resolver_->entries();
     s.uptime_ms = now_ms() - started_ms_;
+    if (wg_) {
+        s.wireguard = true;
+        const uint64_t now_wall_s = static_cast<uint64_t>(std::time(nullptr));
+        for (const auto& p : wg_->status(dp::monotonic_ns())) {
+            metrics::wireguard_peer_stats w;
+            w.tunnel = p.tunnel;
+            w.peer = p.name;
+            w.rx_bytes = p.rx_bytes;
+            w.tx_bytes = p.tx_bytes;
+            w.handshakes = p.handshakes;
+            w.last_handshake_age_s =
+                p.last_handshake_unix_s ? static_cast<double>(now_wall_s - std::min(now_wall_s, p.last_handshake_unix_s)) : -1;
+            w.healthy = p.healthy;
+            w.drop_not_allowed = p.drop_not_allowed;
+            w.drop_replayed = p.drop_replayed;
+            w.drop_auth = p.drop_auth;
+            w.drop_no_keypair = p.drop_no_keypair;
+            s.wireguard_peers.push_back(std::move(w));
+        }
+        const auto& c = wg_->counters();
+        s.wireguard_handshakes = {c.initiations_received, c.responses_received, c.cookie_replies_received,
+                                  c.initiations_sent,     c.responses_sent,     c.cookie_replies_sent,
+                                  c.completed,            c.invalid_mac1,       c.rate_limited,
+                                  c.unknown_peer,         c.rejected,           c.malformed};
+    }
     return s;
 }
 
@@ -697,6 +812,9 @@ void gateway::start_control_services() {
         api::router routes;
         api::add_v1_read_endpoints(routes, api::v1_sources{&config_, [this] { return stats(); },
                                                            [this] { return now_ms() - started_ms_; }, k_version});
+        if (wg_) {
+            api::add_v1_wireguard_endpoints(routes, wg_.get(), &config_.wireguard);
+        }
         api::server_options o;
         o.listen = endpoint(config_.api.listen);
         o.secret = config_.api.secret;

@@ -21,6 +21,7 @@
 #include "control/metrics/exposer.hpp"
 #include "control/metrics/gateway_stats.hpp"
 #include "control/nat_log.hpp"
+#include "control/wireguard_service.hpp"
 #include "control/neighbour_resolver.hpp"
 #include "dataplane/counters.hpp"
 #include "dataplane/handoff.hpp"
@@ -87,6 +88,8 @@ private:
     void collect_backend_drops();
     void drain_nat_events();
     void on_dhcp_frame(const dp::frame_message& m, const dp::snapshot& s, uint64_t now_ms);
+    /// Hands an IPv4 packet of ours (after 14 blank bytes) to worker 0 to route.
+    void originate(std::span<const uint8_t> frame);
     void arm_reload_signal();
 
 public:
@@ -121,8 +124,9 @@ private:
     dp::mac_bytes host_kernel_mac_{};
     std::vector<std::unique_ptr<dp::nat44_state>> nat_states_;  // [worker], when NAT is on
     std::unique_ptr<nat_log> nat_log_;
+    std::unique_ptr<wireguard_service> wg_;  // with [[wireguard]] tunnels
     uint64_t dhcp_frames_unhandled_ = 0;
-    std::unique_ptr<dp::handoff_mesh> handoff_;  // several workers with NAT
+    std::unique_ptr<dp::handoff_mesh> handoff_;  // several workers with NAT or WireGuard
     std::vector<std::unique_ptr<dp::worker>> workers_;
     std::vector<std::thread> threads_;
     std::atomic<bool> stop_workers_{false};

@@ -57,7 +57,21 @@ namespace eg::dp {
     X(nat_unsupported, "nat", "unsupported_packet")                          \
     X(nat_fragment_no_state, "nat", "fragment_without_first")                \
     X(nat_egress_refused, "nat", "egress_refused")                           \
-    X(nat_handoff_failed, "nat", "handoff_failed")
+    X(nat_handoff_failed, "nat", "handoff_failed")                           \
+    X(wg_malformed, "wireguard", "malformed")                                \
+    X(wg_fragmented, "wireguard", "fragmented_outer_packet")                 \
+    X(wg_unknown_index, "wireguard", "unknown_receiver_index")               \
+    X(wg_authentication_failed, "wireguard", "authentication_failed")        \
+    X(wg_replayed, "wireguard", "replayed")                                  \
+    X(wg_key_expired, "wireguard", "key_expired")                            \
+    X(wg_source_not_allowed, "wireguard", "source_not_in_allowed_ips")       \
+    X(wg_bad_inner_packet, "wireguard", "bad_inner_packet")                  \
+    X(wg_no_keypair, "wireguard", "no_keypair")                              \
+    X(wg_no_endpoint, "wireguard", "no_endpoint")                            \
+    X(wg_no_room, "wireguard", "no_buffer_room")                             \
+    X(wg_too_big, "wireguard", "too_big_for_tunnel")                         \
+    X(wg_segmentation_failed, "wireguard", "segmentation_failed")            \
+    X(wg_routing_loop, "wireguard", "endpoint_routed_into_tunnel")
 
 enum class drop_reason : uint16_t {
 #define EG_X(name, stage, text) name,

@@ -5,6 +5,7 @@
 #include "dataplane/headers.hpp"
 #include "dataplane/icmp.hpp"
 #include "dataplane/nat44.hpp"
+#include "dataplane/wireguard.hpp"
 
 namespace eg::dp {
 
@@ -138,7 +139,11 @@ void forward_ipv4(packet& p, const snapshot& s, worker_context& w, uint32_t nh) 
         return;
     }
     const next_hop& hop = s.next_hops[nh];
-    const uint32_t mtu = s.port(hop.port).mtu;
+    const bool tunnel = hop.wg_peer != k_no_wg_peer;
+    if (tunnel && !wireguard_at_owner(p, w, hop.wg_peer)) [[unlikely]] {
+        return;  // handed, untouched, to the worker that owns the peer
+    }
+    const uint32_t mtu = tunnel ? s.wg.tunnels[s.wg.peer_tunnel[hop.wg_peer]].mtu : s.port(hop.port).mtu;
     const uint32_t ihl = (ip[ipv4::ver_ihl] & 0xf) * 4u;
     bool fragment = false;
     if (wire_ip_size(p, ip, ihl) > mtu) [[unlikely]] {
@@ -149,7 +154,25 @@ void forward_ipv4(packet& p, const snapshot& s, worker_context& w, uint32_t nh) 
             send_error(p, s, w, icmp4::dest_unreachable, icmp4::code_frag_needed, mtu & 0xffff);
             return;
         }
+        if (tunnel) {
+            w.drop(p, drop_reason::wg_too_big);  // fragmenting before encryption: not yet
+            return;
+        }
         fragment = true;
+    }
+    if (tunnel) [[unlikely]] {
+        // No NAT into a tunnel: its peers reach VMs by their own addresses.
+        const uint16_t old_word = raw16(ip + ipv4::ttl);
+        ip[ipv4::ttl] -= 1;
+        put_raw16(ip + ipv4::csum, checksum_update16(raw16(ip + ipv4::csum), old_word, raw16(ip + ipv4::ttl)));
+        w.counters.forwarded_ipv4.add();
+        if (p.offload.gso_type != offload_info::gso_none) {
+            p.nat_ref = hop.wg_peer;
+            p.verdict = k_verdict_tunnel_segments;  // the worker cuts it into segments
+            return;
+        }
+        wireguard_send(p, s, w, hop.wg_peer);
+        return;
     }
     uint32_t out_dst = dst;
     if (p.nat_op != 0) {
@@ -183,8 +206,42 @@ void route_originated_ipv4(packet& p, const snapshot& s, worker_context& w) {
         return;
     }
     const next_hop& hop = s.next_hops[nh];
+    if (hop.wg_peer != k_no_wg_peer) [[unlikely]] {
+        // An echo reply or ICMP error to a tunnel peer. Such replies answer what the
+        // peer sent, which arrived at its owner: here, unless handed over (then dropped).
+        const uint32_t n = w.workers();
+        if (n > 1 && hop.wg_peer % n != w.self()) {
+            w.drop(p, drop_reason::wg_no_keypair);
+            return;
+        }
+        if (load16(p.l3() + ipv4::total_len) > s.wg.tunnels[s.wg.peer_tunnel[hop.wg_peer]].mtu) {
+            w.drop(p, drop_reason::wg_too_big);
+            return;
+        }
+        wireguard_send(p, s, w, hop.wg_peer);
+        return;
+    }
     if (load16(p.l3() + ipv4::total_len) > s.port(hop.port).mtu) [[unlikely]] {
         w.drop(p, drop_reason::ipv4_frag_needed);  // e.g. a jumbo echo reply to a smaller link
+        return;
+    }
+    transmit(p, s, w, hop, dst);
+}
+
+void route_outer_ipv4(packet& p, const snapshot& s, worker_context& w) {
+    const uint32_t dst = load32(p.l3() + ipv4::dst);
+    const uint32_t nh = s.routes4.lookup(dst);
+    if (nh == k_lpm_no_route || nh == k_nh_local) [[unlikely]] {
+        w.drop(p, drop_reason::ipv4_no_route);
+        return;
+    }
+    const next_hop& hop = s.next_hops[nh];
+    if (hop.wg_peer != k_no_wg_peer) [[unlikely]] {
+        w.drop(p, drop_reason::wg_routing_loop);
+        return;
+    }
+    if (load16(p.l3() + ipv4::total_len) > s.port(hop.port).mtu) [[unlikely]] {
+        w.drop(p, drop_reason::ipv4_frag_needed);
         return;
     }
     transmit(p, s, w, hop, dst);

@@ -20,4 +20,8 @@ void forward_ipv4(packet& p, const snapshot& s, worker_context& w, uint32_t nh);
 /// destination and transmits without a TTL decrement.
 void route_originated_ipv4(packet& p, const snapshot& s, worker_context& w);
 
+/// Routes an encapsulated packet (WireGuard's outer IPv4/UDP) like an originated one,
+/// but never into a tunnel: an endpoint inside a tunnel's allowed IPs is a loop.
+void route_outer_ipv4(packet& p, const snapshot& s, worker_context& w);
+
 }  // namespace eg::dp

@@ -4,6 +4,7 @@
 
 #include "dataplane/checksum.hpp"
 #include "dataplane/headers.hpp"
+#include "dataplane/offload_checksum.hpp"
 
 namespace eg::dp {
 
@@ -36,23 +37,6 @@ uint32_t copied_options(const uint8_t* ip, uint32_t ihl, uint8_t* out) {
         out[n++] = 0;  // end-of-list padding
     }
     return n;
-}
-
-void complete_l4_checksum(packet& p) {
-    if (!p.offload.needs_csum) {
-        return;
-    }
-    const uint32_t start = p.offload.csum_start;
-    const uint32_t field = start + p.offload.csum_offset;
-    if (start < p.len && field + 2 <= p.len) {
-        // The field holds the pseudo-header sum; summing over it completes the checksum.
-        uint16_t c = checksum(p.data + start, p.len - start);
-        if (c == 0 && p.l3()[ipv4::proto] == proto::udp) {
-            c = 0xffff;  // RFC 768: 0 means "no checksum"
-        }
-        put_raw16(p.data + field, c);
-    }
-    p.offload.needs_csum = 0;
 }
 
 }  // namespace

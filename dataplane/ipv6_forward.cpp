@@ -6,6 +6,7 @@
 #include "dataplane/ethernet.hpp"
 #include "dataplane/headers.hpp"
 #include "dataplane/icmp.hpp"
+#include "dataplane/wireguard.hpp"
 #include "dataplane/nd.hpp"
 
 namespace eg::dp {
@@ -151,7 +152,11 @@ void forward_ipv6(packet& p, const snapshot& s, worker_context& w, uint32_t nh) 
         return;
     }
     const next_hop& hop = s.next_hops[nh];
-    const uint32_t mtu = s.port(hop.port).mtu;
+    const bool tunnel = hop.wg_peer != k_no_wg_peer;
+    if (tunnel && !wireguard_at_owner(p, w, hop.wg_peer)) [[unlikely]] {
+        return;  // handed, untouched, to the worker that owns the peer
+    }
+    const uint32_t mtu = tunnel ? s.wg.tunnels[s.wg.peer_tunnel[hop.wg_peer]].mtu : s.port(hop.port).mtu;
     if (wire_ip_size(p, ip) > mtu) [[unlikely]] {
         w.counters.drop(drop_reason::ipv6_too_big);
         send_error(p, s, w, icmp6::packet_too_big, 0, mtu);
@@ -159,6 +164,15 @@ void forward_ipv6(packet& p, const snapshot& s, worker_context& w, uint32_t nh) 
     }
     ip[ipv6::hop_limit] -= 1;  // no header checksum in IPv6
     w.counters.forwarded_ipv6.add();
+    if (tunnel) [[unlikely]] {
+        if (p.offload.gso_type != offload_info::gso_none) {
+            p.nat_ref = hop.wg_peer;
+            p.verdict = k_verdict_tunnel_segments;  // the worker cuts it into segments
+            return;
+        }
+        wireguard_send(p, s, w, hop.wg_peer);
+        return;
+    }
     uint8_t dst[16];
     std::memcpy(dst, ip + ipv6::dst, 16);
     transmit(p, s, w, hop, dst);
@@ -180,6 +194,17 @@ void route_originated_ipv6(packet& p, const snapshot& s, worker_context& w) {
         return;
     }
     const next_hop& hop = s.next_hops[nh];
+    if (hop.wg_peer != k_no_wg_peer) [[unlikely]] {
+        // An echo reply or ICMPv6 error to a tunnel peer (see route_originated_ipv4).
+        const uint32_t n = w.workers();
+        if ((n > 1 && hop.wg_peer % n != w.self()) ||
+            ipv6::header_len + load16(p.l3() + ipv6::payload_len) > s.wg.tunnels[s.wg.peer_tunnel[hop.wg_peer]].mtu) {
+            w.drop(p, drop_reason::wg_too_big);
+            return;
+        }
+        wireguard_send(p, s, w, hop.wg_peer);
+        return;
+    }
     if (ipv6::header_len + load16(p.l3() + ipv6::payload_len) > s.port(hop.port).mtu) [[unlikely]] {
         w.drop(p, drop_reason::ipv6_too_big);  // e.g. a jumbo echo reply to a smaller link
         return;

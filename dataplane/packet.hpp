@@ -21,6 +21,8 @@ enum verdict : uint16_t {
     k_verdict_special = 0xfff0,
     k_verdict_drop = 0xfff0,  ///< counted by the stage that set it
     k_verdict_consumed = 0xfff1,  ///< already copied where it had to go (punt); release
+    k_verdict_tunnel_segments = 0xfff2,  ///< a GSO super-packet for WireGuard peer nat_ref: the
+                                         ///< worker segments it, then each segment is encrypted
     k_verdict_none = 0xffff,  ///< not decided yet
 };
 

@@ -6,6 +6,7 @@
 #include "dataplane/ipv4_forward.hpp"
 #include "dataplane/ipv6_forward.hpp"
 #include "dataplane/nat44.hpp"
+#include "dataplane/wireguard.hpp"
 
 namespace eg::dp {
 
@@ -68,6 +69,7 @@ void process_burst(burst& b, const snapshot& s, worker_context& w) {
 
     // NAT44: keys of the packets that need a session lookup, and where they sit in v4.
     const bool nat = s.nat.enabled && w.nat != nullptr;
+    const bool wg = s.wg.enabled && w.wg != nullptr;
     flow_key nat_keys[k_max_burst];
     uint8_t nat_at[k_max_burst];
     uint32_t n_nat = 0;
@@ -94,6 +96,24 @@ void process_burst(burst& b, const snapshot& s, worker_context& w) {
                 break;
             }
             if (validate_ipv4(p, w)) [[likely]] {
+                if (wg) [[unlikely]] {
+                    const uint16_t t = wireguard_listener(p, s);
+                    if (t != k_no_wg_tunnel) {
+                        // Before NAT: the listen socket may be on a masquerade address.
+                        // A decrypted packet is routed as it is, never translated.
+                        const wg_rx r = wireguard_receive(p, s, w, t);
+                        if (r == wg_rx::inner4) {
+                            v4[n4] = &p;
+                            v4_dst[n4] = load32(p.l3() + ipv4::dst);
+                            ++n4;
+                        } else if (r == wg_rx::inner6) {
+                            v6[n6] = &p;
+                            v6_dst[n6] = p.l3() + ipv6::dst;
+                            ++n6;
+                        }
+                        break;
+                    }
+                }
                 if (nat) {
                     bool lookup = false;
                     if (!nat44_classify(p, s, w, nat_keys[n_nat], lookup)) {

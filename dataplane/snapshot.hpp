@@ -14,6 +14,7 @@
 #include "dataplane/lpm4.hpp"
 #include "dataplane/lpm6.hpp"
 #include "dataplane/nat44_policy.hpp"
+#include "dataplane/wireguard_policy.hpp"
 
 namespace eg::dp {
 
@@ -62,6 +63,7 @@ struct next_hop {
     bool via_gateway = false;
     uint32_t gateway4 = 0;   ///< host order, when via_gateway and IPv4
     ipv6_bytes gateway6{};   ///< when via_gateway and IPv6
+    uint32_t wg_peer = k_no_wg_peer;  ///< set: into the WireGuard tunnel of this peer slot (port unused)
 };
 
 inline constexpr uint32_t k_nh_local = 0;  ///< next_hops[0] is reserved for local delivery
@@ -76,6 +78,7 @@ struct snapshot {
     std::vector<next_hop> next_hops;  ///< indexed by the LPM result
     uint32_t icmp_errors_per_second = 1000;
     nat44_policy nat;                 ///< NAT44 and VM egress policies (nat.enabled)
+    wireguard_policy wg;              ///< WireGuard tunnels and cryptokey routing (wg.enabled)
 
     const port_info& port(uint16_t i) const { return ports[i]; }
     /// Our first IPv4 address on `port`, else on any port, else 0 (host order).

@@ -12,9 +12,14 @@
 #include <stdexcept>
 #include <string>
 
+#include "dataplane/gso_segment.hpp"
+#include "dataplane/headers.hpp"
+#include "dataplane/ipv4_forward.hpp"
 #include "dataplane/ipv4_fragment.hpp"
 #include "dataplane/nat44.hpp"
 #include "dataplane/pipeline.hpp"
+#include "dataplane/wireguard.hpp"
+#include "dataplane/wireguard_state.hpp"
 
 namespace eg::dp {
 
@@ -102,6 +107,9 @@ uint32_t worker::poll_once(uint64_t now_ns) {
         received += drain_handoff(*s);
     }
     drain_inject(*s);
+    if (ctx_.wg) [[unlikely]] {
+        drain_wireguard_commands(*s);
+    }
     transmit_all();
     if (ctx_.handoff && ctx_.handoff->to_wake) [[unlikely]] {
         wake_handoff_targets();
@@ -128,6 +136,8 @@ void worker::dispatch(burst& b, const snapshot& s) {
         } else if (p->verdict < k_verdict_special && (p->verdict & k_verdict_fragment)) [[unlikely]] {
             // (the special verdicts have that bit set too: test the range first)
             fragment(*p, s);
+        } else if (p->verdict == k_verdict_tunnel_segments) [[unlikely]] {
+            segment_into_tunnel(*p, s);
         } else {
             // Dropped (already counted) or consumed (copied to the control thread or
             // handed to another worker).
@@ -213,11 +223,83 @@ void worker::fragment(packet& p, const snapshot& s) {
     release_list_.push_back(&p);
 }
 
+void worker::place(packet* p) {
+    if (p->verdict < ports_.size()) {
+        tx_lists_[p->verdict].push_back(p);
+    } else {
+        release_list_.push_back(p);  // dropped (counted) or consumed
+    }
+}
+
+void worker::segment_into_tunnel(packet& p, const snapshot& s) {
+    packet* segs[k_max_burst];
+    const uint32_t n = segment_gso(p, *ports_[p.in_port], segs, k_max_burst);
+    if (n == 0) {
+        ctx_.counters.drop(drop_reason::wg_segmentation_failed);
+    }
+    for (uint32_t i = 0; i < n; ++i) {
+        segs[i]->verdict = k_verdict_none;
+        wireguard_send(*segs[i], s, ctx_, p.nat_ref);
+        place(segs[i]);
+    }
+    release_list_.push_back(&p);
+}
+
+void worker::drain_wireguard_commands(const snapshot& s) {
+    wg_command_ring& ring = ctx_.wg->commands();
+    for (int budget = k_max_burst; budget > 0; --budget) {
+        wg_command* c = ring.front();
+        if (!c) {
+            return;
+        }
+        if (ctx_.wg->apply(*c, ctx_.now_ns) && !ports_.empty()) {
+            // A keepalive: any port's pool gives the buffer; routing picks the way out.
+            packet* p = ports_[0]->alloc(256);
+            if (p) {
+                p->in_port = 0;
+                p->verdict = k_verdict_none;
+                wireguard_send_keepalive(*p, s, ctx_, c->slot);
+                place(p);
+            }
+        }
+        c->keys.wipe();  // no key material left behind in the ring
+        ring.pop();
+    }
+}
+
+void worker::originate(const frame_message& m, const snapshot& s) {
+    // An IPv4 packet of the control thread's (a WireGuard handshake message) after a
+    // blank Ethernet header: routed like the engine's own replies.
+    packet* p = m.port < ports_.size() ? ports_[m.port]->alloc(m.len) : nullptr;
+    if (!p || p->tailroom() < m.len || m.len < eth::header_len + ipv4::min_header_len) {
+        if (p) {
+            release_list_.push_back(p);
+        }
+        ctx_.counters.drop(drop_reason::inject_invalid);
+        return;
+    }
+    std::memcpy(p->data, m.data, m.len);
+    p->len = m.len;
+    p->offload = offload_info{};
+    p->in_port = m.port;
+    p->l3_offset = eth::header_len;
+    p->ether_type = eth::type_ipv4;
+    p->verdict = k_verdict_none;
+    route_outer_ipv4(*p, s, ctx_);
+    ctx_.counters.injected.add();
+    place(p);
+}
+
 void worker::drain_inject(const snapshot& s) {
     for (int budget = k_max_burst; budget > 0; --budget) {
         frame_message* m = inject_.front();
         if (!m) {
             return;
+        }
+        if (m->kind == frame_message::originate) [[unlikely]] {
+            originate(*m, s);
+            inject_.pop();
+            continue;
         }
         if (m->port < ports_.size() && m->len <= s.port(m->port).mtu + 64u) {
             packet* p = ports_[m->port]->alloc(m->len);
@@ -319,7 +401,7 @@ void worker::run(const std::atomic<bool>& stop) {
     const timespec nap{0, static_cast<long>(opts_.idle_nap_us) * 1000};
     while (!stop.load(std::memory_order_relaxed)) {
         const uint64_t now = monotonic_ns();
-        if (poll_once(now) != 0 || !inject_.empty()) {
+        if (poll_once(now) != 0 || !inject_.empty() || (ctx_.wg && !ctx_.wg->commands().empty())) {
             last_work = now;
             continue;
         }

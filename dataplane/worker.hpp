@@ -46,6 +46,10 @@ public:
     void set_nat(nat44_state* nat) { ctx_.nat = nat; }
     /// Links to the other workers (several workers with NAT; before run()).
     void set_handoff(handoff_links* links) { ctx_.handoff = links; }
+    /// Gives the worker its WireGuard state (before run(); owned by the caller). Its
+    /// command ring is drained every iteration; the control thread signals the inject
+    /// eventfd after pushing to it.
+    void set_wireguard(wireguard_state* wg) { ctx_.wg = wg; }
     /// Set while this worker sleeps in epoll (handoff producers then wake it).
     const std::atomic<bool>& asleep() const { return asleep_; }
 
@@ -65,6 +69,10 @@ private:
     void wake_handoff_targets();
     bool handoff_pending() const;
     void fragment(packet& p, const snapshot& s);
+    void segment_into_tunnel(packet& p, const snapshot& s);
+    void drain_wireguard_commands(const snapshot& s);
+    void originate(const frame_message& m, const snapshot& s);
+    void place(packet* p);
     void sleep_until_work();
 
     worker_options opts_;

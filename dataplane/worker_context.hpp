@@ -22,6 +22,9 @@ struct frame_message {
         learn = 0,       ///< ARP/ND the control thread learns neighbours from
         unresolved = 1,  ///< to transmit on `port` once `next_hop` is resolved
         dhcp = 2,        ///< a DHCP/BOOTP request (UDP to port 67) received on `port`
+        wireguard = 3,   ///< a WireGuard handshake message or cookie reply received on `port`
+        wireguard_event = 4,  ///< data = a wg_event (wireguard_state.hpp), not a frame
+        originate = 5,   ///< inject only: an IPv4 packet of ours (Ethernet header left blank) to route
     };
     uint16_t port = 0;  ///< receiving port (learn) or egress port (unresolved)
     uint16_t len = 0;
@@ -90,6 +93,7 @@ struct neighbour_memo {
 };
 
 class nat44_state;
+class wireguard_state;
 
 struct worker_context {
     worker_counters& counters;
@@ -99,6 +103,7 @@ struct worker_context {
     uint32_t now_s = 0;              ///< now_ns in whole seconds (session timestamps)
     nat44_state* nat = nullptr;      ///< this worker's NAT44 state; null when NAT is off
     handoff_links* handoff = nullptr; ///< to the other workers; null with one worker
+    wireguard_state* wg = nullptr;   ///< this worker's WireGuard peers; null without tunnels
     icmp_rate_limiter icmp_limiter{};
     neighbour_memo memo{};
 

@@ -1,5 +1,7 @@
 #include "control/metrics/collector.hpp"
 
+#include <limits>
+
 #include "dataplane/drop_reasons.hpp"
 
 namespace eg::ctl::metrics {
@@ -29,6 +31,53 @@ MetricFamily family(std::string name, std::string help, MetricType type, std::ve
 }
 
 double d(uint64_t v) { return static_cast<double>(v); }
+
+void add_wireguard(std::vector<MetricFamily>& out, const gateway_stats& s) {
+    std::vector<ClientMetric> bytes, handshakes, age, healthy, drops;
+    for (const auto& p : s.wireguard_peers) {
+        const ClientMetric::Label t{"tunnel", p.tunnel}, n{"peer", p.peer};
+        bytes.push_back(counter(d(p.rx_bytes), {t, n, {"direction", "rx"}}));
+        bytes.push_back(counter(d(p.tx_bytes), {t, n, {"direction", "tx"}}));
+        handshakes.push_back(counter(d(p.handshakes), {t, n}));
+        age.push_back(gauge(p.last_handshake_age_s < 0 ? std::numeric_limits<double>::infinity() : p.last_handshake_age_s,
+                            {t, n}));
+        healthy.push_back(gauge(p.healthy ? 1 : 0, {t, n}));
+        drops.push_back(counter(d(p.drop_not_allowed), {t, n, {"reason", "source_not_in_allowed_ips"}}));
+        drops.push_back(counter(d(p.drop_replayed), {t, n, {"reason", "replayed"}}));
+        drops.push_back(counter(d(p.drop_auth), {t, n, {"reason", "authentication_failed"}}));
+        drops.push_back(counter(d(p.drop_no_keypair), {t, n, {"reason", "no_keypair"}}));
+    }
+    out.push_back(family("edgegate_wireguard_peer_bytes_total", "Transport message bytes per WireGuard peer.",
+                         MetricType::Counter, std::move(bytes)));
+    out.push_back(family("edgegate_wireguard_peer_handshakes_total", "Handshakes completed with each peer.",
+                         MetricType::Counter, std::move(handshakes)));
+    out.push_back(family("edgegate_wireguard_peer_last_handshake_age_seconds",
+                         "Seconds since the last handshake with each peer; +Inf when there was none.",
+                         MetricType::Gauge, std::move(age)));
+    out.push_back(family("edgegate_wireguard_peer_healthy",
+                         "1 when the peer has a session and answered within the 12 s keepalive heartbeat.",
+                         MetricType::Gauge, std::move(healthy)));
+    out.push_back(family("edgegate_wireguard_peer_drops_total", "Packets of each peer dropped, by reason.",
+                         MetricType::Counter, std::move(drops)));
+    const wireguard_handshake_stats& h = s.wireguard_handshakes;
+    out.push_back(family("edgegate_wireguard_handshake_messages_total",
+                         "Handshake messages received (rx) and sent (tx), by type.", MetricType::Counter,
+                         {counter(d(h.initiations_received), {{"type", "initiation"}, {"direction", "rx"}}),
+                          counter(d(h.responses_received), {{"type", "response"}, {"direction", "rx"}}),
+                          counter(d(h.cookie_replies_received), {{"type", "cookie_reply"}, {"direction", "rx"}}),
+                          counter(d(h.initiations_sent), {{"type", "initiation"}, {"direction", "tx"}}),
+                          counter(d(h.responses_sent), {{"type", "response"}, {"direction", "tx"}}),
+                          counter(d(h.cookie_replies_sent), {{"type", "cookie_reply"}, {"direction", "tx"}})}));
+    out.push_back(family("edgegate_wireguard_handshakes_completed_total", "Handshakes completed, either role.",
+                         MetricType::Counter, {counter(d(h.completed))}));
+    out.push_back(family("edgegate_wireguard_handshake_refused_total",
+                         "Handshake messages refused before or during the handshake, by reason.", MetricType::Counter,
+                         {counter(d(h.invalid_mac1), {{"reason", "invalid_mac1"}}),
+                          counter(d(h.rate_limited), {{"reason", "rate_limited"}}),
+                          counter(d(h.unknown_peer), {{"reason", "unknown_peer"}}),
+                          counter(d(h.rejected), {{"reason", "rejected"}}),
+                          counter(d(h.malformed), {{"reason", "malformed"}})}));
+}
 
 }  // namespace
 
@@ -84,6 +133,9 @@ std::vector<MetricFamily> families(const gateway_stats& s, const build_info& inf
     out.push_back(family("edgegate_backend_drops_total",
                          "Frames the packet I/O backends lost before the engine saw them (all ports).",
                          MetricType::Counter, {counter(d(s.backend_drops))}));
+    if (s.wireguard) {
+        add_wireguard(out, s);
+    }
     return out;
 }
 

@@ -14,6 +14,22 @@ struct port_stats {
     uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
 };
 
+/// One WireGuard peer as the metrics show it (control/wireguard_service status).
+struct wireguard_peer_stats {
+    std::string tunnel, peer;  ///< tunnel name, peer name
+    uint64_t rx_bytes = 0, tx_bytes = 0, handshakes = 0;
+    double last_handshake_age_s = -1;  ///< -1: never
+    bool healthy = false;
+    uint64_t drop_not_allowed = 0, drop_replayed = 0, drop_auth = 0, drop_no_keypair = 0;
+};
+
+/// The handshake side of all tunnels.
+struct wireguard_handshake_stats {
+    uint64_t initiations_received = 0, responses_received = 0, cookie_replies_received = 0;
+    uint64_t initiations_sent = 0, responses_sent = 0, cookie_replies_sent = 0, completed = 0;
+    uint64_t invalid_mac1 = 0, rate_limited = 0, unknown_peer = 0, rejected = 0, malformed = 0;
+};
+
 struct gateway_stats {
     std::vector<port_stats> ports;
     std::vector<uint64_t> drops_by_reason;  ///< indexed by dp::drop_reason (index 0 "none" unused)
@@ -24,6 +40,9 @@ struct gateway_stats {
     uint64_t nat_sessions_active = 0, nat_sessions_created = 0, nat_sessions_expired = 0, nat_translated = 0;
     uint64_t neighbours = 0;     ///< entries in the neighbour resolver
     uint64_t uptime_ms = 0;
+    bool wireguard = false;  ///< tunnels configured: the two below are meaningful
+    std::vector<wireguard_peer_stats> wireguard_peers;
+    wireguard_handshake_stats wireguard_handshakes;
 };
 
 }  // namespace eg::ctl::metrics

@@ -26,11 +26,6 @@ GWLOG="$EG_LAB_DIR/edgegated.log"
 
 t_lab_up --vms 7 --config "$CFG"
 
-# t_check_soon NAME SECONDS CMD... : passes when CMD succeeds within SECONDS
-t_check_soon() {
-  local name=$1 secs=$2; shift 2
-  if t_wait_for "$name" "$secs" "$@"; then t_pass "$name"; else t_fail "$name" "\$ $* (not true within ${secs}s)"$'\n'"$(tail -n 20 "$GWLOG")"; fi
-}
 flush4() { ip -4 -n "$1" addr flush dev eth0; }
 # configure NS ADDR : what a client script does with a lease (address + default route)
 configure() {

@@ -104,6 +104,17 @@ t_wait_for() {
   return 1
 }
 
+# t_check_soon NAME SECONDS CMD... : passes when CMD succeeds within SECONDS (a failure
+# shows the end of edgegated's log)
+t_check_soon() {
+  local name=$1 secs=$2; shift 2
+  if t_wait_for "$name" "$secs" "$@"; then
+    t_pass "$name"
+  else
+    t_fail "$name" "\$ $* (not true within ${secs}s)"$'\n'"$(tail -n 20 "$EG_LAB_DIR/edgegated.log" 2>/dev/null)"
+  fi
+}
+
 # t_bg NS LOGFILE CMD... : start CMD in NS in the background; ended by PID at exit.
 # `ip netns exec` execs CMD in place, so the PID is CMD's own. Sets T_LAST_PID.
 t_bg() {

@@ -67,11 +67,6 @@ elif mode == "flows":     # flows N DST DSTPORT: N datagrams from N sockets
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b"x", (sys.argv[3], int(sys.argv[4])))
 '
 udp() { local ns=$1; shift; ip netns exec "$ns" "$PY" -c "$UDP_PY" "$@"; }
-# t_check_soon NAME SECONDS CMD... : passes when CMD succeeds within SECONDS
-t_check_soon() {
-  local name=$1 secs=$2; shift 2
-  if t_wait_for "$name" "$secs" "$@"; then t_pass "$name"; else t_fail "$name" "\$ $* (not true within ${secs}s)"; fi
-}
 export UDP_PY
 export -f udp
 

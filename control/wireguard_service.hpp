@@ -1,0 +1,181 @@
+#pragma once
+// WireGuard on the control thread: the tunnels' identities, every peer's handshake,
+// cookie and timer state, and the link to the workers that carry the transport data.
+//
+//  - Handshake messages and cookie replies arrive punted from the workers (on_frame).
+//    mac1 is checked first, then (under load) mac2 with cookie replies, then the
+//    per-source rate limit — all before any Diffie-Hellman work.
+//  - Derived keypairs go to the peer's owning worker (slot % workers) over that
+//    worker's command ring: lock-free publication; the worker builds the EVP contexts.
+//  - Workers report what they see through the peer's telemetry block (bytes, last
+//    send/receive, endpoint); on_tick feeds that into the whitepaper timers, which
+//    decide rekeys, retries, keepalives and the key wipe.
+//  - Packets we send (handshakes, cookie replies) are injected as IPv4 packets for a
+//    worker to route (frame_message::originate).
+// Owner: the control thread. No locks: workers are reached through rings and atomics.
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.hpp"
+#include "crypto/cookie.hpp"
+#include "crypto/handshake.hpp"
+#include "crypto/timers.hpp"
+#include "dataplane/snapshot.hpp"
+#include "dataplane/wireguard_state.hpp"
+#include "dataplane/worker_context.hpp"
+
+namespace eg::ctl {
+
+/// Peer slots per gateway: telemetry and per-worker state are sized by it at start.
+inline constexpr uint32_t k_max_wireguard_peers = 4096;
+
+/// What `wg show` says about a peer, plus the health operators watch.
+struct wireguard_peer_status {
+    std::string tunnel;
+    std::string name;
+    std::string public_key;              ///< base64
+    std::vector<std::string> allowed_ips;
+    std::string endpoint;                ///< "a.b.c.d:port", empty when unknown
+    uint64_t last_handshake_unix_s = 0;  ///< 0 = never
+    uint64_t rx_bytes = 0, tx_bytes = 0, rx_packets = 0, tx_packets = 0;
+    uint64_t handshakes = 0;             ///< completed, either role
+    uint64_t drop_not_allowed = 0, drop_replayed = 0, drop_auth = 0, drop_no_keypair = 0;
+    uint32_t persistent_keepalive_s = 0;
+    uint64_t idle_timeout_s = 0;         ///< ephemeral peers: removed after this long without a handshake
+    /// A session (handshake within 180 s) and, when we sent data in the last 12 s,
+    /// something authenticated back within 12 s: the keepalive heartbeat answered.
+    bool healthy = false;
+};
+
+/// Counters of the handshake side (the status line, metrics, tests).
+struct wireguard_handshake_counters {
+    uint64_t initiations_received = 0, responses_received = 0, cookie_replies_received = 0;
+    uint64_t initiations_sent = 0, responses_sent = 0, cookie_replies_sent = 0;
+    uint64_t completed = 0;
+    uint64_t invalid_mac1 = 0, rate_limited = 0, unknown_peer = 0, rejected = 0, malformed = 0;
+};
+
+/// A peer added at runtime (POST /v1/wireguard/peers).
+struct wireguard_new_peer {
+    std::string tunnel;                       ///< empty: the first tunnel
+    std::string name;                         ///< empty: the public key
+    std::optional<cfg::wg_key> public_key;    ///< none: the gateway generates the client's keypair
+    std::vector<cfg::ip_prefix> allowed_ips;  ///< the client's addresses/networks
+    std::vector<cfg::ip_prefix> routes;       ///< what the client routes to us; empty: the VM networks
+    uint32_t idle_timeout_s = 0;              ///< >0: removed after this long without a handshake
+    uint32_t persistent_keepalive_s = 0;
+};
+
+struct wireguard_add_result {
+    enum class outcome : uint8_t { added, bad_request, not_found, conflict, full };
+    outcome result = outcome::added;
+    std::string message;     ///< why not, when not added
+    std::string public_key;  ///< base64
+    std::string wg_quick;    ///< a ready client config when the gateway made the keypair
+};
+
+class wireguard_service {
+public:
+    struct hooks {
+        /// Routes an IPv4 packet of ours: 14 blank bytes (Ethernet) then the packet.
+        std::function<void(std::span<const uint8_t>)> originate;
+        /// Signals worker w that its command ring has something.
+        std::function<void(uint32_t)> wake;
+        std::function<void(const std::string&)> log;
+        /// Publishes a new snapshot (peers were added or removed); may be empty in tests.
+        std::function<void()> republish;
+    };
+
+    /// Throws std::runtime_error for what config validation cannot see (a peer key
+    /// that can never handshake, too many peers).
+    wireguard_service(const std::vector<cfg::wireguard_config>& tunnels, uint32_t workers, hooks h);
+    ~wireguard_service();
+    wireguard_service(const wireguard_service&) = delete;
+    wireguard_service& operator=(const wireguard_service&) = delete;
+
+    /// Worker w's transport state (the gateway hands it to the worker before it runs).
+    dp::wireguard_state* worker_state(uint32_t w) { return states_[w].get(); }
+
+    /// Adds the tunnels, peer slots, allowed IPs and routes into a snapshot being built.
+    void contribute(dp::snapshot& s) const;
+
+    /// A punted frame (frame_message::wireguard) or worker event (wireguard_event).
+    void on_frame(const dp::frame_message& m, uint64_t now_ns);
+    void on_event(const dp::wg_event& e, uint64_t now_ns);
+    /// Timers; call every few hundred milliseconds at most.
+    void on_tick(uint64_t now_ns);
+
+    /// What runtime peers may not claim, with a name for messages: prefixes no allowed IP
+    /// may overlap (connected networks) and prefixes none may equal (static routes);
+    /// and the VM networks a generated client config routes to us.
+    void set_networks(std::vector<std::pair<cfg::ip_prefix, std::string>> no_overlap,
+                      std::vector<std::pair<cfg::ip_prefix, std::string>> no_equal, std::vector<cfg::ip_prefix> vm_networks);
+    /// Adds a peer (republishes the snapshot). Checked like [[wireguard.peers]].
+    wireguard_add_result add_peer(const wireguard_new_peer& np, uint64_t now_ns);
+    /// Removes the peer with this public key and all its state; false if unknown.
+    bool remove_peer(const cfg::wg_key& key);
+
+    std::vector<wireguard_peer_status> status(uint64_t now_ns) const;
+    const wireguard_handshake_counters& counters() const { return counters_; }
+    size_t peer_count() const;
+    /// The tunnel's public key (base64), for wg-quick configs and the API.
+    std::string public_key(size_t tunnel) const;
+
+private:
+    struct tunnel;
+    struct peer;
+
+    void handle_initiation(tunnel& t, std::span<const uint8_t> msg, uint32_t src, uint16_t sport, uint64_t now);
+    void handle_response(tunnel& t, std::span<const uint8_t> msg, uint32_t src, uint16_t sport, uint64_t now);
+    void handle_cookie_reply(std::span<const uint8_t> msg, uint64_t now);
+    /// Per-source token bucket (kernel ratelimiter.c: 20/s, burst 5).
+    bool source_allowed(uint32_t src, uint64_t now);
+    bool under_load(tunnel& t, uint64_t now);
+    void send_initiation(peer& p, uint64_t now);
+    void send_udp(const tunnel& t, uint32_t dst, uint16_t dport, std::span<const uint8_t> payload);
+    /// A fresh local index that names p's owning worker (index % workers == slot % workers).
+    uint32_t new_index(peer& p);
+    void command(const dp::wg_command& c);
+    void session_derived(peer& p, crypto::session_keys& keys, uint64_t now);
+    void poll_telemetry(peer& p);
+    /// The endpoint to send handshakes to: what the worker last saw, else ours.
+    bool endpoint_of(const peer& p, uint32_t& addr, uint16_t& port) const;
+    /// A free peer slot: never used, or freed long enough ago that no worker still
+    /// routes to it under an old snapshot. k_max_wireguard_peers when none.
+    uint32_t alloc_slot(uint64_t now);
+    /// Installs p in its slot on the worker and in the tunnel's key map.
+    void attach(std::unique_ptr<peer> p);
+    void detach(uint32_t slot, uint64_t now);
+    /// Why `a` cannot be a new allowed IP (empty when it can).
+    std::string allowed_ip_conflict(const cfg::ip_prefix& a) const;
+
+    uint32_t workers_;
+    hooks hooks_;
+    std::vector<std::unique_ptr<tunnel>> tunnels_;
+    std::vector<std::unique_ptr<peer>> peers_;  ///< by slot; null = free
+    std::unique_ptr<dp::wg_peer_telemetry[]> telemetry_;
+    std::vector<std::unique_ptr<dp::wg_command_ring>> rings_;
+    std::vector<std::unique_ptr<dp::wireguard_state>> states_;
+    std::unordered_map<uint32_t, uint32_t> index_to_slot_;  ///< handshakes and keypairs we named
+    struct bucket {
+        uint64_t tokens_ns = 0;  ///< credit in packet-nanoseconds
+        uint64_t last_ns = 0;
+    };
+    std::unordered_map<uint32_t, bucket> rate_;
+    uint64_t rate_swept_ns_ = 0;
+    wireguard_handshake_counters counters_;
+    uint64_t seed_ = 0;
+    uint32_t never_used_ = 0;                               ///< slots from here were never used
+    std::vector<std::pair<uint32_t, uint64_t>> freed_;      ///< (slot, when freed)
+    std::vector<std::pair<cfg::ip_prefix, std::string>> no_overlap_, no_equal_;
+    std::vector<cfg::ip_prefix> vm_networks_;
+};
+
+}  // namespace eg::ctl

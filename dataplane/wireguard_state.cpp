@@ -1,0 +1,66 @@
+// A worker's WireGuard transport state (see wireguard_state.hpp).
+#include "dataplane/wireguard_state.hpp"
+
+namespace eg::dp {
+
+wireguard_state::wireguard_state(uint32_t max_peers, wg_peer_telemetry* telemetry, wg_command_ring& commands)
+    : peers_(max_peers), telemetry_(telemetry), commands_(commands) {}
+
+void wireguard_state::forget(const crypto::peer_keypairs::dropped& d) {
+    for (uint32_t i = 0; i < d.count; ++i) {
+        index_.erase(d.index[i]);
+    }
+}
+
+bool wireguard_state::apply(const wg_command& c, uint64_t now_ns) {
+    (void)now_ns;
+    if (c.slot >= peers_.size()) {
+        return false;
+    }
+    peer& p = peers_[c.slot];
+    switch (c.op) {
+    case wg_command::set_peer:
+        forget(p.keys.clear());
+        p.active = true;
+        p.tunnel = c.tunnel;
+        p.endpoint_addr = c.endpoint_addr;
+        p.endpoint_port = c.endpoint_port;
+        p.handshake_asked_ns = 0;
+        telemetry_[c.slot].endpoint.store(uint64_t{c.endpoint_addr} << 16 | c.endpoint_port, std::memory_order_relaxed);
+        return false;
+    case wg_command::install_keypair: {
+        if (!p.active) {
+            return false;
+        }
+        auto kp = std::make_unique<crypto::keypair>();
+        if (!kp->init(c.keys, c.birth_ns)) {
+            return false;
+        }
+        index_[c.keys.local_index] = c.slot;
+        forget(p.keys.install(std::move(kp)));
+        return false;
+    }
+    case wg_command::set_endpoint:
+        if (p.active) {
+            p.endpoint_addr = c.endpoint_addr;
+            p.endpoint_port = c.endpoint_port;
+            telemetry_[c.slot].endpoint.store(uint64_t{c.endpoint_addr} << 16 | c.endpoint_port,
+                                              std::memory_order_relaxed);
+        }
+        return false;
+    case wg_command::remove_peer:
+        forget(p.keys.clear());
+        p.active = false;
+        p.endpoint_addr = 0;
+        p.endpoint_port = 0;
+        return false;
+    case wg_command::clear_keys:
+        forget(p.keys.clear());
+        return false;
+    case wg_command::send_keepalive:
+        return p.active;
+    }
+    return false;
+}
+
+}  // namespace eg::dp

@@ -1,0 +1,398 @@
+// The WireGuard data path (dataplane/wireguard.cpp) end to end through process_burst:
+// a real config and snapshot, the tunnel and peer contributed by the real
+// control/wireguard_service, a keypair installed through the worker's command path,
+// and the far end played by an independent crypto::keypair (the transport core the
+// crypto tests check against published vectors). Expected inner packets come from
+// tests/unit/test_frames.hpp.
+//
+//   vm1 192.168.100.11 ── [vm | edgegate wg0 203.0.113.1:51820 | uplink] ── 203.0.113.2:51820 site
+//                                  peer allowed_ips 10.99.0.0/24, fd00:99::/64
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "control/wireguard_service.hpp"
+#include "crypto/messages.hpp"
+#include "crypto/transport.hpp"
+#include "dataplane/gso_segment.hpp"
+#include "dataplane/io/buffer_pool.hpp"
+#include "dataplane/io/memory/memory_port.hpp"
+#include "dataplane/pipeline.hpp"
+#include "dataplane/wireguard.hpp"
+#include "tests/unit/pipeline_harness.hpp"
+#include "tests/unit/test_frames.hpp"
+
+namespace eg::dp {
+namespace {
+
+using namespace eg::test;
+
+constexpr std::string_view k_config = R"(
+[[ports]]
+name = "vm"
+role = "vm"
+backend = "memory"
+ipv4 = ["192.168.100.1/24"]
+ipv6 = ["2001:db8:100::1/64"]
+
+[[ports]]
+name = "uplink"
+role = "uplink"
+backend = "memory"
+ipv4 = ["203.0.113.1/24"]
+
+[[routes]]
+prefix = "0.0.0.0/0"
+via = "203.0.113.2"
+
+[[routes]]
+prefix = "2001:db8:1::100/122"
+port = "vm"
+)";
+
+constexpr uint16_t k_vm = 0, k_up = 1;
+const mac_t k_vm_mac = mac("02:00:00:00:00:01");
+const mac_t k_up_mac = mac("02:00:00:00:00:02");
+const mac_t k_vm1_mac = mac("52:54:00:00:00:11");
+const mac_t k_site_mac = mac("52:54:00:00:00:22");
+const ip4_t k_vm1 = ip4("192.168.100.11"), k_gw = ip4("203.0.113.1"), k_site = ip4("203.0.113.2"),
+            k_roamed = ip4("203.0.113.9"), k_inner = ip4("10.99.0.2"), k_outsider = ip4("10.98.0.5");
+const ip6_t k_vm1_6 = ip6("2001:db8:1::101"), k_inner6 = ip6("fd00:99::2");
+constexpr uint32_t k_our_index = 0x01020304, k_their_index = 0x0a0b0c0d;
+
+cfg::wireguard_config tunnel_config() {
+    cfg::wireguard_config t;
+    t.name = "wg0";
+    t.private_key.fill(0x41);
+    t.address = *cfg::parse_ip("203.0.113.1");
+    t.listen_port = 51820;
+    t.mtu = 1420;
+    cfg::wireguard_peer_config p;
+    p.name = "site";
+    p.public_key = *cfg::decode_wg_key("3RbzEnn8jrrGUqaXF3IkUGojHCfw/ACe5uF6oSfKNTw=");
+    p.allowed_ips = {*cfg::parse_prefix("10.99.0.0/24"), *cfg::parse_prefix("fd00:99::/64")};
+    p.endpoint = *cfg::parse_ip("203.0.113.2");
+    p.endpoint_port = 51820;
+    t.peers.push_back(p);
+    return t;
+}
+
+/// TCP SYN with one option, MSS (kind 2, length 4).
+template <size_t N>
+bytes tcp_syn_with_mss(const std::array<uint8_t, N>& src, const std::array<uint8_t, N>& dst, uint16_t mss) {
+    bytes b;
+    put16(b, 40000);
+    put16(b, 80);
+    put32(b, 1000);
+    put32(b, 0);
+    put8(b, 6 << 4);  // 24-byte header
+    put8(b, k_tcp_syn);
+    put16(b, 65535);
+    put16(b, 0);
+    put16(b, 0);
+    put8(b, 2), put8(b, 4), put16(b, mss);
+    set16(b.data() + 16, inet_checksum(b.data(), b.size(), pseudo_sum(src, dst, 6, static_cast<uint32_t>(b.size()))));
+    return b;
+}
+
+class WireguardDatapath : public ::testing::Test {
+protected:
+    void SetUp() override {
+        w.now_ns = 10'000'000'000ULL;
+        w.icmp_limiter.set_rate(1000);
+        wireguard_service::hooks h;
+        h.originate = [this](std::span<const uint8_t> f) { originated.emplace_back(f.begin(), f.end()); };
+        h.wake = [](uint32_t) {};
+        service = std::make_unique<ctl::wireguard_service>(std::vector<cfg::wireguard_config>{tunnel_config()}, 1, h);
+        snap = snapshot_from(k_config, "wireguard_datapath_test.toml", {{k_vm_mac}, {k_up_mac}}, mac_t{});
+        service->contribute(*snap);
+        w.wg = service->worker_state(0);
+        apply_commands();  // set_peer from the service's constructor
+        // One keypair: ours as initiator (current at once), theirs as responder.
+        crypto::session_keys ours, theirs;
+        ours.send.fill(0x11);
+        ours.receive.fill(0x22);
+        ours.local_index = k_our_index;
+        ours.remote_index = k_their_index;
+        ours.initiator = true;
+        theirs.send = ours.receive;
+        theirs.receive = ours.send;
+        theirs.local_index = k_their_index;
+        theirs.remote_index = k_our_index;
+        install(ours);
+        ASSERT_TRUE(site.init(theirs, w.now_ns));
+        learn4(k_up, k_site, k_site_mac);
+        learn4(k_up, k_roamed, k_site_mac);
+        learn4(k_vm, k_vm1, k_vm1_mac);
+        ASSERT_TRUE(neighbours.set(neighbour_key::ipv6(k_vm, k_vm1_6.data()), k_vm1_mac));
+    }
+    void TearDown() override {
+        for (packet* p : used) pool.free(p);
+    }
+
+    using wireguard_service = ctl::wireguard_service;
+
+    void apply_commands() {
+        wg_command_ring& r = w.wg->commands();
+        while (wg_command* c = r.front()) {
+            w.wg->apply(*c, w.now_ns);
+            r.pop();
+        }
+    }
+    void install(const crypto::session_keys& k) {
+        wg_command c;
+        c.op = wg_command::install_keypair;
+        c.slot = 0;
+        c.keys = k;
+        c.birth_ns = w.now_ns;
+        w.wg->apply(c, w.now_ns);
+    }
+    void learn4(uint16_t port, const ip4_t& a, const mac_t& m) {
+        ASSERT_TRUE(neighbours.set(neighbour_key::ipv4(port, host_order(a)), m));
+    }
+    packet* run(const bytes& frame, uint16_t in_port) {
+        packet* p = pool.alloc();
+        std::memcpy(p->data, frame.data(), frame.size());
+        p->len = static_cast<uint32_t>(frame.size());
+        p->in_port = in_port;
+        burst b;
+        b.pkts[0] = p;
+        b.count = 1;
+        process_burst(b, *snap, w);
+        used.push_back(p);
+        return p;
+    }
+    static bytes out(const packet* p) { return bytes(p->data, p->data + p->len); }
+    uint64_t drops(drop_reason r) const { return counters.drops[reason_index(r)].get(); }
+
+    /// A frame from the site to our listen socket carrying `inner`, sealed by the site.
+    bytes from_site(const bytes& inner, const ip4_t& src = k_site, uint16_t sport = 51820) {
+        bytes msg(crypto::sealed_size(inner.size()));
+        size_t written = 0;
+        EXPECT_EQ(site.seal(inner, msg, w.now_ns, written), crypto::transport_error::ok);
+        msg.resize(written);
+        return eth(k_up_mac, k_site_mac, 0x0800, ipv4(src, k_gw, 17, udp(src, k_gw, sport, 51820, msg)));
+    }
+    /// The site opens what we sent: checks the outer headers, returns the padded plaintext.
+    bytes at_site(const packet* p, const ip4_t& dst = k_site, uint16_t dport = 51820) {
+        const bytes f = out(p);
+        EXPECT_EQ(p->verdict, k_up);
+        EXPECT_TRUE(std::equal(k_site_mac.begin(), k_site_mac.end(), f.begin())) << "to the site's MAC";
+        const uint8_t* ip = f.data() + 14;
+        EXPECT_TRUE(checksum_ok(ip, 20)) << "outer IPv4 header checksum";
+        EXPECT_EQ(ip[9], 17);
+        EXPECT_TRUE(std::equal(k_gw.begin(), k_gw.end(), ip + 12)) << "from our listen address";
+        EXPECT_TRUE(std::equal(dst.begin(), dst.end(), ip + 16)) << "to the peer's endpoint";
+        EXPECT_EQ(get16(ip + 20), 51820);
+        EXPECT_EQ(get16(ip + 22), dport);
+        bytes msg(f.begin() + 14 + 28, f.end());
+        std::span<uint8_t> plain;
+        const auto e = site.open(msg, w.now_ns, plain);
+        EXPECT_EQ(e, crypto::transport_error::ok) << crypto::to_string(e);
+        return e == crypto::transport_error::ok ? bytes(plain.begin(), plain.end()) : bytes{};
+    }
+    std::vector<frame_message> punted() {
+        std::vector<frame_message> v;
+        while (frame_message* m = ring.front()) {
+            v.push_back(*m);
+            ring.pop();
+        }
+        return v;
+    }
+
+    std::unique_ptr<ctl::wireguard_service> service;
+    std::unique_ptr<snapshot> snap;
+    std::vector<bytes> originated;
+    crypto::keypair site;
+    buffer_pool pool{buffer_pool_options{.count = 128, .buffer_size = 4096}};
+    worker_counters counters;
+    frame_ring ring{64};
+    neighbour_table neighbours{256};
+    worker_context w{counters, ring, neighbours};
+    std::vector<packet*> used;
+};
+
+TEST_F(WireguardDatapath, OutboundIsEncryptedToTheEndpointAndOpensAtTheSite) {
+    const bytes inner = ipv4(k_vm1, k_inner, 17, udp(k_vm1, k_inner, 40000, 5000, payload(100)));
+    packet* p = run(eth(k_vm_mac, k_vm1_mac, 0x0800, inner), k_vm);
+    const bytes plain = at_site(p);
+    bytes want = ipv4(k_vm1, k_inner, 17, udp(k_vm1, k_inner, 40000, 5000, payload(100)), ip4_opts{.ttl = 63});
+    ASSERT_EQ(plain.size(), crypto::padded_size(want.size()));  // zero padding to 16
+    EXPECT_TRUE(same_bytes(bytes(plain.begin(), plain.begin() + want.size()), want));
+    EXPECT_TRUE(std::all_of(plain.begin() + want.size(), plain.end(), [](uint8_t b) { return b == 0; }));
+    EXPECT_EQ(counters.wg_encrypted.get(), 1u);
+    const auto st = service->status(w.now_ns);
+    ASSERT_EQ(st.size(), 1u);
+    EXPECT_EQ(st[0].tx_packets, 1u);
+    EXPECT_EQ(st[0].tx_bytes, p->len - 14 - 28);
+}
+
+TEST_F(WireguardDatapath, InboundIsDecryptedAndRoutedToTheVm) {
+    const bytes inner = ipv4(k_inner, k_vm1, 17, udp(k_inner, k_vm1, 5000, 40000, payload(300)));
+    packet* p = run(from_site(inner), k_up);
+    ASSERT_EQ(p->verdict, k_vm);
+    const bytes want = eth(k_vm1_mac, k_vm_mac, 0x0800,
+                           ipv4(k_inner, k_vm1, 17, udp(k_inner, k_vm1, 5000, 40000, payload(300)), ip4_opts{.ttl = 63}));
+    EXPECT_TRUE(same_bytes(out(p), want));
+    EXPECT_EQ(counters.wg_decrypted.get(), 1u);
+    EXPECT_EQ(service->status(w.now_ns)[0].rx_packets, 1u);
+}
+
+TEST_F(WireguardDatapath, Ipv6BothWays) {
+    const bytes to_site = ipv6(k_vm1_6, k_inner6, 17, udp(k_vm1_6, k_inner6, 40000, 5000, payload(64)));
+    const bytes plain = at_site(run(eth(k_vm_mac, k_vm1_mac, 0x86dd, to_site), k_vm));
+    const bytes want_out = ipv6(k_vm1_6, k_inner6, 17, udp(k_vm1_6, k_inner6, 40000, 5000, payload(64)), 63);
+    ASSERT_GE(plain.size(), want_out.size());
+    EXPECT_TRUE(same_bytes(bytes(plain.begin(), plain.begin() + want_out.size()), want_out));
+
+    const bytes from = ipv6(k_inner6, k_vm1_6, 17, udp(k_inner6, k_vm1_6, 5000, 40000, payload(64)));
+    packet* p = run(from_site(from), k_up);
+    ASSERT_EQ(p->verdict, k_vm);
+    EXPECT_TRUE(same_bytes(out(p), eth(k_vm1_mac, k_vm_mac, 0x86dd,
+                                       ipv6(k_inner6, k_vm1_6, 17, udp(k_inner6, k_vm1_6, 5000, 40000, payload(64)), 63))));
+}
+
+TEST_F(WireguardDatapath, ReplayedForgedAndOutsiderPacketsAreDroppedAndCounted) {
+    const bytes inner = ipv4(k_inner, k_vm1, 17, udp(k_inner, k_vm1, 5000, 40000, payload(40)));
+    const bytes frame = from_site(inner);
+    EXPECT_EQ(run(frame, k_up)->verdict, k_vm);
+    EXPECT_EQ(run(frame, k_up)->verdict, k_verdict_drop);
+    EXPECT_EQ(drops(drop_reason::wg_replayed), 1u);
+
+    bytes forged = from_site(inner);
+    forged[forged.size() - 20] ^= 1;  // a ciphertext byte
+    EXPECT_EQ(run(forged, k_up)->verdict, k_verdict_drop);
+    EXPECT_EQ(drops(drop_reason::wg_authentication_failed), 1u);
+
+    bytes unknown = from_site(inner);
+    unknown[14 + 28 + 4] ^= 0xff;  // receiver index
+    EXPECT_EQ(run(unknown, k_up)->verdict, k_verdict_drop);
+    EXPECT_EQ(drops(drop_reason::wg_unknown_index), 1u);
+
+    // Authentic, but from a source outside the peer's allowed IPs (cryptokey routing).
+    const bytes outsider = ipv4(k_outsider, k_vm1, 17, udp(k_outsider, k_vm1, 5000, 40000, payload(40)));
+    EXPECT_EQ(run(from_site(outsider), k_up)->verdict, k_verdict_drop);
+    EXPECT_EQ(drops(drop_reason::wg_source_not_allowed), 1u);
+
+    const auto st = service->status(w.now_ns)[0];
+    EXPECT_EQ(st.drop_replayed, 1u);
+    EXPECT_EQ(st.drop_auth, 1u);
+    EXPECT_EQ(st.drop_not_allowed, 1u);
+}
+
+TEST_F(WireguardDatapath, KeepaliveIsConsumedAndHandshakesArePunted) {
+    packet* p = run(from_site({}), k_up);
+    EXPECT_EQ(p->verdict, k_verdict_consumed);
+    EXPECT_EQ(counters.wg_keepalives_received.get(), 1u);
+
+    bytes init(crypto::k_initiation_size, 0x5a);
+    init[0] = 1, init[1] = init[2] = init[3] = 0;
+    const bytes frame = eth(k_up_mac, k_site_mac, 0x0800, ipv4(k_site, k_gw, 17, udp(k_site, k_gw, 51820, 51820, init)));
+    EXPECT_EQ(run(frame, k_up)->verdict, k_verdict_consumed);
+    const auto m = punted();
+    ASSERT_EQ(m.size(), 1u);
+    EXPECT_EQ(m[0].kind, frame_message::wireguard);
+    EXPECT_EQ(m[0].len, frame.size());
+    // The service checks mac1 before anything else: this one is junk.
+    service->on_frame(m[0], w.now_ns);
+    EXPECT_EQ(service->counters().invalid_mac1, 1u);
+    EXPECT_TRUE(originated.empty());
+}
+
+TEST_F(WireguardDatapath, TheEndpointFollowsAuthenticatedPacketsOnly) {
+    const bytes inner = ipv4(k_inner, k_vm1, 17, udp(k_inner, k_vm1, 5000, 40000, payload(40)));
+    EXPECT_EQ(run(from_site(inner, k_roamed, 4000), k_up)->verdict, k_vm);
+    EXPECT_EQ(service->status(w.now_ns)[0].endpoint, "203.0.113.9:4000");
+    const bytes to_site = ipv4(k_vm1, k_inner, 17, udp(k_vm1, k_inner, 40000, 5000, payload(10)));
+    at_site(run(eth(k_vm_mac, k_vm1_mac, 0x0800, to_site), k_vm), k_roamed, 4000);
+
+    bytes forged = from_site(inner, k_site, 51820);
+    forged[forged.size() - 1] ^= 1;  // the tag
+    run(forged, k_up);
+    EXPECT_EQ(service->status(w.now_ns)[0].endpoint, "203.0.113.9:4000");
+}
+
+TEST_F(WireguardDatapath, WithoutKeypairPacketsAreDroppedAndAHandshakeIsAskedFor) {
+    wg_command c;
+    c.op = wg_command::clear_keys;
+    c.slot = 0;
+    w.wg->apply(c, w.now_ns);
+    const bytes to_site = ipv4(k_vm1, k_inner, 17, udp(k_vm1, k_inner, 40000, 5000, payload(10)));
+    EXPECT_EQ(run(eth(k_vm_mac, k_vm1_mac, 0x0800, to_site), k_vm)->verdict, k_verdict_drop);
+    EXPECT_EQ(run(eth(k_vm_mac, k_vm1_mac, 0x0800, to_site), k_vm)->verdict, k_verdict_drop);
+    EXPECT_EQ(drops(drop_reason::wg_no_keypair), 2u);
+    const auto m = punted();
+    ASSERT_EQ(m.size(), 1u) << "one event per second per peer, not one per packet";
+    EXPECT_EQ(m[0].kind, frame_message::wireguard_event);
+    wg_event e;
+    std::memcpy(&e, m[0].data, sizeof e);
+    EXPECT_EQ(e.kind, wg_event::want_handshake);
+    // The service answers with an initiation to the configured endpoint.
+    service->on_event(e, w.now_ns);
+    ASSERT_EQ(originated.size(), 1u);
+    const bytes& f = originated[0];
+    ASSERT_EQ(f.size(), 14 + 28 + crypto::k_initiation_size);
+    EXPECT_TRUE(std::equal(k_site.begin(), k_site.end(), f.begin() + 14 + 16));
+    EXPECT_EQ(f[14 + 28], 1) << "a handshake initiation";
+    EXPECT_EQ(service->counters().initiations_sent, 1u);
+}
+
+TEST_F(WireguardDatapath, TooBigForTheTunnelGetsFragNeededWithTheInnerMtu) {
+    const bytes big = ipv4(k_vm1, k_inner, 17, udp(k_vm1, k_inner, 40000, 5000, payload(1400)), ip4_opts{.df = true});
+    packet* p = run(eth(k_vm_mac, k_vm1_mac, 0x0800, big), k_vm);
+    ASSERT_EQ(p->verdict, k_vm);  // the error goes back to vm1
+    const uint8_t* icmp = p->data + 14 + 20;
+    EXPECT_EQ(icmp[0], 3);
+    EXPECT_EQ(icmp[1], 4);
+    EXPECT_EQ(get16(icmp + 6), 1420);
+}
+
+TEST_F(WireguardDatapath, TcpSynMssIsClampedToTheTunnel) {
+    const bytes syn = ipv4(k_vm1, k_inner, 6, tcp_syn_with_mss(k_vm1, k_inner, 1460));
+    const bytes plain = at_site(run(eth(k_vm_mac, k_vm1_mac, 0x0800, syn), k_vm));
+    ASSERT_GE(plain.size(), 44u);
+    const uint8_t* tcp = plain.data() + 20;
+    EXPECT_EQ(get16(tcp + 22), 1380) << "MSS option";
+    EXPECT_TRUE(checksum_ok(tcp, 24, pseudo_sum(k_vm1, k_inner, 6, 24))) << "TCP checksum after the change";
+}
+
+TEST(GsoSegment, TcpSuperPacketBecomesCheckedSegments) {
+    buffer_pool pool{buffer_pool_options{.count = 16, .buffer_size = 16384}};
+    memory_port port{memory_port_options{}, pool};
+    const ip4_t a = ip4("192.168.100.11"), b = ip4("10.99.0.2");
+    bytes data = payload(2500);
+    bytes seg = tcp(a, b, 40000, 80, 5000, 1, k_tcp_ack | k_tcp_psh, data);
+    const bytes frame = eth(mac("02:00:00:00:00:01"), mac("52:54:00:00:00:11"), 0x0800, ipv4(a, b, 6, seg, ip4_opts{.df = true}));
+    packet* p = pool.alloc();
+    std::memcpy(p->data, frame.data(), frame.size());
+    p->len = static_cast<uint32_t>(frame.size());
+    p->l3_offset = 14;
+    p->ether_type = 0x0800;
+    p->offload.gso_type = offload_info::gso_tcpv4;
+    p->offload.gso_size = 1000;
+    packet* out[8];
+    const uint32_t n = segment_gso(*p, port, out, 8);
+    ASSERT_EQ(n, 3u);
+    for (uint32_t i = 0; i < n; ++i) {
+        SCOPED_TRACE(i);
+        const uint8_t* ip = out[i]->l3();
+        const uint32_t chunk = i < 2 ? 1000 : 500;
+        EXPECT_EQ(get16(ip + 2), 20 + 20 + chunk);
+        EXPECT_TRUE(checksum_ok(ip, 20));
+        const uint8_t* t = ip + 20;
+        EXPECT_EQ(get32(t + 4), 5000 + i * 1000);
+        EXPECT_EQ(t[13] & k_tcp_psh, i == 2 ? k_tcp_psh : 0) << "PSH only on the last";
+        EXPECT_TRUE(checksum_ok(t, 20 + chunk, pseudo_sum(a, b, 6, 20 + chunk)));
+        EXPECT_EQ(std::memcmp(t + 20, data.data() + i * 1000, chunk), 0);
+        EXPECT_EQ(out[i]->offload.gso_type, offload_info::gso_none);
+        pool.free(out[i]);
+    }
+    pool.free(p);
+}
+
+}  // namespace
+}  // namespace eg::dp
