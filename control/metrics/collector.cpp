@@ -1,5 +1,6 @@
 #include "control/metrics/collector.hpp"
 
+#include "control/metrics/probe_metrics.hpp"
 #include "dataplane/drop_reasons.hpp"
 
 namespace eg::ctl::metrics {
@@ -84,6 +85,7 @@ std::vector<MetricFamily> families(const gateway_stats& s, const build_info& inf
     out.push_back(family("edgegate_backend_drops_total",
                          "Frames the packet I/O backends lost before the engine saw them (all ports).",
                          MetricType::Counter, {counter(d(s.backend_drops))}));
+    if (!s.probes.empty()) append_probe_families(out, s.probes);
     return out;
 }
 

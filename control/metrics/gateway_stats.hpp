@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "control/probes/probe_status.hpp"
+
 namespace eg::ctl::metrics {
 
 struct port_stats {
@@ -24,6 +26,7 @@ struct gateway_stats {
     uint64_t nat_sessions_active = 0, nat_sessions_created = 0, nat_sessions_expired = 0, nat_translated = 0;
     uint64_t neighbours = 0;     ///< entries in the neighbour resolver
     uint64_t uptime_ms = 0;
+    std::vector<probes::port_status> probes;  ///< proxy-port probes ([probes]); empty when off
 };
 
 }  // namespace eg::ctl::metrics
