@@ -2069,7 +2069,7 @@ void parse_probes(loader& l, const toml::table& t, probes_config& p) {
 /// [proxy_ports] and [probes] against the rest: the VMs that use assignments, the
 /// upstream the probes go to, the store directory shared with [dhcp].
 void validate_proxy_ports(loader& l, const config& c, const std::vector<vm_meta>& vms, int pp_line, int dir_line,
-                          int probes_line) {
+                          int probes_line, bool upstream_written) {
     const proxy_ports_config& pp = c.proxy_ports;
     std::map<std::string, std::pair<uint16_t, std::size_t>> org_ports;  // org -> (proxy_port, vm)
     for (std::size_t i = 0; i < c.vms.size() && i < vms.size(); ++i) {
@@ -2102,7 +2102,7 @@ void validate_proxy_ports(loader& l, const config& c, const std::vector<vm_meta>
                    "state_dir out");
     if (c.probes.enabled) {
         if (!pp.enabled) l.fail("probes", probes_line, "needs a [proxy_ports] table (the ports it probes)");
-        if (!c.nat.enabled || !c.nat.proxy.upstream)
+        if (!c.nat.enabled || !upstream_written)  // (an invalid one has its own error)
             l.fail("probes", probes_line, "needs nat.proxy.upstream (the proxy host the probes connect to)");
     }
     (void)pp_line;
@@ -2199,7 +2199,7 @@ void load_document(loader& l, const toml::table& root, config& c) {
     validate_vms(l, c, m, nm, vms);
     validate_nat(l, c, nm, vms);
     validate_listeners(l, c, api_line, metrics_line);
-    validate_proxy_ports(l, c, vms, pp_line, pp_dir_line, probes_line);
+    validate_proxy_ports(l, c, vms, pp_line, pp_dir_line, probes_line, nm.proxy_upstream_written);
 }
 
 load_result finish(loader& l, config&& c) {

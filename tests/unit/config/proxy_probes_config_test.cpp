@@ -147,6 +147,10 @@ const bad_case k_bad_cases[] = {
      "probes.intervall_ms (line 24): unknown key (did you mean \"interval_ms\"?)"},
     {"probes without proxy_ports", BASE "[probes]\nurl = \"http://x/\"\n",
      "probes (line 20): needs a [proxy_ports] table"},
+    {"probes without upstream",
+     "[[ports]]\nname = \"vm\"\nrole = \"vm\"\nbackend = \"memory\"\nipv4 = [\"192.168.100.1/24\"]\n"
+     "[proxy_ports]\nrange = \"1-2\"\n[probes]\nurl = \"http://x/\"\n",
+     "probes (line 8): needs nat.proxy.upstream"},
     {"organization without proxy_ports", BASE VM_ACME "organization_id = \"acme\"\n",
      "vms[0].organization_id (line 25): needs a [proxy_ports] table"},
     {"organization bad chars", BASE VM_ACME "organization_id = \"a b\"\n[proxy_ports]\nrange = \"1-2\"\n",
