@@ -105,3 +105,17 @@ bool contains(const ip_prefix& p, const ip_address& a) {
 }
 
 }  // namespace eg::cfg
+
+namespace eg::cfg {
+
+bool valid_organization_id(std::string_view id) {
+    if (id.empty() || id.size() > 128) return false;
+    for (char c : id) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                        c == '_' || c == '-' || c == ':' || c == '@';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+}  // namespace eg::cfg

@@ -23,6 +23,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -30,6 +31,7 @@
 #include <initializer_list>
 #include <map>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include <sys/stat.h>
@@ -1129,6 +1131,7 @@ struct vm_meta {
     bool name_ok = false, mac_ok = false, ipv4_parsed = false, egress_ok = true;
     bool public_ok = false, block_ok = false;
     int name_line = 0, mac_line = 0, ipv4_line = 0, egress_line = 0, public_line = 0, block_line = 0;
+    int org_line = 0, proxy_port_line = 0;
 };
 
 void parse_forward(loader& l, const toml::table& t, const std::string& path, const config& c, const meta& m,
@@ -1375,7 +1378,7 @@ void parse_vm(loader& l, const toml::table& t, const std::string& path, const co
               const nat_meta& nm, vm_config& v, vm_meta& vmm) {
     table_reader r(l, t, path,
                    {"name", "mac", "ipv4", "egress", "public_address", "port_block", "proxy_port", "proxy_force",
-                    "max_sessions"});
+                    "organization_id", "max_sessions"});
     vmm.key = path;
     v.line = r.line();
     if (const auto* n = r.require("name")) {
@@ -1427,7 +1430,8 @@ void parse_vm(loader& l, const toml::table& t, const std::string& path, const co
     for (const auto& [k, owner] : {std::pair{"public_address", egress_policy::dedicated},
                                    std::pair{"port_block", egress_policy::port_block},
                                    std::pair{"proxy_port", egress_policy::proxy},
-                                   std::pair{"proxy_force", egress_policy::proxy}}) {
+                                   std::pair{"proxy_force", egress_policy::proxy},
+                                   std::pair{"organization_id", egress_policy::proxy}}) {
         if (r.get(k) != nullptr && v.egress != owner)
             l.fail(r.key(k), r.line_of_key(k),
                    std::string("only for egress = \"") + egress_text(owner) + "\" (this VM has " + egress_is + ")");
@@ -1458,10 +1462,21 @@ void parse_vm(loader& l, const toml::table& t, const std::string& path, const co
             }
             break;
         case egress_policy::proxy:
+            if (const auto* n = r.get("organization_id")) {
+                // The port comes from the organization's assignment ([proxy_ports]);
+                // a proxy_port beside it is the assignment it starts with.
+                vmm.org_line = line_of(*n);
+                if (r.string("organization_id", v.organization_id) && !valid_organization_id(v.organization_id)) {
+                    l.fail(r.key("organization_id"), vmm.org_line,
+                           "must be 1..128 characters of A-Z a-z 0-9 . _ - : @, got " + quote(v.organization_id));
+                    v.organization_id.clear();
+                }
+            }
             if (const auto* n = r.get("proxy_port")) {
+                vmm.proxy_port_line = line_of(*n);
                 if (const auto p = want_port(l, *n, r.key("proxy_port"))) v.proxy_port = *p;
-            } else {
-                missing("proxy_port", "the VM's port on nat.proxy.upstream");
+            } else if (r.get("organization_id") == nullptr) {
+                missing("proxy_port", "the VM's port on nat.proxy.upstream");  // or an organization_id
             }
             r.boolean("proxy_force", v.proxy_force);
             if (c.nat.enabled) {
@@ -2175,13 +2190,149 @@ void validate_wireguard(loader& l, const config& c) {
     }
 }
 
+// ---- [proxy_ports] and [probes] ------------------------------------------------------------
+
+/// "10001-19999" (or one port "10001"): an inclusive port range.
+std::optional<std::pair<uint16_t, uint16_t>> want_port_span(loader& l, const toml::node& n, const std::string& key) {
+    const auto* s = want_string(l, n, key);
+    if (s == nullptr) return std::nullopt;
+    const auto number = [](std::string_view t) -> std::optional<uint32_t> {
+        if (t.empty() || t.size() > 5 || !std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; }))
+            return std::nullopt;
+        uint32_t v = 0;
+        for (char c : t) v = v * 10 + static_cast<uint32_t>(c - '0');
+        return v;
+    };
+    const std::string_view text = *s;
+    const std::size_t dash = text.find('-');
+    const auto first = number(text.substr(0, dash));
+    const auto last = dash == std::string_view::npos ? first : number(text.substr(dash + 1));
+    if (!first || !last) {
+        l.fail(key, line_of(n), "expected a port range like \"10001-19999\", got " + quote(*s));
+        return std::nullopt;
+    }
+    if (*first < 1 || *last > 65535 || *first > *last) {
+        l.fail(key, line_of(n), "ports must satisfy 1 <= first <= last <= 65535, got " + quote(*s));
+        return std::nullopt;
+    }
+    return std::pair{static_cast<uint16_t>(*first), static_cast<uint16_t>(*last)};
+}
+
+void parse_proxy_ports(loader& l, const toml::table& t, proxy_ports_config& p) {
+    table_reader r(l, t, "proxy_ports", {"range", "state_dir"});
+    p.enabled = true;
+    if (const auto* n = r.require("range")) {
+        if (const auto v = want_port_span(l, *n, r.key("range"))) std::tie(p.first, p.last) = *v;
+    }
+    r.string("state_dir", p.state_dir);
+}
+
+/// Why `url` cannot be probed, or empty: http://HOST[:PORT][/PATH], HOST a name or an
+/// IPv4 literal (the upstream proxy resolves it), no userinfo, fragment or spaces.
+std::string probe_url_problem(std::string_view url) {
+    constexpr std::string_view scheme = "http://";
+    if (url.substr(0, scheme.size()) != scheme) return "must start with http:// (the proxy fetches it as plain HTTP)";
+    if (url.size() > 2048) return "must be at most 2048 characters";
+    if (!std::all_of(url.begin(), url.end(), [](char c) { return c > 0x20 && c < 0x7f; }))
+        return "must be printable ASCII without spaces";
+    std::string_view rest = url.substr(scheme.size());
+    const std::size_t slash = rest.find('/');
+    const std::string_view authority = rest.substr(0, slash);
+    if (authority.find('@') != std::string_view::npos) return "must not carry user information (user@host)";
+    if (url.find('#') != std::string_view::npos) return "must not have a fragment (#...)";
+    const std::size_t colon = authority.find(':');
+    const std::string_view host = authority.substr(0, colon);
+    if (host.empty()) return "has no host";
+    if (!std::all_of(host.begin(), host.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-'; }))
+        return "the host must be a DNS name or an IPv4 address";
+    if (colon != std::string_view::npos) {
+        const std::string_view port = authority.substr(colon + 1);
+        uint32_t v = 0;
+        if (port.empty() || port.size() > 5 ||
+            !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }))
+            return "the port must be a number";
+        for (char c : port) v = v * 10 + static_cast<uint32_t>(c - '0');
+        if (v < 1 || v > 65535) return "the port must be between 1 and 65535";
+    }
+    return {};
+}
+
+void parse_probes(loader& l, const toml::table& t, probes_config& p) {
+    table_reader r(l, t, "probes",
+                   {"interval_ms", "timeout_ms", "jitter_pct", "max_per_second", "rise", "fall", "url",
+                    "expect_address"});
+    p.enabled = true;
+    r.u32("interval_ms", p.interval_ms, 100, 86400000);
+    const bool timeout_ok = r.u32("timeout_ms", p.timeout_ms, 10, 600000);
+    r.u32("jitter_pct", p.jitter_pct, 0, 50);
+    r.u32("max_per_second", p.max_per_second, 1, 100000);
+    r.u32("rise", p.rise, 1, 100);
+    r.u32("fall", p.fall, 1, 100);
+    if (const auto* n = r.require("url")) {
+        if (r.string("url", p.url)) {
+            if (const auto why = probe_url_problem(p.url); !why.empty()) {
+                l.fail(r.key("url"), line_of(*n), why + ", got " + quote(p.url.substr(0, 200)));
+                p.url.clear();
+            }
+        }
+    }
+    if (const auto* n = r.get("expect_address")) p.expect_address = want_ipv4(l, *n, r.key("expect_address"));
+    if (p.timeout_ms > p.interval_ms)
+        l.fail(r.key(timeout_ok ? "timeout_ms" : "interval_ms"), r.line_of_key(timeout_ok ? "timeout_ms" : "interval_ms"),
+               "timeout_ms (" + std::to_string(p.timeout_ms) + ") must not exceed interval_ms (" +
+                   std::to_string(p.interval_ms) + "): one probe per port is in flight at a time");
+}
+
+/// [proxy_ports] and [probes] against the rest: the VMs that use assignments, the
+/// upstream the probes go to, the store directory shared with [dhcp].
+void validate_proxy_ports(loader& l, const config& c, const std::vector<vm_meta>& vms, int pp_line, int dir_line,
+                          int probes_line, bool upstream_written) {
+    const proxy_ports_config& pp = c.proxy_ports;
+    std::map<std::string, std::pair<uint16_t, std::size_t>> org_ports;  // org -> (proxy_port, vm)
+    for (std::size_t i = 0; i < c.vms.size() && i < vms.size(); ++i) {
+        const vm_config& v = c.vms[i];
+        if (v.egress != egress_policy::proxy || v.organization_id.empty()) continue;
+        if (!pp.enabled) {
+            l.fail(vms[i].key + ".organization_id", vms[i].org_line,
+                   "needs a [proxy_ports] table (the range organizations' ports are assigned from)");
+            continue;
+        }
+        if (v.proxy_port == 0) continue;
+        if (v.proxy_port < pp.first || v.proxy_port > pp.last) {
+            l.fail(vms[i].key + ".proxy_port", vms[i].proxy_port_line,
+                   "port " + std::to_string(v.proxy_port) + " of organization " + quote(v.organization_id) +
+                       " is outside proxy_ports.range " + ports_text(pp.first, pp.last));
+            continue;
+        }
+        const auto [it, fresh] = org_ports.emplace(v.organization_id, std::pair{v.proxy_port, i});
+        if (!fresh && it->second.first != v.proxy_port)
+            l.fail(vms[i].key + ".proxy_port", vms[i].proxy_port_line,
+                   "organization " + quote(v.organization_id) + " already has proxy_port " +
+                       std::to_string(it->second.first) + " (" + vms[it->second.second].key + ", line " +
+                       std::to_string(vms[it->second.second].proxy_port_line) +
+                       "); one organization has one port");
+    }
+    if (pp.enabled && c.dhcp.enabled && dir_line != 0 && pp.state_dir != c.dhcp.state_dir)
+        l.fail("proxy_ports.state_dir", dir_line,
+               quote(pp.state_dir) + " differs from dhcp.state_dir " + quote(c.dhcp.state_dir) +
+                   ": with [dhcp] the assignments live in its lease store (one store per directory); leave "
+                   "state_dir out");
+    if (c.probes.enabled) {
+        if (!pp.enabled) l.fail("probes", probes_line, "needs a [proxy_ports] table (the ports it probes)");
+        if (!c.nat.enabled || !upstream_written)  // (an invalid one has its own error)
+            l.fail("probes", probes_line, "needs nat.proxy.upstream (the proxy host the probes connect to)");
+    }
+    (void)pp_line;
+}
+
 // ---- the whole document ----------------------------------------------------------------------
 
 void load_document(loader& l, const toml::table& root, config& c) {
     meta m;
     table_reader r(l, root, "",
                    {"gateway", "workers", "ports", "routes", "host", "neighbours", "icmp", "uring", "dpdk", "nat",
-                    "vms", "dhcp", "api", "metrics", "wireguard"});
+                    "vms", "dhcp", "api", "metrics", "proxy_ports", "probes", "wireguard"});
     const auto section = [&](std::string_view k) -> const toml::table* {
         const auto* n = r.get(k);
         return n != nullptr ? want_table(l, *n, r.key(k)) : nullptr;
@@ -2252,6 +2403,18 @@ void load_document(loader& l, const toml::table& root, config& c) {
         c.wireguard.emplace_back();
         parse_wireguard(l, t, key, c, c.wireguard.back());
     });
+    int pp_line = 0, pp_dir_line = 0, probes_line = 0;
+    if (const auto* t = section("proxy_ports")) {
+        pp_line = r.line_of_key("proxy_ports");
+        parse_proxy_ports(l, *t, c.proxy_ports);
+        if (const auto* n = t->get("state_dir")) pp_dir_line = line_of(*n);
+    }
+    // Without [dhcp] the store is the proxy_ports one; with it, dhcp's.
+    if (c.dhcp.enabled && pp_dir_line == 0) c.proxy_ports.state_dir = c.dhcp.state_dir;
+    if (const auto* t = section("probes")) {
+        probes_line = r.line_of_key("probes");
+        parse_probes(l, *t, c.probes);
+    }
 
     validate_ports(l, c, m);
     validate_routes(l, c, m);
@@ -2259,6 +2422,7 @@ void load_document(loader& l, const toml::table& root, config& c) {
     validate_nat(l, c, nm, vms);
     validate_listeners(l, c, api_line, metrics_line);
     validate_wireguard(l, c);
+    validate_proxy_ports(l, c, vms, pp_line, pp_dir_line, probes_line, nm.proxy_upstream_written);
 }
 
 load_result finish(loader& l, config&& c) {

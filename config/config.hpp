@@ -183,7 +183,10 @@ struct vm_config {
     egress_policy egress = egress_policy::masquerade;
     std::optional<ip_address> public_address; ///< dedicated: the VM's own public IPv4
     uint32_t port_block = 0;           ///< port_block: the block index k
-    uint16_t proxy_port = 0;           ///< proxy: the VM's port on nat.proxy.upstream
+    uint16_t proxy_port = 0;           ///< proxy: the VM's port on nat.proxy.upstream (0: its organization's)
+    /// proxy: the user (organization or user id) whose proxy-port assignment the VM
+    /// uses ([proxy_ports]); empty = the VM's own proxy_port, unmanaged.
+    std::string organization_id;
     bool proxy_force = false;          ///< proxy: refuse all other egress (ICMP 3/13)
     uint32_t max_sessions = 0;         ///< 0 = nat.sessions_per_vm
     int line = 0;
@@ -282,6 +285,32 @@ std::optional<wg_key> decode_wg_key(std::string_view base64);
 /// The 44-character base64 text of a key.
 std::string encode_wg_key(const wg_key& key);
 
+/// Proxy-port assignment ([proxy_ports], README "Proxy ports and health probes"): each
+/// user gets a port of [first, last] on nat.proxy.upstream, sticky and persisted.
+struct proxy_ports_config {
+    bool enabled = false;              ///< true when the [proxy_ports] table is present
+    uint16_t first = 10001, last = 19999;
+    /// The lease store holding the assignments: [dhcp]'s state_dir when DHCP runs
+    /// (one store per directory), else this.
+    std::string state_dir = "/var/lib/edgegate";
+    friend bool operator==(const proxy_ports_config&, const proxy_ports_config&) = default;
+};
+
+/// Health probes of the assigned proxy ports ([probes]): an HTTP GET of `url` through
+/// nat.proxy.upstream:port from the host exception path.
+struct probes_config {
+    bool enabled = false;              ///< true when the [probes] table is present
+    uint32_t interval_ms = 10000;
+    uint32_t timeout_ms = 3000;
+    uint32_t jitter_pct = 10;          ///< each interval is interval_ms +- this percentage
+    uint32_t max_per_second = 20;      ///< probes started per second, all ports together
+    uint32_t rise = 2;                 ///< consecutive successes to become healthy (HAProxy)
+    uint32_t fall = 3;                 ///< consecutive failures to become unhealthy
+    std::string url;                   ///< http://HOST[:PORT]/PATH of an IP-echo service
+    std::optional<ip_address> expect_address;  ///< the exit address the echo must show
+    friend bool operator==(const probes_config&, const probes_config&) = default;
+};
+
 struct gateway_config {
     std::string name = "edgegate";
     uint32_t status_interval_s = 5;    ///< status line period on stderr; 0 = off
@@ -304,6 +333,8 @@ struct config {
     api_config api;
     metrics_config metrics;
     std::vector<wireguard_config> wireguard;
+    proxy_ports_config proxy_ports;
+    probes_config probes;
     std::string source_path;
 };
 
@@ -335,6 +366,9 @@ std::string to_string(const ip_prefix& p);
 std::string to_string(const mac_address& m);
 /// "127.0.0.1:1537", "[::1]:1537"
 std::string to_string(const listen_address& l);
+/// An organization (or user) id as proxy-port assignments and the admin API take it:
+/// 1..128 characters of A-Z a-z 0-9 . _ - : @ (it is a URL path segment as well).
+bool valid_organization_id(std::string_view id);
 /// True if `a` lies inside `p` (same family).
 bool contains(const ip_prefix& p, const ip_address& a);
 

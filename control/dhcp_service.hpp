@@ -61,6 +61,8 @@ public:
 
     const dhcp::server& server() const { return *server_; }
     const leases::lease_store& store() const { return *store_; }
+    /// For other runtime records in the same store (proxy-port assignments).
+    leases::lease_store& store() { return *store_; }
     const leases::store_lease_book& book() const { return *book_; }
     /// Frames handed to send() (replies), and replies that could not be framed.
     uint64_t frames_sent() const { return frames_sent_; }

@@ -14,6 +14,7 @@
 
 #include "control/api/v1_endpoints.hpp"
 #include "control/api/v1_wireguard.hpp"
+#include "control/api/v1_proxy_ports.hpp"
 #include "control/snapshot_builder.hpp"
 #include "dataplane/io/buffer_pool.hpp"
 #include "dataplane/io/memory/memory_port.hpp"
@@ -130,6 +131,11 @@ gateway::gateway(cfg::config config)
         dhcp_ = std::make_unique<dhcp_service>(
             config_, io_, [this](uint16_t port) { return snapshots_.acquire()->port(port).mac; },
             [this](uint16_t port, std::span<const uint8_t> frame) { inject(port, frame, dp::offload_info{}); });
+    }
+    if (config_.proxy_ports.enabled) {
+        // Restores (and stores) the assignments; the organizations' VMs get their ports.
+        proxy_ports_ = std::make_unique<proxy_ports_service>(config_, dhcp_ ? &dhcp_->store() : nullptr);
+        publish_snapshot();
     }
     if (config_.nat.enabled) {
         nat_log_ = std::make_unique<nat_log>(config_.nat.log_file);
@@ -369,11 +375,14 @@ void gateway::publish_snapshot() {
     for (const auto& m : port_macs_) {
         info.push_back({m});
     }
-    auto s = build_snapshot(config_, info, host_kernel_mac_, ++generation_);
-    if (wg_) {
-        wg_->contribute(*s);
+    auto next = build_snapshot(config_, info, host_kernel_mac_, ++generation_);
+    if (proxy_ports_) {
+        proxy_ports_->apply(next->nat);  // runtime proxy-port assignments over the config's
     }
-    snapshots_.publish(std::move(s));
+    if (wg_) {
+        wg_->contribute(*next);  // tunnels, peers and their allowed IPs as routes
+    }
+    snapshots_.publish(std::move(next));
 }
 
 void gateway::originate(std::span<const uint8_t> frame) {
@@ -593,6 +602,9 @@ std::string gateway::reload() {
           now_fixed.wireguard == next_fixed.wireguard)) {
         return what_differs(now_fixed, next_fixed) + " changed: that needs a restart";
     }
+    if (!(config_.proxy_ports == next.proxy_ports && config_.probes == next.probes)) {
+        return "[proxy_ports] or [probes] changed: that needs a restart";
+    }
     // Workers keep their sessions: forwards are stateless and routes are read per
     // packet from the snapshot. (Routes removed from the file stay in the host
     // kernel's table on the TAP until a restart; new ones are added.)
@@ -761,6 +773,9 @@ metrics::gateway_stats gateway::stats() {
                                   c.completed,            c.invalid_mac1,       c.rate_limited,
                                   c.unknown_peer,         c.rejected,           c.malformed};
     }
+    if (prober_) {
+        s.probes = prober_->status();
+    }
     return s;
 }
 
@@ -794,8 +809,41 @@ std::optional<metrics::gateway_stats> gateway::stats_from_any_thread(std::chrono
     }
 }
 
+void gateway::start_proxy_ports() {
+    if (!proxy_ports_ || !config_.probes.enabled) {
+        return;
+    }
+    const cfg::probes_config& pc = config_.probes;
+    probes::prober_options o;
+    const auto& up = config_.nat.proxy.upstream->bytes;
+    o.upstream = boost::asio::ip::address_v4({up[0], up[1], up[2], up[3]});
+    o.url = *probes::parse_probe_url(pc.url);  // validated with the config
+    if (pc.expect_address) {
+        o.expect_address = cfg::to_string(*pc.expect_address);
+    }
+    o.schedule = {pc.interval_ms, pc.jitter_pct, pc.max_per_second};
+    o.timeout_ms = pc.timeout_ms;
+    o.rise = pc.rise;
+    o.fall = pc.fall;
+    prober_ = std::make_unique<probes::prober>(io_, std::move(o));
+    prober_->set_targets(proxy_ports_->targets());
+    std::fprintf(stderr, "edgegated: probing %zu proxy port(s) on %s every %u ms\n", proxy_ports_->targets().size(),
+                 cfg::to_string(*config_.nat.proxy.upstream).c_str(), pc.interval_ms);
+}
+
 void gateway::start_control_services() {
     started_ms_ = now_ms();
+    if (proxy_ports_) {
+        // An API change publishes a snapshot (the organization's VMs use the new port)
+        // and updates the probe targets.
+        proxy_ports_->on_change([this] {
+            publish_snapshot();
+            if (prober_) {
+                prober_->set_targets(proxy_ports_->targets());
+            }
+        });
+        start_proxy_ports();
+    }
     const auto endpoint = [](const cfg::listen_address& l) {
         boost::asio::ip::address a;
         if (l.address.v6) {
@@ -814,6 +862,13 @@ void gateway::start_control_services() {
                                                            [this] { return now_ms() - started_ms_; }, k_version});
         if (wg_) {
             api::add_v1_wireguard_endpoints(routes, wg_.get(), &config_.wireguard);
+        }
+        if (proxy_ports_) {
+            api::proxy_port_sources pp{proxy_ports_.get(), {}};
+            if (config_.probes.enabled) {
+                pp.probes = [this] { return prober_ ? prober_->status() : std::vector<probes::port_status>{}; };
+            }
+            api::add_v1_proxy_port_endpoints(routes, std::move(pp));
         }
         api::server_options o;
         o.listen = endpoint(config_.api.listen);
@@ -836,6 +891,7 @@ void gateway::stop_control_services() {
     control_loop_running_ = false;
     metrics_exposer_.reset();  // joins civetweb; a scrape in flight gives up within 20 ms
     api_server_.reset();
+    prober_.reset();
 }
 
 void gateway::run() {

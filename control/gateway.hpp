@@ -23,6 +23,8 @@
 #include "control/nat_log.hpp"
 #include "control/wireguard_service.hpp"
 #include "control/neighbour_resolver.hpp"
+#include "control/probes/prober.hpp"
+#include "control/proxy_ports_service.hpp"
 #include "dataplane/counters.hpp"
 #include "dataplane/handoff.hpp"
 #include "dataplane/io/port_io.hpp"
@@ -152,6 +154,12 @@ private:
     std::atomic<bool> control_loop_running_{false};
     std::unique_ptr<api::server> api_server_;
     std::unique_ptr<metrics::exposer> metrics_exposer_;
+
+    // Proxy-port assignments ([proxy_ports], after dhcp_: it may share its store) and
+    // their health probes ([probes]; started by run() with the API).
+    std::unique_ptr<proxy_ports_service> proxy_ports_;
+    std::unique_ptr<probes::prober> prober_;
+    void start_proxy_ports();
 };
 
 /// Milliseconds on the monotonic clock (the control thread's notion of now).

@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "control/metrics/probe_metrics.hpp"
 #include "dataplane/drop_reasons.hpp"
 
 namespace eg::ctl::metrics {
@@ -136,6 +137,7 @@ std::vector<MetricFamily> families(const gateway_stats& s, const build_info& inf
     if (s.wireguard) {
         add_wireguard(out, s);
     }
+    if (!s.probes.empty()) append_probe_families(out, s.probes);
     return out;
 }
 

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "control/probes/probe_status.hpp"
+
 namespace eg::ctl::metrics {
 
 struct port_stats {
@@ -43,6 +45,7 @@ struct gateway_stats {
     bool wireguard = false;  ///< tunnels configured: the two below are meaningful
     std::vector<wireguard_peer_stats> wireguard_peers;
     wireguard_handshake_stats wireguard_handshakes;
+    std::vector<probes::port_status> probes;  ///< proxy-port probes ([probes]); empty when off
 };
 
 }  // namespace eg::ctl::metrics

@@ -204,6 +204,18 @@ t_check_soon "and removed after 3 s without a handshake" 10 \
   bash -c "apiq /v1/wireguard/peers \"any(p['name']=='ephemeral' for p in j['peers'])\" | grep -q False"
 t_check_output "edgegated logged the clean-up" 'ephemeral peer ephemeral removed' cat "$GWLOG"
 
+# edgegatectl wraps the same calls
+ctl() { in_ns eg-gw env EDGEGATE_API_SECRET="$SECRET" "$EG_SOURCE_DIR/tools/edgegatectl" "$@"; }
+export -f ctl
+export EG_SOURCE_DIR
+t_check_output "edgegatectl wg peers: a table with the site peer" 'inet-site .*203\.0\.113\.2:51821 .*10\.99\.0\.0/24' ctl wg peers
+t_check_output "edgegatectl wg tunnels" '^wg0 +203\.0\.113\.1:51820 ' ctl wg tunnels
+t_check_output "edgegatectl wg add: a generated wg-quick config" '^PrivateKey = ' ctl wg add --allowed-ips 10.99.3.0/24 --name ctl-peer
+CTL_KEY=$(apiq /v1/wireguard/peers "[p['public_key'] for p in j['peers'] if p['name']=='ctl-peer'][0]" 2>/dev/null)
+t_check_output "edgegatectl wg remove" '^removed peer ' ctl wg remove "$CTL_KEY"
+t_check_output "edgegatectl wg add with a taken allowed IP: the API's 409" 'HTTP 409' \
+  bash -c 'ctl wg add --allowed-ips 10.99.0.0/24 --public-key OTs9c7zLiNK2qvqHqDUvT+84rBxHTROLr4B880/oph8= 2>&1; true'
+
 # ---- a flood of initiations (valid mac1, random content): cookies under load
 t_check "3000 initiations with a valid mac1" in_ns inet "$PY" "$WGTOOL" flood --dst $GW_PUB --pubkey "$GW_KEY" --count 3000
 t_check_soon "cookie replies sent under load, and the source rate-limited" 5 \

@@ -31,6 +31,17 @@ gateway_stats some_stats() {
     s.nat_sessions_expired = 6;
     s.nat_translated = 11;
     s.neighbours = 4;
+    probes::port_status p;
+    p.port = 10002;
+    p.owner = "org:acme";
+    p.state = probes::health::healthy;
+    p.latency_buckets[3] = 2;  // 5..10 ms
+    p.latency_buckets[12] = 1; // over 5 s
+    p.latency_sum_s = 6.0;
+    p.latency_count = 3;
+    p.probes = 4;
+    p.failures = 1;
+    s.probes.push_back(p);
     return s;
 }
 
@@ -55,6 +66,17 @@ TEST(MetricsCollector, TextFormat) {
              "edgegate_backend_drops_total 13\n",
              "# TYPE edgegate_drops_total counter\n",
              "# TYPE edgegate_nat_sessions_active gauge\n",
+             "edgegate_probe_healthy{port=\"10002\",owner=\"org:acme\"} 1\n",
+             "edgegate_probe_state{port=\"10002\",owner=\"org:acme\",state=\"unhealthy\"} 0\n",
+             "edgegate_probe_state{port=\"10002\",owner=\"org:acme\",state=\"healthy\"} 1\n",
+             "edgegate_probe_latency_seconds_bucket{port=\"10002\",owner=\"org:acme\",le=\"0.005\"} 0\n",
+             "edgegate_probe_latency_seconds_bucket{port=\"10002\",owner=\"org:acme\",le=\"0.01\"} 2\n",
+             "edgegate_probe_latency_seconds_bucket{port=\"10002\",owner=\"org:acme\",le=\"5\"} 2\n",
+             "edgegate_probe_latency_seconds_bucket{port=\"10002\",owner=\"org:acme\",le=\"+Inf\"} 3\n",
+             "edgegate_probe_latency_seconds_count{port=\"10002\",owner=\"org:acme\"} 3\n",
+             "edgegate_probes_total{port=\"10002\",owner=\"org:acme\"} 4\n",
+             "edgegate_probe_failures_total{port=\"10002\",owner=\"org:acme\"} 1\n",
+             "# TYPE edgegate_probe_latency_seconds histogram\n",
          }) {
         EXPECT_NE(t.find(line), std::string::npos) << "missing: " << line << "in\n" << t;
     }
