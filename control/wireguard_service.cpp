@@ -506,6 +506,31 @@ void wireguard_service::on_frame(const dp::frame_message& m, uint64_t now) {
     }
 }
 
+bool wireguard_service::admitted(tunnel& t, std::span<const uint8_t> msg, uint32_t src, uint16_t sport, uint64_t now) {
+    const auto source = source_bytes(src, sport);
+    switch (t.cookies.validate(msg, source, now, under_load(t, now))) {
+    case crypto::cookie_checker::verdict::invalid_mac1:
+        ++counters_.invalid_mac1;
+        return false;
+    case crypto::cookie_checker::verdict::need_cookie: {
+        crypto::message_cookie_reply reply;
+        t.cookies.create_reply(msg, source, now, reply);
+        std::array<uint8_t, crypto::k_cookie_reply_size> out;
+        crypto::serialise(reply, out);
+        send_udp(t, src, sport, out);
+        ++counters_.cookie_replies_sent;
+        return false;
+    }
+    default:
+        break;
+    }
+    if (!source_allowed(src, now)) {
+        ++counters_.rate_limited;
+        return false;
+    }
+    return true;
+}
+
 void wireguard_service::handle_initiation(tunnel& t, std::span<const uint8_t> msg, uint32_t src, uint16_t sport,
                                           uint64_t now) {
     ++counters_.initiations_received;
@@ -514,26 +539,7 @@ void wireguard_service::handle_initiation(tunnel& t, std::span<const uint8_t> ms
         ++counters_.malformed;
         return;
     }
-    const auto source = source_bytes(src, sport);
-    const bool loaded = under_load(t, now);
-    switch (t.cookies.validate(msg, source, now, loaded)) {
-    case crypto::cookie_checker::verdict::invalid_mac1:
-        ++counters_.invalid_mac1;
-        return;
-    case crypto::cookie_checker::verdict::need_cookie: {
-        crypto::message_cookie_reply reply;
-        t.cookies.create_reply(msg, source, now, reply);
-        std::array<uint8_t, crypto::k_cookie_reply_size> out;
-        crypto::serialise(reply, out);
-        send_udp(t, src, sport, out);
-        ++counters_.cookie_replies_sent;
-        return;
-    }
-    default:
-        break;
-    }
-    if (!source_allowed(src, now)) {
-        ++counters_.rate_limited;
+    if (!admitted(t, msg, src, sport, now)) {
         return;
     }
     crypto::initiation_prelude prelude;
@@ -594,25 +600,7 @@ void wireguard_service::handle_response(tunnel& t, std::span<const uint8_t> msg,
         ++counters_.malformed;
         return;
     }
-    const auto source = source_bytes(src, sport);
-    switch (t.cookies.validate(msg, source, now, under_load(t, now))) {
-    case crypto::cookie_checker::verdict::invalid_mac1:
-        ++counters_.invalid_mac1;
-        return;
-    case crypto::cookie_checker::verdict::need_cookie: {
-        crypto::message_cookie_reply reply;
-        t.cookies.create_reply(msg, source, now, reply);
-        std::array<uint8_t, crypto::k_cookie_reply_size> out;
-        crypto::serialise(reply, out);
-        send_udp(t, src, sport, out);
-        ++counters_.cookie_replies_sent;
-        return;
-    }
-    default:
-        break;
-    }
-    if (!source_allowed(src, now)) {
-        ++counters_.rate_limited;
+    if (!admitted(t, msg, src, sport, now)) {
         return;
     }
     const auto it = index_to_slot_.find(resp.receiver_index);

@@ -135,6 +135,9 @@ private:
     void handle_initiation(tunnel& t, std::span<const uint8_t> msg, uint32_t src, uint16_t sport, uint64_t now);
     void handle_response(tunnel& t, std::span<const uint8_t> msg, uint32_t src, uint16_t sport, uint64_t now);
     void handle_cookie_reply(std::span<const uint8_t> msg, uint64_t now);
+    /// The checks before any Diffie-Hellman work, in the kernel's order: mac1; under
+    /// load, mac2 (else a cookie reply is sent); the per-source rate limit.
+    bool admitted(tunnel& t, std::span<const uint8_t> msg, uint32_t src, uint16_t sport, uint64_t now);
     /// Per-source token bucket (kernel ratelimiter.c: 20/s, burst 5).
     bool source_allowed(uint32_t src, uint64_t now);
     bool under_load(tunnel& t, uint64_t now);

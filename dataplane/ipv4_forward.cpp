@@ -166,12 +166,7 @@ void forward_ipv4(packet& p, const snapshot& s, worker_context& w, uint32_t nh) 
         ip[ipv4::ttl] -= 1;
         put_raw16(ip + ipv4::csum, checksum_update16(raw16(ip + ipv4::csum), old_word, raw16(ip + ipv4::ttl)));
         w.counters.forwarded_ipv4.add();
-        if (p.offload.gso_type != offload_info::gso_none) {
-            p.nat_ref = hop.wg_peer;
-            p.verdict = k_verdict_tunnel_segments;  // the worker cuts it into segments
-            return;
-        }
-        wireguard_send(p, s, w, hop.wg_peer);
+        wireguard_forward(p, s, w, hop.wg_peer);
         return;
     }
     uint32_t out_dst = dst;

@@ -165,12 +165,7 @@ void forward_ipv6(packet& p, const snapshot& s, worker_context& w, uint32_t nh) 
     ip[ipv6::hop_limit] -= 1;  // no header checksum in IPv6
     w.counters.forwarded_ipv6.add();
     if (tunnel) [[unlikely]] {
-        if (p.offload.gso_type != offload_info::gso_none) {
-            p.nat_ref = hop.wg_peer;
-            p.verdict = k_verdict_tunnel_segments;  // the worker cuts it into segments
-            return;
-        }
-        wireguard_send(p, s, w, hop.wg_peer);
+        wireguard_forward(p, s, w, hop.wg_peer);
         return;
     }
     uint8_t dst[16];

@@ -333,6 +333,15 @@ void wireguard_send(packet& p, const snapshot& s, worker_context& w, uint32_t sl
     seal_and_route(p, s, w, slot, inner_len);
 }
 
+void wireguard_forward(packet& p, const snapshot& s, worker_context& w, uint32_t slot) {
+    if (p.offload.gso_type != offload_info::gso_none) [[unlikely]] {
+        p.nat_ref = slot;
+        p.verdict = k_verdict_tunnel_segments;
+        return;
+    }
+    wireguard_send(p, s, w, slot);
+}
+
 void wireguard_send_keepalive(packet& p, const snapshot& s, worker_context& w, uint32_t slot) {
     // An empty message: "inner" starts where the outer headers end.
     p.l3_offset = static_cast<uint16_t>(eth::header_len + k_outer4 + crypto::k_transport_header_size);

@@ -37,6 +37,11 @@ bool wireguard_at_owner(packet& p, worker_context& w, uint32_t slot);
 /// tunnel MTU) for peer `slot` and routes the outer packet. At the owner only.
 void wireguard_send(packet& p, const snapshot& s, worker_context& w, uint32_t slot);
 
+/// After forwarding's checks (TTL/hop limit decremented, tunnel MTU respected): a GSO
+/// super-packet is marked for the worker to segment first (k_verdict_tunnel_segments),
+/// anything else is sent at once.
+void wireguard_forward(packet& p, const snapshot& s, worker_context& w, uint32_t slot);
+
 /// Builds, encrypts and routes a keepalive for `slot` in the empty buffer p.
 void wireguard_send_keepalive(packet& p, const snapshot& s, worker_context& w, uint32_t slot);
 
