@@ -14,6 +14,14 @@ struct port_stats {
     uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
 };
 
+/// One DHCP network's address pool (its configured ranges).
+struct pool_stats {
+    std::string network;              ///< "192.168.100.0/24"
+    std::string port;                 ///< the vm port serving it
+    std::vector<std::string> ranges;  ///< "first-last"
+    uint64_t total = 0, used = 0, available = 0, quarantined = 0;
+};
+
 struct gateway_stats {
     std::vector<port_stats> ports;
     std::vector<uint64_t> drops_by_reason;  ///< indexed by dp::drop_reason (index 0 "none" unused)
@@ -24,6 +32,11 @@ struct gateway_stats {
     uint64_t nat_sessions_active = 0, nat_sessions_created = 0, nat_sessions_expired = 0, nat_translated = 0;
     uint64_t neighbours = 0;     ///< entries in the neighbour resolver
     uint64_t uptime_ms = 0;
+    std::vector<pool_stats> pools;    ///< DHCP networks
+    uint64_t vms_configured = 0;      ///< [[vms]]
+    uint64_t vms_runtime = 0;         ///< admitted at runtime (leases, allocations)
+    uint64_t vm_capacity = 0;         ///< nat.max_vms
+    uint64_t allocations = 0;         ///< API allocations
 };
 
 }  // namespace eg::ctl::metrics

@@ -205,13 +205,22 @@ TEST_F(DhcpService, DynamicClientSurvivesARestart) {
     const uint32_t addr = ack.m.h.yiaddr;
     EXPECT_GE(addr, host_order(ip4("192.168.100.100")));
     EXPECT_LE(addr, host_order(ip4("192.168.100.110")));
-    // Not a [[vms]] MAC while anti-spoofing is on: said in the log.
-    bool warned = false;
-    for (const auto& line : log_) warned |= line.find("not a [[vms]] entry") != std::string::npos;
-    EXPECT_TRUE(warned);
+    // Not a [[vms]] MAC: the binding admits it to the data plane (runtime slot 0).
+    bool admitted = false;
+    for (const auto& line : log_) admitted |= line.find("admitted to the data plane") != std::string::npos;
+    EXPECT_TRUE(admitted);
+    ASSERT_EQ(svc_->admissions().admitted(), 1u);
+    EXPECT_EQ(svc_->admissions().slot_of(k_guest, addr), 0u);
+    ASSERT_EQ(svc_->runtime_vms().size(), 1u);
+    EXPECT_TRUE(svc_->runtime_vms()[0].admitted);
+    EXPECT_EQ(svc_->runtime_vms()[0].ipv4, addr);
+    // The reserved [[vms]] MAC is the config's own: no runtime slot.
+    dora(k_vm1, 0x2223);
+    EXPECT_EQ(svc_->admissions().admitted(), 1u);
 
-    // Restart: a new service replays the same directory.
+    // Restart: a new service replays the same directory, the binding admitted again.
     start();
+    EXPECT_EQ(svc_->admissions().slot_of(k_guest, addr), 0u);
     const auto* l = svc_->store().find_by_ipv4(addr);
     ASSERT_NE(l, nullptr) << "the binding did not survive the restart";
     EXPECT_EQ(l->mac, dp::mac_bytes(k_guest));
@@ -234,12 +243,74 @@ TEST_F(DhcpService, DynamicClientSurvivesARestart) {
     const size_t sent_before = sent_.size();
     send(k_guest, 7, {{54, ipv(k_server)}}, 0x5555, a, a, k_server);
     EXPECT_EQ(sent_.size(), sent_before);  // no reply to a RELEASE
+    EXPECT_FALSE(svc_->admissions().slot_of(k_guest, addr)) << "a released lease still admits its VM";
     start();                               // the destructor commits what is pending
+    EXPECT_FALSE(svc_->admissions().slot_of(k_guest, addr));
     const auto* rel = svc_->store().find_lease(leases::store_lease_book::binding_key(
         host_order(ip4("192.168.100.0")), ctl::dhcp::client_key::from_mac(k_guest)));
     ASSERT_NE(rel, nullptr);
     EXPECT_EQ(rel->state, leases::lease_state::released);
     EXPECT_EQ(svc_->store().find_by_ipv4(addr), nullptr);
+}
+
+TEST_F(DhcpService, ExpiredLeaseNoLongerAdmitsItsVm) {
+    const reply ack = dora(k_guest, 0x2222);
+    ASSERT_EQ(ack.m.type(), ctl::dhcp::message_type::ack);
+    const uint32_t addr = ack.m.h.yiaddr;
+    ASSERT_TRUE(svc_->admissions().slot_of(k_guest, addr));
+    svc_->on_tick(now_ + 599);
+    EXPECT_TRUE(svc_->admissions().slot_of(k_guest, addr)) << "withdrawn before the lease ended";
+    svc_->on_tick(now_ + 601);  // lease_time_s = 600
+    EXPECT_FALSE(svc_->admissions().slot_of(k_guest, addr));
+    // The slot is kept (not admitted) for the sessions the VM may still have.
+    ASSERT_EQ(svc_->runtime_vms().size(), 1u);
+    EXPECT_FALSE(svc_->runtime_vms()[0].admitted);
+}
+
+TEST_F(DhcpService, AnAllocatedAddressIsHandedToItsMac) {
+    // The platform allocates for the guest's MAC; the guest's DHCP client then gets
+    // exactly that address, its binding is the allocation's record, and releasing the
+    // lease keeps the allocation.
+    const auto o = svc_->create_allocation("vps-7", "org-1", k_guest, "", now_);
+    ASSERT_EQ(o.error, allocations::errc::ok) << o.message;
+    const uint32_t allocated = o.record->ipv4;
+    EXPECT_TRUE(svc_->admissions().slot_of(k_guest, allocated)) << "admitted before any DHCP";
+    // Another client never gets it.
+    for (uint8_t i = 0; i < 3; ++i) {
+        const reply other = dora(mac_t{0x52, 0x54, 0, 0, 2, i}, 0x700u + i);
+        EXPECT_NE(other.m.h.yiaddr, allocated);
+    }
+    const reply ack = dora(k_guest, 0x7777);
+    ASSERT_EQ(ack.m.type(), ctl::dhcp::message_type::ack);
+    EXPECT_EQ(ack.m.h.yiaddr, allocated);
+    const auto* rec = svc_->store().find_lease("vps-7");
+    ASSERT_NE(rec, nullptr);
+    EXPECT_EQ(rec->state, leases::lease_state::bound);
+    EXPECT_EQ(rec->organization_id, "org-1");
+    EXPECT_EQ(svc_->store().find_by_ipv4(allocated), rec) << "one record holds the address";
+
+    // Restart: the client's INIT-REBOOT is ACKed from the allocation's record.
+    start();
+    ip4_t a;
+    for (int i = 0; i < 4; ++i) a[i] = static_cast<uint8_t>(allocated >> (24 - 8 * i));
+    size_t before = sent_.size();
+    send(k_guest, 3, {{50, ipv(a)}}, 0x7778);
+    ASSERT_TRUE(wait_for_frames(before + 1));
+    EXPECT_EQ(last().m.type(), ctl::dhcp::message_type::ack);
+    EXPECT_EQ(last().m.h.yiaddr, allocated);
+
+    // RELEASE: the lease ends, the allocation (and its admission) stays.
+    before = sent_.size();
+    send(k_guest, 7, {{54, ipv(k_server)}}, 0x7779, a, a, k_server);
+    ASSERT_NE(svc_->store().find_lease("vps-7"), nullptr);
+    EXPECT_EQ(svc_->store().find_lease("vps-7")->state, leases::lease_state::static_lease);
+    EXPECT_TRUE(svc_->admissions().slot_of(k_guest, allocated));
+
+    // Deleting the allocation frees the address and ends the admission.
+    const auto gone = svc_->remove_allocation("vps-7");
+    ASSERT_EQ(gone.error, allocations::errc::ok);
+    EXPECT_FALSE(svc_->admissions().slot_of(k_guest, allocated));
+    EXPECT_EQ(svc_->book().reserved_address(host_order(ip4("192.168.100.0")), k_guest), std::nullopt);
 }
 
 TEST_F(DhcpService, OffersExpireAndThePoolRunsOut) {
