@@ -528,6 +528,8 @@ store_lease_book::place_result store_lease_book::place(uint32_t network, std::st
         res.error = place_error::exhausted;
         return res;
     }
+    // A binding that ran out may still name the address in the store: it is over.
+    retire_other_binding(*n, *a, std::string(vps_id));
     leases::lease rec;
     rec.vps_id = std::string(vps_id);
     rec.organization_id = std::string(organization_id);

@@ -313,6 +313,19 @@ TEST_F(DhcpService, AnAllocatedAddressIsHandedToItsMac) {
     EXPECT_EQ(svc_->book().reserved_address(host_order(ip4("192.168.100.0")), k_guest), std::nullopt);
 }
 
+TEST_F(DhcpService, AnAllocationMayTakeTheAddressOfALeaseThatRanOut) {
+    // Every pool address (.100-.110) bound, then all leases run out: their records still
+    // name the addresses, but an allocation takes one (and the store keeps one holder).
+    for (uint8_t i = 0; i < 11; ++i) {
+        ASSERT_EQ(dora(mac_t{0x52, 0x54, 0, 0, 3, i}, 0x900u + i).m.type(), ctl::dhcp::message_type::ack);
+    }
+    EXPECT_EQ(svc_->create_allocation("vps-x", "org", k_guest, "", now_).error, allocations::errc::exhausted);
+    svc_->on_tick(now_ + 601);
+    const auto o = svc_->create_allocation("vps-x", "org", k_guest, "", now_ + 601);
+    ASSERT_EQ(o.error, allocations::errc::ok) << o.message;
+    EXPECT_EQ(svc_->store().find_by_ipv4(o.record->ipv4)->vps_id, "vps-x");
+}
+
 TEST_F(DhcpService, OffersExpireAndThePoolRunsOut) {
     // 11 pool addresses (.100-.110): 11 clients get offers, the 12th none.
     for (uint8_t i = 0; i < 12; ++i) {
