@@ -1111,6 +1111,7 @@ struct forward_meta {
 
 struct nat_meta {
     int line = 0;
+    int max_vms_line = 0;             ///< where max_vms is written (0: left out)
     bool public_ok = false;           ///< at least one public address, every one valid
     bool range_ok = true;
     std::string range_key = "nat.port_range";
@@ -1283,7 +1284,7 @@ void parse_nat(loader& l, const toml::table& t, config& c, const meta& m, nat_me
     r.u32("max_sessions", n.max_sessions, 1024, k_max_sessions);
     r.u32("sessions_per_vm", n.sessions_per_vm, 0, k_max_sessions);
     // A dedicated VM's index shares a 32-bit lookup value with 8 flag bits (nat44_policy).
-    r.u32("max_vms", n.max_vms, 1, 1u << 24);
+    if (r.u32("max_vms", n.max_vms, 1, 1u << 24)) nm.max_vms_line = r.line_of_key("max_vms");
     r.boolean("anti_spoofing", n.anti_spoofing);
     r.string("log_file", n.log_file, true);
 
@@ -2043,7 +2044,7 @@ void load_document(loader& l, const toml::table& root, config& c) {
 
     if (const auto* t = section("dhcp")) parse_dhcp(l, *t, c, m);
     if (c.nat.enabled && c.vms.size() > c.nat.max_vms) {
-        l.fail("nat.max_vms", nm.line,
+        l.fail("nat.max_vms", nm.max_vms_line != 0 ? nm.max_vms_line : nm.line,
                std::to_string(c.nat.max_vms) + " is below the " + std::to_string(c.vms.size()) +
                    " [[vms]] entries; it counts them and the VMs admitted at runtime");
     }
