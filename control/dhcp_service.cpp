@@ -344,13 +344,17 @@ void dhcp_service::withdraw(uint8_t reason, const dp::mac_bytes& mac, uint32_t i
 }
 
 void dhcp_service::schedule_publish() {
-    // One snapshot per io_context turn, however many bindings the turn changed.
+    // One snapshot for everything changed meanwhile, however many bindings that is: at
+    // the next turn, or k_publish_gap after the previous snapshot (a rebuild costs time
+    // in proportion to the VMs and routes).
     if (publish_posted_ || !publish_) return;
     publish_posted_ = true;
+    publish_timer_.expires_at(std::max(std::chrono::steady_clock::now(), last_publish_ + k_publish_gap));
     std::weak_ptr<int> alive = alive_;
-    boost::asio::post(io_, [this, alive] {
-        if (!alive.lock()) return;
+    publish_timer_.async_wait([this, alive](boost::system::error_code ec) {
+        if (ec || !alive.lock()) return;  // cancelled: the service is gone
         publish_posted_ = false;
+        last_publish_ = std::chrono::steady_clock::now();
         if (admissions_.dirty() && publish_) publish_();
     });
 }

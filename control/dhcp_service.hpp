@@ -15,14 +15,16 @@
 // Bindings feed the data plane: every (MAC, IPv4) a lease binds, or an allocation
 // made through the admin API places (control/allocations), is admitted by NAT44's
 // anti-spoofing at once (control/vm_admissions: a new snapshot is published from the
-// control thread at the end of the io_context turn) and leaves when the lease is
-// released or runs out, or the allocation is deleted.
+// control thread at its next turn, at most every k_publish_gap) and leaves when the
+// lease is released or runs out, or the allocation is deleted.
 //
 // Owner: the control thread (the io_context's thread). Times are Unix seconds (the
 // lease clock the store persists).
 #include <utility>  // before asio: Boost 1.74 uses std::exchange without including it
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -83,8 +85,8 @@ public:
 
     // --- the data plane's runtime VMs ------------------------------------------------
     /// `publish` builds and publishes a snapshot with runtime_vms() (the gateway's
-    /// publish_snapshot, which then calls published()); it is called at most once per
-    /// io_context turn, after bindings changed. `busy(slot)`: a worker still has
+    /// publish_snapshot, which then calls published()); it is called after bindings
+    /// changed, at most once every k_publish_gap. `busy(slot)`: a worker still has
     /// sessions of that runtime slot (nat44_state::vm_sessions_live).
     void set_data_plane(std::function<void()> publish, vm_admissions::busy_fn busy);
     /// The runtime VMs by slot, for build_snapshot.
@@ -117,8 +119,11 @@ private:
     /// Admits (mac, ipv4) for `reason` unless it is a [[vms]] pair; logs the outcome.
     void admit(uint8_t reason, const dp::mac_bytes& mac, uint32_t ipv4, std::string_view name, uint64_t expires_s);
     void withdraw(uint8_t reason, const dp::mac_bytes& mac, uint32_t ipv4);
-    /// Posts one publish for this turn when the admissions changed.
+    /// Schedules one publish when the admissions changed: at the next turn of the
+    /// io_context, or k_publish_gap after the previous one (a storm of new clients
+    /// rebuilds the snapshot at most that often).
     void schedule_publish();
+    static constexpr std::chrono::milliseconds k_publish_gap{10};
 
     boost::asio::io_context& io_;
     mac_fn port_mac_;
@@ -136,6 +141,8 @@ private:
     vm_admissions admissions_{0};
     std::function<void()> publish_;
     bool publish_posted_ = false;
+    boost::asio::steady_timer publish_timer_{io_};
+    std::chrono::steady_clock::time_point last_publish_{};
     bool restoring_ = false;     ///< replaying the store at start-up: no line per VM
     uint64_t not_admitted_ = 0;  ///< bindings refused for want of a runtime slot
     std::multimap<leases::ticket, std::function<void(std::error_code)>> durable_waiters_;

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -251,6 +252,44 @@ TEST_F(DhcpService, DynamicClientSurvivesARestart) {
     ASSERT_NE(rel, nullptr);
     EXPECT_EQ(rel->state, leases::lease_state::released);
     EXPECT_EQ(svc_->store().find_by_ipv4(addr), nullptr);
+}
+
+TEST_F(DhcpService, BindingsPublishASnapshotWithTheirVm) {
+    // The gateway's side: publish() builds from runtime_vms() and reports the token.
+    std::vector<std::vector<runtime_vm>> published;
+    std::vector<std::shared_ptr<int>> snapshots;  // what the "workers" still hold
+    std::set<uint32_t> busy;
+    svc_->set_data_plane(
+        [&] {
+            published.push_back(svc_->runtime_vms());
+            snapshots.push_back(std::make_shared<int>(0));
+            svc_->published(snapshots.back());
+        },
+        [&](uint32_t slot) { return busy.contains(slot); });
+    const reply ack = dora(k_guest, 0x2222);
+    ASSERT_EQ(ack.m.type(), ctl::dhcp::message_type::ack);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (published.empty() && std::chrono::steady_clock::now() < deadline) {
+        io_.restart();
+        io_.poll();
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ASSERT_FALSE(published.empty()) << "no snapshot was published for the new binding";
+    ASSERT_EQ(published.back().size(), 1u);
+    EXPECT_TRUE(published.back()[0].admitted);
+    EXPECT_EQ(published.back()[0].ipv4, ack.m.h.yiaddr);
+    EXPECT_FALSE(svc_->admissions().dirty());
+
+    // Released, with a session left and the old snapshot still held: another client
+    // gets a new slot, not the released one.
+    ip4_t a;
+    for (int i = 0; i < 4; ++i) a[i] = static_cast<uint8_t>(ack.m.h.yiaddr >> (24 - 8 * i));
+    send(k_guest, 7, {{54, ipv(k_server)}}, 0x2223, a, a, k_server);
+    busy.insert(0);
+    const reply other = dora(k_guest2, 0x2224);
+    ASSERT_EQ(other.m.type(), ctl::dhcp::message_type::ack);
+    EXPECT_EQ(svc_->admissions().slot_of(k_guest2, other.m.h.yiaddr), 1u);
+    svc_->set_data_plane({}, {});  // the hooks' captures end with this test body
 }
 
 TEST_F(DhcpService, ExpiredLeaseNoLongerAdmitsItsVm) {
