@@ -1113,6 +1113,7 @@ struct forward_meta {
 
 struct nat_meta {
     int line = 0;
+    int max_vms_line = 0;             ///< where max_vms is written (0: left out)
     bool public_ok = false;           ///< at least one public address, every one valid
     bool range_ok = true;
     std::string range_key = "nat.port_range";
@@ -1222,8 +1223,8 @@ void parse_forward(loader& l, const toml::table& t, const std::string& path, con
 void parse_nat(loader& l, const toml::table& t, config& c, const meta& m, nat_meta& nm) {
     nat_config& n = c.nat;
     table_reader r(l, t, "nat",
-                   {"public_addresses", "port_range", "filtering", "max_sessions", "sessions_per_vm", "anti_spoofing",
-                    "log_file", "timeouts", "port_blocks", "proxy", "forwards"});
+                   {"public_addresses", "port_range", "filtering", "max_sessions", "sessions_per_vm", "max_vms",
+                    "anti_spoofing", "log_file", "timeouts", "port_blocks", "proxy", "forwards"});
     n.enabled = true;
     nm.line = r.line();
 
@@ -1285,6 +1286,8 @@ void parse_nat(loader& l, const toml::table& t, config& c, const meta& m, nat_me
     }
     r.u32("max_sessions", n.max_sessions, 1024, k_max_sessions);
     r.u32("sessions_per_vm", n.sessions_per_vm, 0, k_max_sessions);
+    // A dedicated VM's index shares a 32-bit lookup value with 8 flag bits (nat44_policy).
+    if (r.u32("max_vms", n.max_vms, 1, 1u << 24)) nm.max_vms_line = r.line_of_key("max_vms");
     r.boolean("anti_spoofing", n.anti_spoofing);
     r.string("log_file", n.log_file, true);
 
@@ -1679,7 +1682,7 @@ std::optional<std::pair<uint32_t, uint32_t>> want_pool_range(loader& l, const to
 void parse_dhcp_network(loader& l, const toml::table& t, const std::string& path, const config& c, const meta& m,
                         dhcp_network_config& d) {
     table_reader r(l, t, path,
-                   {"port", "pool", "lease_time_s", "routers", "dns", "domain", "mtu", "classless_routes"});
+                   {"port", "pool", "lease_time_s", "routers", "dns", "domain", "mtu", "classless_routes", "ipv6_prefix"});
     d.line = r.line();
 
     // The port: a vm port with an IPv4 address.
@@ -1816,6 +1819,16 @@ void parse_dhcp_network(loader& l, const toml::table& t, const std::string& path
             }
             if (ok) d.classless_routes.push_back(route);
         });
+    }
+    if (const auto* n = r.get("ipv6_prefix")) {
+        if (const auto p = parse_network_prefix(l, *n, r.key("ipv6_prefix"), true)) {
+            if (p->length != 64) {
+                l.fail(r.key("ipv6_prefix"), line_of(*n),
+                       "must be a /64 (each VM gets one /128 of it), got " + to_string(*p));
+            } else {
+                d.ipv6_prefix = *p;
+            }
+        }
     }
 }
 
@@ -2414,6 +2427,11 @@ void load_document(loader& l, const toml::table& root, config& c) {
     if (const auto* t = section("probes")) {
         probes_line = r.line_of_key("probes");
         parse_probes(l, *t, c.probes);
+    }
+    if (c.nat.enabled && c.vms.size() > c.nat.max_vms) {
+        l.fail("nat.max_vms", nm.max_vms_line != 0 ? nm.max_vms_line : nm.line,
+               std::to_string(c.nat.max_vms) + " is below the " + std::to_string(c.vms.size()) +
+                   " [[vms]] entries; it counts them and the VMs admitted at runtime");
     }
 
     validate_ports(l, c, m);

@@ -166,6 +166,9 @@ struct nat_config {
     nat_filtering filtering = nat_filtering::endpoint_independent;
     uint32_t max_sessions = 262144;    ///< per worker: flow table size, fixed memory
     uint32_t sessions_per_vm = 16384;  ///< per VM (all workers together); 0 = unlimited
+    /// VMs the NAT can hold: the [[vms]] plus those admitted at runtime (DHCP leases,
+    /// API allocations). Per-worker per-VM state is sized to this at start-up.
+    uint32_t max_vms = 65536;
     bool anti_spoofing = true;         ///< VM ports accept IPv4 only from [[vms]] bindings
     std::string log_file;              ///< mapping log (session create/delete); empty = off
     nat_timeouts_config timeouts;
@@ -212,6 +215,9 @@ struct dhcp_network_config {
     std::string domain;
     uint32_t mtu = 0;                  ///< 0: the port's MTU
     std::vector<dhcp_route_config> classless_routes;
+    /// The /64 the API's allocations take each VM's dedicated IPv6 /128 from; none:
+    /// allocations get no IPv6.
+    std::optional<ip_prefix> ipv6_prefix;
     int line = 0;
     friend bool operator==(const dhcp_network_config&, const dhcp_network_config&) = default;
 };

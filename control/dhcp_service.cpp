@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <cinttypes>
 #include <cstdio>
@@ -99,6 +100,9 @@ dhcp_service::dhcp_service(const cfg::config& config, boost::asio::io_context& i
                            log_fn log)
     : io_(io), port_mac_(std::move(port_mac)), send_(std::move(send)), log_(std::move(log)) {
     dhcp_plan plan = plan_dhcp(config);
+    for (const auto& b : plan.networks) {
+        for (const auto& r : b.ranges) pool_ranges_[b.id].emplace_back(r.first, r.last);
+    }
 
     leases::store_options o;
     std::weak_ptr<int> alive = alive_;
@@ -120,10 +124,39 @@ dhcp_service::dhcp_service(const cfg::config& config, boost::asio::io_context& i
     std::vector<std::string> problems;
     book_ = std::make_unique<leases::store_lease_book>(*store_, plan.networks, clock_s(), &problems);
     for (const auto& p : problems) this->log("dhcp: lease store: " + p);
+    problems.clear();
+    allocations_ = std::make_unique<allocations>(*store_, *book_, config, plan.server.networks, &problems);
     server_ = std::make_unique<dhcp::server>(std::move(plan.server), *book_);
 
-    for (const cfg::vm_config& vm : config.vms) vms_.emplace(vm.mac, std::pair{vm.name, v4(vm.ipv4)});
-    anti_spoofing_ = config.nat.enabled && config.nat.anti_spoofing && !config.vms.empty();
+    for (const cfg::vm_config& vm : config.vms) {
+        if (vm.ipv4.v6) continue;
+        static_pairs_.emplace(vm.mac, v4(vm.ipv4));
+        static_ips_.insert(v4(vm.ipv4));
+    }
+    nat_ = config.nat.enabled;
+    admissions_ = vm_admissions(
+        nat_ ? std::max<uint32_t>(config.nat.max_vms, static_cast<uint32_t>(config.vms.size())) -
+                   static_cast<uint32_t>(config.vms.size())
+             : 0);
+    // What the store says is bound (and allocated) is admitted again (one summary line).
+    const uint64_t now = clock_s();
+    restoring_ = true;
+    for (const auto& [key, l] : store_->leases()) {
+        if (leases::store_lease_book::is_placement_key(key)) {
+            admit(admitted_by_allocation, l.mac, l.ipv4, key, 0);
+            if (l.state == leases::lease_state::bound && (l.expires_s == 0 || uint64_t(l.expires_s) > now)) {
+                admit(admitted_by_lease, l.mac, l.ipv4, key, uint64_t(l.expires_s));
+            }
+        } else if (key.starts_with("b:") && l.state == leases::lease_state::bound &&
+                   (l.expires_s == 0 || uint64_t(l.expires_s) > now)) {
+            admit(admitted_by_lease, l.mac, l.ipv4, "dhcp-" + mac_text(l.mac), uint64_t(l.expires_s));
+        }
+    }
+    restoring_ = false;
+    if (not_admitted_) {
+        this->log("dhcp: warning: " + std::to_string(not_admitted_) + " bindings are not admitted to the data plane: " +
+                  "nat.max_vms (" + std::to_string(config.nat.max_vms) + ") is too small");
+    }
 
     uint64_t bound = 0;
     for (const auto& [key, l] : store_->leases()) bound += l.state == leases::lease_state::bound;
@@ -132,9 +165,13 @@ dhcp_service::dhcp_service(const cfg::config& config, boost::asio::io_context& i
                   std::to_string(*n.port) + " as " + ip_text(n.server_address) + ", " +
                   std::to_string(book_->available(n.id)) + " pool addresses free");
     }
+    for (const auto& p : problems) this->log("dhcp: lease store: " + p);
     this->log("dhcp: lease store in " + config.dhcp.state_dir + ": " + std::to_string(store_->leases().size()) +
               " records (" + std::to_string(bound) + " bindings) replayed" +
-              (rep.truncated_bytes ? ", torn tail of " + std::to_string(rep.truncated_bytes) + " bytes cut" : ""));
+              (rep.truncated_bytes ? ", torn tail of " + std::to_string(rep.truncated_bytes) + " bytes cut" : "") +
+              "; " + std::to_string(allocations_->count()) + " allocations, " +
+              std::to_string(admissions_.admitted()) + " VMs admitted to the data plane");
+    schedule_commit();  // a new IPv6 allocator key, if one was made
 }
 
 dhcp_service::~dhcp_service() = default;
@@ -176,6 +213,7 @@ void dhcp_service::on_frame(uint16_t port, std::span<const uint8_t> frame, uint6
 void dhcp_service::on_tick(uint64_t now_s) {
     book_->expire(now_s);
     schedule_commit();  // expired quarantine records are erased
+    if (admissions_.expire_leases(now_s) > 0) schedule_publish();
 }
 
 void dhcp_service::schedule_commit() {
@@ -192,7 +230,28 @@ void dhcp_service::schedule_commit() {
     });
 }
 
+void dhcp_service::when_durable(leases::ticket t, std::function<void(std::error_code)> done) {
+    if (store_failure_) {
+        done(store_failure_);
+    } else if (t == 0 || store_->is_durable(t)) {
+        done({});
+    } else {
+        durable_waiters_.emplace(t, std::move(done));
+        schedule_commit();
+    }
+}
+
 void dhcp_service::on_durable(leases::ticket d, std::error_code ec) {
+    if (ec) store_failure_ = ec;
+    // API replies waiting for the disk (allocations).
+    while (!durable_waiters_.empty()) {
+        const auto it = durable_waiters_.begin();
+        const bool ok = it->first <= d;
+        if (!ok && !ec) break;
+        auto done = std::move(it->second);
+        durable_waiters_.erase(it);
+        done(ok ? std::error_code{} : ec);
+    }
     actions_.clear();
     if (ec) {
         log("dhcp: lease store failed (" + ec.message() + "): nothing after ticket " + std::to_string(d) +
@@ -240,17 +299,118 @@ void dhcp_service::note_binding(const dhcp::lease_action& a) {
     }
     line += ")";
     log(line);
-    if (a.kind != dhcp::lease_action::bound || !anti_spoofing_) return;
-    // NAT's anti-spoofing admits the (MAC, IPv4) pairs of [[vms]] only: its per-VM state
-    // is sized at startup. A binding elsewhere gets an address but no forwarding yet.
-    const auto vm = vms_.find(l.mac);
-    if (vm == vms_.end()) {
-        log("dhcp: warning: " + mac_text(l.mac) + " is not a [[vms]] entry: " + ip_text(l.address) +
-            " is leased, but nat.anti_spoofing drops its traffic (dynamic clients are not admitted yet)");
-    } else if (vm->second.second != l.address) {
-        log("dhcp: warning: " + vm->second.first + " (" + mac_text(l.mac) + ") got " + ip_text(l.address) +
-            ", not its [[vms]] address " + ip_text(vm->second.second) + ": nat.anti_spoofing drops its traffic");
+    if (a.kind == dhcp::lease_action::bound) {
+        const leases::lease* placed = store_->find_by_ipv4(l.address);
+        const std::string name = placed && leases::store_lease_book::is_placement_key(placed->vps_id)
+                                     ? placed->vps_id
+                                     : "dhcp-" + mac_text(l.mac);
+        admit(admitted_by_lease, l.mac, l.address, name, l.expires_s == dhcp::k_infinite ? 0 : l.expires_s);
+    } else {
+        withdraw(admitted_by_lease, l.mac, l.address);
     }
+}
+
+void dhcp_service::admit(uint8_t reason, const dp::mac_bytes& mac, uint32_t ipv4, std::string_view name,
+                         uint64_t expires_s) {
+    if (!nat_ || static_pairs_.contains({mac, ipv4})) return;  // [[vms]]: admitted by the config
+    if (static_ips_.contains(ipv4)) {
+        log("dhcp: warning: " + ip_text(ipv4) + " is a [[vms]] address; not admitted for " + mac_text(mac));
+        return;
+    }
+    switch (admissions_.admit(reason, mac, ipv4, name, expires_s)) {
+    case vm_admissions::result::admitted:
+        if (restoring_) break;
+        log("dhcp: " + ip_text(ipv4) + " (" + mac_text(mac) + ", " + std::string(name) +
+            ") admitted to the data plane (NAT slot " + std::to_string(*admissions_.slot_of(mac, ipv4)) + ")");
+        schedule_publish();
+        break;
+    case vm_admissions::result::unchanged: break;
+    case vm_admissions::result::full:
+        ++not_admitted_;
+        if (restoring_) break;
+        log("dhcp: warning: " + ip_text(ipv4) + " (" + mac_text(mac) + ") is not admitted to the data plane: " +
+            std::to_string(admissions_.capacity()) + " runtime VMs (nat.max_vms) are in use or still have sessions");
+        break;
+    }
+}
+
+void dhcp_service::withdraw(uint8_t reason, const dp::mac_bytes& mac, uint32_t ipv4) {
+    if (!nat_) return;
+    const bool was = admissions_.slot_of(mac, ipv4).has_value();
+    if (admissions_.withdraw(reason, mac, ipv4) && was && !admissions_.slot_of(mac, ipv4)) {
+        log("dhcp: " + ip_text(ipv4) + " (" + mac_text(mac) + ") no longer admitted to the data plane");
+        schedule_publish();
+    }
+}
+
+void dhcp_service::schedule_publish() {
+    // One snapshot for everything changed meanwhile, however many bindings that is: at
+    // the next turn, or k_publish_gap after the previous snapshot (a rebuild costs time
+    // in proportion to the VMs and routes).
+    if (publish_posted_ || !publish_) return;
+    publish_posted_ = true;
+    publish_timer_.expires_at(std::max(std::chrono::steady_clock::now(), last_publish_ + k_publish_gap));
+    std::weak_ptr<int> alive = alive_;
+    publish_timer_.async_wait([this, alive](boost::system::error_code ec) {
+        if (ec || !alive.lock()) return;  // cancelled: the service is gone
+        publish_posted_ = false;
+        last_publish_ = std::chrono::steady_clock::now();
+        if (admissions_.dirty() && publish_) publish_();
+    });
+}
+
+void dhcp_service::set_data_plane(std::function<void()> publish, vm_admissions::busy_fn busy) {
+    publish_ = std::move(publish);
+    admissions_.set_busy(std::move(busy));
+}
+
+std::vector<runtime_vm> dhcp_service::runtime_vms() const {
+    std::vector<runtime_vm> out;
+    out.reserve(admissions_.slots().size());
+    for (const auto& s : admissions_.slots()) out.push_back({s.name, s.mac, s.ipv4, s.reasons != 0});
+    return out;
+}
+
+void dhcp_service::published(const std::shared_ptr<const void>& token) { admissions_.published(token); }
+
+std::vector<metrics::pool_stats> dhcp_service::pool_stats() const {
+    std::vector<metrics::pool_stats> out;
+    for (const auto& n : allocations_->networks()) {
+        metrics::pool_stats p;
+        p.network = ip_text(n.subnet) + "/" + std::to_string(n.prefix_len);
+        p.port = n.port;
+        for (const auto& [first, last] : pool_ranges_.at(n.id)) p.ranges.push_back(ip_text(first) + "-" + ip_text(last));
+        if (const pools::ipv4_pool_set* set = book_->pool(n.id)) {
+            p.total = set->total();
+            p.used = set->used();
+            p.quarantined = set->quarantined();
+            p.available = set->available();
+        }
+        out.push_back(std::move(p));
+    }
+    return out;
+}
+
+allocations::outcome dhcp_service::create_allocation(std::string_view vps_id, std::string_view organization_id,
+                                                     const dp::mac_bytes& mac, std::string_view network,
+                                                     uint64_t now_s) {
+    allocations::outcome o = allocations_->create(vps_id, organization_id, mac, network, now_s);
+    if (o.error == allocations::errc::ok && o.created) {
+        log("dhcp: allocation " + std::string(vps_id) + ": " + ip_text(o.record->ipv4) + " for " + mac_text(mac));
+        admit(admitted_by_allocation, mac, o.record->ipv4, vps_id, 0);
+    }
+    schedule_commit();
+    return o;
+}
+
+allocations::outcome dhcp_service::remove_allocation(std::string_view vps_id) {
+    allocations::outcome o = allocations_->remove(vps_id);
+    if (o.error == allocations::errc::ok) {
+        log("dhcp: allocation " + std::string(vps_id) + " deleted: " + ip_text(o.record->ipv4) + " is free");
+        withdraw(admitted_by_allocation | admitted_by_lease, o.record->mac, o.record->ipv4);
+    }
+    schedule_commit();
+    return o;
 }
 
 }  // namespace eg::ctl

@@ -12,11 +12,19 @@
 // group-commits everything appended during one io_context turn (one request_commit per
 // turn) and reports durability from its sync thread; the report is posted back here.
 //
+// Bindings feed the data plane: every (MAC, IPv4) a lease binds, or an allocation
+// made through the admin API places (control/allocations), is admitted by NAT44's
+// anti-spoofing at once (control/vm_admissions: a new snapshot is published from the
+// control thread at its next turn, at most every k_publish_gap) and leaves when the
+// lease is released or runs out, or the allocation is deleted.
+//
 // Owner: the control thread (the io_context's thread). Times are Unix seconds (the
 // lease clock the store persists).
 #include <utility>  // before asio: Boost 1.74 uses std::exchange without including it
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -26,8 +34,14 @@
 #include <string_view>
 #include <vector>
 
+#include <set>
+
 #include "config/config.hpp"
+#include "control/allocations.hpp"
 #include "control/dhcp/server.hpp"
+#include "control/metrics/gateway_stats.hpp"
+#include "control/snapshot_builder.hpp"
+#include "control/vm_admissions.hpp"
 #include "control/leases/lease_store.hpp"
 #include "control/leases/store_lease_book.hpp"
 #include "dataplane/packet.hpp"
@@ -71,12 +85,47 @@ public:
     /// The lease clock: Unix time in seconds.
     static uint64_t clock_s();
 
+    // --- the data plane's runtime VMs ------------------------------------------------
+    /// `publish` builds and publishes a snapshot with runtime_vms() (the gateway's
+    /// publish_snapshot, which then calls published()); it is called after bindings
+    /// changed, at most once every k_publish_gap. `busy(slot)`: a worker still has
+    /// sessions of that runtime slot (nat44_state::vm_sessions_live).
+    void set_data_plane(std::function<void()> publish, vm_admissions::busy_fn busy);
+    /// The runtime VMs by slot, for build_snapshot.
+    std::vector<runtime_vm> runtime_vms() const;
+    /// A snapshot built from runtime_vms() is current; `token` is its nat.retire_token.
+    void published(const std::shared_ptr<const void>& token);
+    const vm_admissions& admissions() const { return admissions_; }
+    /// Per DHCP network: its pool's size and use (GET /v1/stats).
+    std::vector<metrics::pool_stats> pool_stats() const;
+    size_t static_vms() const { return static_pairs_.size(); }
+
+    // --- API allocations (control/allocations) ----------------------------------------
+    const allocations& allocs() const { return *allocations_; }
+    /// Creates (or finds) the allocation and admits its (MAC, IPv4) to the data plane.
+    allocations::outcome create_allocation(std::string_view vps_id, std::string_view organization_id,
+                                           const dp::mac_bytes& mac, std::string_view network, uint64_t now_s);
+    /// Removes the allocation: its address goes back to the pool and its (MAC, IPv4)
+    /// is no longer admitted (its DHCP binding was the allocation's record).
+    allocations::outcome remove_allocation(std::string_view vps_id);
+    /// Calls `done` once ticket `t` is durable (with no error), or with the store's
+    /// error when it failed first. At once (synchronously) when it already is.
+    void when_durable(leases::ticket t, std::function<void(std::error_code)> done);
+
 private:
     void handle(std::vector<dhcp::action>& actions);
     void on_durable(leases::ticket d, std::error_code ec);
     void schedule_commit();
     void note_binding(const dhcp::lease_action& a);
     void log(std::string_view line) const;
+    /// Admits (mac, ipv4) for `reason` unless it is a [[vms]] pair; logs the outcome.
+    void admit(uint8_t reason, const dp::mac_bytes& mac, uint32_t ipv4, std::string_view name, uint64_t expires_s);
+    void withdraw(uint8_t reason, const dp::mac_bytes& mac, uint32_t ipv4);
+    /// Schedules one publish when the admissions changed: at the next turn of the
+    /// io_context, or k_publish_gap after the previous one (a storm of new clients
+    /// rebuilds the snapshot at most that often).
+    void schedule_publish();
+    static constexpr std::chrono::milliseconds k_publish_gap{10};
 
     boost::asio::io_context& io_;
     mac_fn port_mac_;
@@ -86,9 +135,21 @@ private:
     std::unique_ptr<leases::lease_store> store_;
     std::unique_ptr<leases::store_lease_book> book_;
     std::unique_ptr<dhcp::server> server_;
-    /// [[vms]] by MAC: name and address, for the anti-spoofing notes on bindings.
-    std::map<dp::mac_bytes, std::pair<std::string, uint32_t>> vms_;
-    bool anti_spoofing_ = false;
+    std::unique_ptr<allocations> allocations_;
+    /// [[vms]] (MAC, IPv4) pairs and addresses: admitted by the config already.
+    std::set<std::pair<dp::mac_bytes, uint32_t>> static_pairs_;
+    std::set<uint32_t> static_ips_;
+    bool nat_ = false;  ///< NAT44 is on: bindings are admitted to its VM table
+    vm_admissions admissions_{0};
+    std::function<void()> publish_;
+    bool publish_posted_ = false;
+    boost::asio::steady_timer publish_timer_{io_};
+    std::chrono::steady_clock::time_point last_publish_{};
+    bool restoring_ = false;     ///< replaying the store at start-up: no line per VM
+    uint64_t not_admitted_ = 0;  ///< bindings refused for want of a runtime slot
+    std::multimap<leases::ticket, std::function<void(std::error_code)>> durable_waiters_;
+    std::error_code store_failure_;
+    std::map<uint32_t, std::vector<std::pair<uint32_t, uint32_t>>> pool_ranges_;  ///< network -> configured ranges
     bool commit_posted_ = false;
     uint64_t requested_ = 0;  ///< last ticket handed to request_commit()
     std::vector<dhcp::action> actions_;

@@ -15,6 +15,7 @@
 #include "control/api/v1_endpoints.hpp"
 #include "control/api/v1_wireguard.hpp"
 #include "control/api/v1_proxy_ports.hpp"
+#include "control/api/v1_allocations.hpp"
 #include "control/snapshot_builder.hpp"
 #include "dataplane/io/buffer_pool.hpp"
 #include "dataplane/io/memory/memory_port.hpp"
@@ -143,6 +144,18 @@ gateway::gateway(cfg::config config)
         for (uint32_t w = 0; w < workers_count_; ++w) {
             nat_states_.push_back(std::make_unique<dp::nat44_state>(policy, w, config_.nat.max_sessions));
         }
+    }
+    if (dhcp_) {
+        // Leases and allocations admit VMs to the data plane at runtime: a new snapshot
+        // each time; a slot is reused only once no worker has sessions of it left.
+        const size_t static_vms = config_.vms.size();
+        dhcp_->set_data_plane([this] { publish_snapshot(); },
+                              [this, static_vms](uint32_t slot) {
+                                  return std::any_of(nat_states_.begin(), nat_states_.end(), [&](const auto& st) {
+                                      return st->vm_sessions_live(static_cast<uint32_t>(static_vms + slot)) != 0;
+                                  });
+                              });
+        publish_snapshot();  // with the bindings the lease store replayed
     }
     for (uint32_t w = 0; w < workers_count_; ++w) {
         dp::worker_options o;
@@ -375,14 +388,20 @@ void gateway::publish_snapshot() {
     for (const auto& m : port_macs_) {
         info.push_back({m});
     }
-    auto next = build_snapshot(config_, info, host_kernel_mac_, ++generation_);
+    // VMs admitted at runtime (DHCP leases, API allocations) ride along; the DHCP
+    // service learns which snapshot has them (slot reuse waits for its retirement).
+    std::vector<runtime_vm> runtime;
+    if (dhcp_) runtime = dhcp_->runtime_vms();
+    auto next = build_snapshot(config_, info, host_kernel_mac_, ++generation_, runtime);
     if (proxy_ports_) {
         proxy_ports_->apply(next->nat);  // runtime proxy-port assignments over the config's
     }
     if (wg_) {
         wg_->contribute(*next);  // tunnels, peers and their allowed IPs as routes
     }
+    const std::shared_ptr<const void> token = next->nat.retire_token;
     snapshots_.publish(std::move(next));
+    if (dhcp_) dhcp_->published(token);
 }
 
 void gateway::originate(std::span<const uint8_t> frame) {
@@ -776,6 +795,13 @@ metrics::gateway_stats gateway::stats() {
     if (prober_) {
         s.probes = prober_->status();
     }
+    s.vms_configured = config_.vms.size();
+    s.vm_capacity = config_.nat.enabled ? std::max<uint64_t>(config_.nat.max_vms, config_.vms.size()) : 0;
+    if (dhcp_) {
+        s.pools = dhcp_->pool_stats();
+        s.vms_runtime = dhcp_->admissions().admitted();
+        s.allocations = dhcp_->allocs().count();
+    }
     return s;
 }
 
@@ -870,6 +896,7 @@ void gateway::start_control_services() {
             }
             api::add_v1_proxy_port_endpoints(routes, std::move(pp));
         }
+        api::add_v1_allocation_endpoints(routes, dhcp_.get());
         api::server_options o;
         o.listen = endpoint(config_.api.listen);
         o.secret = config_.api.secret;

@@ -20,11 +20,13 @@ dp::ipv6_bytes mask_v6(const std::array<uint8_t, 16>& a, uint8_t len) {
     return out;
 }
 
-dp::nat44_policy build_nat_policy(const cfg::config& config) {
+dp::nat44_policy build_nat_policy(const cfg::config& config, std::span<const runtime_vm> runtime) {
     dp::nat44_policy n;
     const cfg::nat_config& nc = config.nat;
     n.enabled = nc.enabled;
-    n.anti_spoofing = nc.anti_spoofing && !config.vms.empty();
+    // With DHCP, leases admit VMs at runtime: anti-spoofing applies even before any is.
+    n.anti_spoofing = nc.anti_spoofing && (!config.vms.empty() || config.dhcp.enabled);
+    n.vm_capacity = std::max<uint32_t>(nc.max_vms, static_cast<uint32_t>(config.vms.size()));
     n.endpoint_independent_filtering = nc.filtering == cfg::nat_filtering::endpoint_independent;
     n.log_sessions = !nc.log_file.empty();
     n.workers = std::max<uint32_t>(config.workers.count, 1);
@@ -51,6 +53,17 @@ dp::nat44_policy build_nat_policy(const cfg::config& config) {
     n.timeouts.seconds[uint8_t(dp::timeout_class::tcp_transitory)] = nc.timeouts.tcp_transitory_s;
     n.timeouts.seconds[uint8_t(dp::timeout_class::udp)] = nc.timeouts.udp_s;
     n.timeouts.seconds[uint8_t(dp::timeout_class::icmp)] = nc.timeouts.icmp_s;
+    const auto paired_pool = [&](dp::nat_vm& vm) {
+        if (!n.public_addrs.empty()) {
+            // Paired pooling (RFC 4787 REQ-2): a VM always leaves from the same address.
+            vm.pool_index = static_cast<uint32_t>((uint64_t{vm.addr} * 0x9e3779b1u >> 16) % n.public_addrs.size());
+            vm.public_addr = n.public_addrs[vm.pool_index];
+        }
+    };
+    const auto quota = [&](uint32_t limit) {
+        // The quota is per VM; each worker enforces its share.
+        return limit == 0 ? 0 : (limit + n.workers - 1) / n.workers;
+    };
     for (const cfg::vm_config& vc : config.vms) {
         dp::nat_vm vm;
         vm.name = vc.name;
@@ -62,11 +75,7 @@ dp::nat44_policy build_nat_policy(const cfg::config& config) {
         case cfg::egress_policy::port_block: vm.egress = dp::nat_egress::port_block; break;
         case cfg::egress_policy::proxy: vm.egress = dp::nat_egress::proxy; break;
         }
-        if (!n.public_addrs.empty()) {
-            // Paired pooling (RFC 4787 REQ-2): a VM always leaves from the same address.
-            vm.pool_index = static_cast<uint32_t>((uint64_t{vm.addr} * 0x9e3779b1u >> 16) % n.public_addrs.size());
-            vm.public_addr = n.public_addrs[vm.pool_index];
-        }
+        paired_pool(vm);
         if (vm.egress == dp::nat_egress::dedicated && vc.public_address) {
             vm.public_addr = v4_host_order(*vc.public_address);
         }
@@ -78,11 +87,23 @@ dp::nat44_policy build_nat_policy(const cfg::config& config) {
         }
         vm.proxy_port = vc.proxy_port;
         vm.proxy_force = vc.proxy_force;
-        // The quota is per VM; each worker enforces its share.
-        const uint32_t limit = vc.max_sessions != 0 ? vc.max_sessions : nc.sessions_per_vm;
-        vm.max_sessions = limit == 0 ? 0 : (limit + n.workers - 1) / n.workers;
+        vm.max_sessions = quota(vc.max_sessions != 0 ? vc.max_sessions : nc.sessions_per_vm);
         n.vms.push_back(std::move(vm));
     }
+    // Runtime VMs by slot, after the [[vms]]; a slot keeps its index for its VM's life.
+    for (const runtime_vm& rv : runtime) {
+        if (!nc.enabled || n.vms.size() >= n.vm_capacity) break;
+        dp::nat_vm vm;
+        vm.name = rv.name;
+        vm.addr = rv.ipv4;
+        std::copy(rv.mac.begin(), rv.mac.end(), vm.mac);
+        vm.egress = dp::nat_egress::masquerade;
+        paired_pool(vm);
+        vm.max_sessions = quota(nc.sessions_per_vm);
+        vm.admitted = rv.admitted;
+        n.vms.push_back(std::move(vm));
+    }
+    n.retire_token = std::make_shared<int>(0);
     for (const cfg::nat_forward_config& fc : nc.forwards) {
         dp::nat_forward f;
         f.proto = fc.protocol;
@@ -100,11 +121,12 @@ dp::nat44_policy build_nat_policy(const cfg::config& config) {
 }  // namespace
 
 std::unique_ptr<dp::snapshot> build_snapshot(const cfg::config& config, const std::vector<port_runtime_info>& ports,
-                                             const dp::mac_bytes& host_kernel_mac, uint64_t generation) {
+                                             const dp::mac_bytes& host_kernel_mac, uint64_t generation,
+                                             std::span<const runtime_vm> runtime) {
     auto s = std::make_unique<dp::snapshot>();
     s->generation = generation;
     s->icmp_errors_per_second = config.icmp.errors_per_second;
-    s->nat = build_nat_policy(config);
+    s->nat = build_nat_policy(config, runtime);
     s->next_hops.push_back(dp::next_hop{});  // index 0 = local delivery (k_nh_local)
 
     auto add_next_hop = [&](const dp::next_hop& nh) {

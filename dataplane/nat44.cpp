@@ -99,7 +99,7 @@ uint32_t add_session(nat44_state& st, const nat44_policy& pol, worker_context& w
     st.note_opened(inside);
     st.note_opened(outside);
     ++st.refs(mapping);
-    ++st.vm_sessions(vm_index);
+    st.vm_session_opened(vm_index);
     w.counters.nat_sessions_created.add();
     if (pol.log_sessions) {
         emit(st, w.counters, nat44_event::session_created, vm_index, w.now_s, inside, outside);
@@ -817,7 +817,7 @@ void nat44_expire(nat44_state& st, const nat44_policy& policy, worker_counters& 
     st.table().expire(now_s, k_max_work, [&](uint32_t, const session& r) {
         // Mappings are `held`: only sessions come due.
         if (r.owner_vm < policy.vms.size()) {
-            --st.vm_sessions(r.owner_vm);
+            st.vm_session_closed(r.owner_vm);
         }
         if (--st.refs(r.user) == 0) {
             dead[n_dead++] = r.user;

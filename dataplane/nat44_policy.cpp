@@ -16,6 +16,9 @@ void nat44_policy::index() {
         public_lookup.insert(addr, (old == flat_map::k_missing ? 0 : old) | bits);
     };
     for (uint32_t i = 0; i < vms.size(); ++i) {
+        if (!vms[i].admitted) {
+            continue;
+        }
         vm_by_addr.insert(vms[i].addr, i);
         if (vms[i].egress == nat_egress::dedicated) {
             mark(vms[i].public_addr, nat_public::dedicated | (i << 8));

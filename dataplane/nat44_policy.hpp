@@ -5,6 +5,7 @@
 // workers look it up per packet through flat_maps. Built by control/snapshot_builder
 // from the [nat] and [[vms]] config tables.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,9 @@ struct nat_vm {
     uint16_t proxy_port = 0;       ///< proxy: port on the upstream proxy host
     bool proxy_force = false;      ///< proxy: refuse every other egress (ICMP 3/13)
     uint32_t max_sessions = 0;     ///< per worker; 0 = unlimited
+    /// False for a runtime slot whose VM left (or was never there): kept for the
+    /// sessions it may still own, but not in vm_by_addr, so its traffic is not admitted.
+    bool admitted = true;
 
     /// Sessions (ports) are allocated per flow: everything but dedicated.
     bool stateful() const { return egress != nat_egress::dedicated; }
@@ -67,7 +71,20 @@ struct nat44_policy {
     uint16_t proxy_service_port = 0;
     uint32_t proxy_upstream = 0;
     flow_timeouts timeouts;
+    /// Indexed by a VM's stable slot: the [[vms]] first, then the VMs admitted at
+    /// runtime (DHCP leases, API allocations), whose slots outlive them: a slot that
+    /// is no longer admitted keeps its entry (not in vm_by_addr) while sessions of
+    /// its old VM may still exist, so their expiry finds the VM's port pool. Never
+    /// longer than vm_capacity.
     std::vector<nat_vm> vms;
+    /// Per-VM state each worker holds (nat44_state): vms.size() never exceeds it, and
+    /// it never changes while the gateway runs (it is fixed from [nat] max_vms).
+    uint32_t vm_capacity = 0;
+    /// Control-plane bookkeeping only (workers never touch it): released when this
+    /// policy's snapshot is freed, i.e. once no worker can hold it any more. The
+    /// control thread keeps weak references to learn when a VM that left is out of
+    /// every snapshot a worker may still use.
+    std::shared_ptr<const void> retire_token;
     std::vector<nat_forward> forwards;
 
     flat_map vm_by_addr;     ///< VM IPv4 -> index in vms

@@ -13,10 +13,14 @@ nat44_state::nat44_state(const nat44_policy& policy, uint32_t worker_id, uint32_
     : worker_id_(worker_id),
       table_(max_sessions, policy.timeouts),
       refs_(max_sessions, 0),
-      vm_sessions_(policy.vms.size(), 0),
-      warned_s_(policy.vms.size(), 0),
-      block_pool_base_(policy.vms.size(), k_no_pool),
+      vm_capacity_(std::max<uint32_t>(policy.vm_capacity, static_cast<uint32_t>(policy.vms.size()))),
+      vm_sessions_(new std::atomic<uint32_t>[vm_capacity_]),
+      warned_s_(vm_capacity_, 0),
+      block_pool_base_(vm_capacity_, k_no_pool),
       events_(k_event_ring_size) {
+    for (uint32_t v = 0; v < vm_capacity_; ++v) {
+        vm_sessions_[v].store(0, std::memory_order_relaxed);
+    }
     const uint32_t workers = std::max<uint32_t>(policy.workers, 1);
     const uint64_t seed = 0x9e3779b97f4a7c15ULL ^ (uint64_t{worker_id} << 32);
     for (size_t a = 0; a < policy.public_addrs.size(); ++a) {

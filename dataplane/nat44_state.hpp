@@ -21,6 +21,7 @@
 //            Timeout class `held`: erased when its last session goes (refs_).
 #include <immintrin.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -99,9 +100,11 @@ class nat44_state {
 public:
     static constexpr uint32_t k_event_ring_size = 65536;
 
-    /// Sizes everything from the policy at startup (cold; may throw std::bad_alloc).
-    /// The policy's VM list and addresses are fixed for this state's life: a snapshot
-    /// with other VMs or addresses needs a new state (restart); forwards may change.
+    /// Sizes everything from the policy at startup (cold; may throw std::bad_alloc):
+    /// per-VM state for policy.vm_capacity VMs (at least policy.vms.size()). Later
+    /// snapshots may add VMs up to that capacity (masquerade VMs admitted at runtime:
+    /// they use the pool-address ports, no state of their own) and forwards; the
+    /// public addresses, port blocks and the [[vms]] are fixed for this state's life.
     nat44_state(const nat44_policy& policy, uint32_t worker_id, uint32_t max_sessions);
 
     flow_table& table() { return table_; }
@@ -113,8 +116,21 @@ public:
     /// nullptr when this worker has none.
     nat_port_pool* pool_for(const nat_vm& vm, uint32_t vm_index, uint8_t proto);
 
-    uint32_t& vm_sessions(uint32_t vm) { return vm_sessions_[vm]; }
-    uint32_t vm_session_count(uint32_t vm) const { return vm_sessions_[vm]; }
+    /// Per-VM session counts. Written by the owning worker only (a relaxed load and
+    /// store: a plain add on x86, no locked instruction); the control thread reads
+    /// them (vm_sessions_live) to learn when a runtime VM slot is idle and reusable.
+    void vm_session_opened(uint32_t vm) {
+        vm_sessions_[vm].store(vm_sessions_[vm].load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
+    void vm_session_closed(uint32_t vm) {
+        vm_sessions_[vm].store(vm_sessions_[vm].load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    }
+    uint32_t vm_session_count(uint32_t vm) const { return vm_sessions_[vm].load(std::memory_order_relaxed); }
+    /// Any thread: the sessions VM `vm` has on this worker (0 beyond the capacity).
+    uint32_t vm_sessions_live(uint32_t vm) const {
+        return vm < vm_capacity_ ? vm_sessions_[vm].load(std::memory_order_relaxed) : 0;
+    }
+    uint32_t vm_capacity() const { return vm_capacity_; }
     uint32_t& refs(uint32_t id) { return refs_[id]; }
     nat44_fragment_table& fragments() { return fragments_; }
 
@@ -165,7 +181,8 @@ private:
     uint32_t worker_id_;
     flow_table table_;
     std::vector<uint32_t> refs_;          ///< per record id: sessions using a mapping
-    std::vector<uint32_t> vm_sessions_;   ///< per VM: live sessions on this worker
+    uint32_t vm_capacity_ = 0;
+    std::unique_ptr<std::atomic<uint32_t>[]> vm_sessions_;  ///< per VM: live sessions on this worker
     std::vector<uint32_t> warned_s_;      ///< per VM: last warning second + 1
     std::vector<std::unique_ptr<nat_port_pool>> pools_;  ///< [pool addr][proto], then [vm][proto] for blocks
     std::vector<uint32_t> block_pool_base_;              ///< per VM: index into pools_ or ~0

@@ -4,6 +4,7 @@
 // Handlers return errors they expect (bad input, not found, conflict) by throwing
 // api_error, which the router turns into that shape (DESIGN.md convention 5: the
 // control plane reports expected failures; nothing escapes to the connection).
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -19,6 +20,10 @@ struct response {
     /// document (GET /v1/info under load).
     std::string serialized;
     std::vector<std::pair<std::string, std::string>> headers;  ///< besides Content-Type etc.
+    /// Set by a handler whose answer must wait (a write that is acknowledged only once
+    /// the lease store has it on disk): the server sends nothing now and calls it with
+    /// a function that sends the final response, on the control thread, later.
+    std::function<void(std::function<void(struct response)>)> deferred;
 };
 
 /// An expected failure of a request: status 400/401/404/405/409/413/..., a stable

@@ -89,7 +89,17 @@ private:
             r.query = std::string(target.substr(q + 1));
         }
         r.body = std::move(parser_->get().body());
-        send(s_->routes.dispatch(r), version, keep_alive);
+        response res = s_->routes.dispatch(r);
+        if (res.deferred) {
+            // Answered later (e.g. once the lease store has fsynced): the session stays
+            // alive in the completion; nothing is read meanwhile.
+            auto later = std::move(res.deferred);
+            later([self = shared_from_this(), version, keep_alive](response final) {
+                self->send(std::move(final), version, keep_alive);
+            });
+            return;
+        }
+        send(std::move(res), version, keep_alive);
     }
 
     void send(response r, unsigned version, bool keep_alive) {

@@ -82,6 +82,16 @@ json stats_json(const metrics::gateway_stats& s) {
             {{"stage", dp::drop_stage(reason)}, {"reason", dp::drop_text(reason)}, {"packets", s.drops_by_reason[r]}});
         drops += s.drops_by_reason[r];
     }
+    json pools = json::array();
+    for (const auto& p : s.pools) {
+        pools.push_back({{"network", p.network},
+                         {"port", p.port},
+                         {"ranges", p.ranges},
+                         {"total", p.total},
+                         {"used", p.used},
+                         {"available", p.available},
+                         {"quarantined", p.quarantined}});
+    }
     return {{"rx_packets", rxp},
             {"rx_bytes", rxb},
             {"tx_packets", txp},
@@ -98,7 +108,15 @@ json stats_json(const metrics::gateway_stats& s) {
               {"translated_packets", s.nat_translated}}},
             {"neighbours", s.neighbours},
             {"ports", std::move(ports)},
-            {"uptime_s", s.uptime_ms / 1000}};
+            {"uptime_s", s.uptime_ms / 1000},
+            {"pools", std::move(pools)},
+            // ipv4_pool takes prefixes from /8 to /30: a /8 is the largest one pool can be.
+            {"largest_pool_possible", {{"prefix_len", 8}, {"addresses", uint64_t{1} << 24}}},
+            {"vms",
+             {{"configured", s.vms_configured},
+              {"runtime", s.vms_runtime},
+              {"capacity", s.vm_capacity},
+              {"allocations", s.allocations}}}};
 }
 
 json forwards_json(const cfg::config& c) {

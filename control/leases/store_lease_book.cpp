@@ -61,6 +61,32 @@ std::string store_lease_book::binding_key(uint32_t network, const client_key& cl
     return k;
 }
 
+bool store_lease_book::is_placement_key(std::string_view key) {
+    return !key.empty() && !key.starts_with(k_binding_prefix) && !key.starts_with(k_quarantine_prefix);
+}
+
+const lease* store_lease_book::placement_of(const net_state& n, const dp::mac_bytes& mac) const {
+    const auto p = n.placed_by_mac.find(mac);
+    return p == n.placed_by_mac.end() ? nullptr : store_.find_lease(p->second);
+}
+
+const lease* store_lease_book::placement_of_client(const net_state& n, const client_key& client) const {
+    const auto p = n.placed_client.find(client);
+    return p == n.placed_client.end() ? nullptr : store_.find_lease(p->second);
+}
+
+uint32_t store_lease_book::network_of(uint32_t address) const {
+    for (const auto& [id, n] : nets_) {
+        if (address - n.cfg.subnet < (uint64_t{1} << (32 - n.cfg.prefix_len))) return id;
+    }
+    return 0;
+}
+
+const pools::ipv4_pool_set* store_lease_book::pool(uint32_t network) const {
+    const net_state* n = net(network);
+    return n ? &n->pool : nullptr;
+}
+
 store_lease_book::store_lease_book(lease_store& store, const std::vector<book_network>& networks, uint64_t now_s,
                                    std::vector<std::string>* problems)
     : store_(store), clock_s_(now_s) {
@@ -100,7 +126,24 @@ store_lease_book::store_lease_book(lease_store& store, const std::vector<book_ne
             }
         }
     }
-    // Restore from the store: live quarantines first, then bindings.
+    // Restore from the store: placements (reserved like static reservations), live
+    // quarantines, then bindings.
+    for (const auto& [key, rec] : store_.leases()) {
+        if (!is_placement_key(key)) continue;
+        net_state* n = net(network_of(rec.ipv4));
+        if (!n) {
+            problem("allocation " + key + " (" + ip_text(rec.ipv4) + ") is in no network served; left in the store");
+            continue;
+        }
+        if (n->reserved.contains(rec.ipv4) || n->placed_by_mac.contains(rec.mac)) {
+            problem("allocation " + key + ": " + ip_text(rec.ipv4) + " or its MAC is reserved twice; the first keeps it");
+            continue;
+        }
+        n->placed_by_mac[rec.mac] = key;
+        if (!rec.client_id.empty()) n->placed_client[client_from_bytes(rec.client_id)] = key;
+        n->reserved[rec.ipv4] = in_ranges(*n, rec.ipv4);
+        if (n->reserved[rec.ipv4]) n->pool.reserve(rec.ipv4);
+    }
     for (const auto& [key, rec] : store_.leases()) {
         if (!key.starts_with(k_quarantine_prefix) || key.size() != k_quarantine_prefix.size() + 8) continue;
         net_state* n = net(get_u32(key, k_quarantine_prefix.size()));
@@ -149,6 +192,9 @@ bool store_lease_book::in_ranges(const net_state& n, uint32_t address) const {
 
 const lease* store_lease_book::binding_at(const net_state& n, uint32_t address) const {
     const lease* rec = store_.find_by_ipv4(address);
+    if (rec && rec->state == lease_state::bound && is_placement_key(rec->vps_id)) {
+        return n.placed_by_mac.contains(rec->mac) ? rec : nullptr;
+    }
     if (!rec || rec->state != lease_state::bound || !rec->vps_id.starts_with(k_binding_prefix) ||
         rec->vps_id.size() < k_binding_prefix.size() + 4 || get_u32(rec->vps_id, k_binding_prefix.size()) != n.cfg.id) {
         return nullptr;
@@ -163,7 +209,8 @@ dhcp::lease store_lease_book::to_dhcp(const net_state& n, const leases::lease& r
     l.client = client_from_bytes(rec.client_id);
     l.mac = rec.mac;
     l.expires_s = rec.expires_s == 0 ? dhcp::k_infinite : static_cast<uint64_t>(rec.expires_s);
-    if (rec.state == lease_state::released) {
+    if (rec.state == lease_state::released || rec.state == lease_state::static_lease) {
+        // (A placement nobody has bound yet is, to the server, an address with affinity.)
         l.state = dhcp::lease_state::released;
     } else {
         l.state = live(static_cast<uint64_t>(rec.expires_s), now_s) ? dhcp::lease_state::bound
@@ -197,9 +244,14 @@ std::optional<dhcp::lease> store_lease_book::find_by_client(uint32_t network, co
                          held_at->second.until_s};
         }
     }
-    const lease* rec = store_.find_lease(binding_key(network, client));
-    if (!rec || (rec->state != lease_state::bound && rec->state != lease_state::released)) return std::nullopt;
+    const lease* rec = placement_of_client(*n, client);
+    if (!rec) rec = store_.find_lease(binding_key(network, client));
+    if (!rec || (rec->state != lease_state::bound && rec->state != lease_state::released &&
+                 rec->state != lease_state::static_lease)) {
+        return std::nullopt;
+    }
     dhcp::lease l = to_dhcp(*n, *rec, now_s);
+    l.client = client;
     if (l.state != dhcp::lease_state::bound) {
         // Affinity only while nobody else has taken the address.
         const auto holder = find_by_address(network, l.address, now_s);
@@ -212,8 +264,9 @@ std::optional<uint32_t> store_lease_book::reserved_address(uint32_t network, con
     const net_state* n = net(network);
     if (!n) return std::nullopt;
     const auto r = n->cfg.reservations.find(mac);
-    if (r == n->cfg.reservations.end()) return std::nullopt;
-    return r->second;
+    if (r != n->cfg.reservations.end()) return r->second;
+    if (const lease* p = placement_of(*n, mac)) return p->ipv4;
+    return std::nullopt;
 }
 
 bool store_lease_book::hold(uint32_t network, uint32_t address, const client_key& client, const dp::mac_bytes& mac,
@@ -222,7 +275,9 @@ bool store_lease_book::hold(uint32_t network, uint32_t address, const client_key
     if (!n) return false;
     clock_s_ = std::max(clock_s_, now_s);
     const auto r = n->cfg.reservations.find(mac);
-    const bool reserved_for_mac = r != n->cfg.reservations.end() && r->second == address;
+    const lease* placed = placement_of(*n, mac);
+    const bool reserved_for_mac =
+        (r != n->cfg.reservations.end() && r->second == address) || (placed && placed->ipv4 == address);
     if (!reserved_for_mac && (n->reserved.contains(address) || !in_ranges(*n, address))) return false;
     if (const auto holder = find_by_address(network, address, now_s)) {
         if (holder->state == dhcp::lease_state::quarantined) return false;
@@ -328,6 +383,34 @@ dhcp::ticket store_lease_book::commit(const dhcp::lease& l) {
         last_error_ = "commit for unknown network " + ip_text(l.network);
         return k_never;
     }
+    if (const lease* placed = placement_of(*n, l.mac); placed && placed->ipv4 == l.address) {
+        // The VM the platform placed: its placement record is its binding. A binding the
+        // client had under its own key (a pool address before the allocation) ends.
+        leases::lease rec = *placed;
+        const std::string own_key = binding_key(l.network, l.client);
+        std::optional<uint32_t> previous;
+        if (const lease* old = store_.find_lease(own_key); old && old->state == lease_state::bound) {
+            previous = old->ipv4;
+            leases::lease r = *old;
+            r.state = lease_state::released;
+            put(r);
+        }
+        for (auto it = n->placed_client.begin(); it != n->placed_client.end();) {
+            it = it->second == rec.vps_id ? n->placed_client.erase(it) : std::next(it);
+        }
+        n->placed_client[l.client] = rec.vps_id;
+        rec.client_id = client_bytes(l.client);
+        rec.expires_s = l.expires_s == dhcp::k_infinite ? 0 : static_cast<int64_t>(l.expires_s);
+        rec.state = lease_state::bound;
+        const ticket t = put(rec);
+        if (const auto h = n->hold_of.find(l.client); h != n->hold_of.end()) {
+            const uint32_t other = h->second;
+            erase_hold(*n, other);
+            refresh(*n, other, clock_s_);
+        }
+        if (previous) refresh(*n, *previous, clock_s_);
+        return t;
+    }
     const std::string key = binding_key(l.network, l.client);
     retire_other_binding(*n, l.address, key);
     std::optional<uint32_t> previous;
@@ -361,8 +444,18 @@ dhcp::ticket store_lease_book::release(uint32_t network, uint32_t address, const
     if (const auto h = n->holds.find(address); h != n->holds.end() && h->second.client == client) {
         erase_hold(*n, address);
     }
-    const lease* rec = store_.find_lease(binding_key(network, client));
     ticket t = dhcp::k_no_ticket;
+    if (const lease* placed = placement_of_client(*n, client); placed && placed->ipv4 == address) {
+        // The placement stays (the platform ends it): only the DHCP binding ends.
+        if (placed->state == lease_state::bound) {
+            leases::lease r = *placed;
+            r.state = lease_state::static_lease;
+            r.expires_s = 0;
+            t = put(r);
+        }
+        return t;
+    }
+    const lease* rec = store_.find_lease(binding_key(network, client));
     if (rec && rec->ipv4 == address && rec->state == lease_state::bound) {
         leases::lease r = *rec;
         r.state = lease_state::released;
@@ -410,6 +503,93 @@ size_t store_lease_book::expire(uint64_t now_s) {
         if (was_used && n->pool.state(address) == pools::ipv4_pool::address_state::free) ++freed;
     }
     return freed;
+}
+
+store_lease_book::place_result store_lease_book::place(uint32_t network, std::string_view vps_id,
+                                                       std::string_view organization_id, const dp::mac_bytes& mac,
+                                                       const ipv6_bytes& ipv6, uint64_t now_s) {
+    place_result res;
+    net_state* n = net(network);
+    if (!n) {
+        res.error = place_error::unknown_network;
+        return res;
+    }
+    clock_s_ = std::max(clock_s_, now_s);
+    if (n->placed_by_mac.contains(mac) || n->cfg.reservations.contains(mac)) {
+        res.error = place_error::mac_in_use;
+        return res;
+    }
+    std::optional<uint32_t> a = n->pool.allocate();
+    if (!a) {
+        expire(now_s);  // holds and leases that ran out since the last tick are free too
+        a = n->pool.allocate();
+    }
+    if (!a) {
+        res.error = place_error::exhausted;
+        return res;
+    }
+    // A binding that ran out may still name the address in the store: it is over.
+    retire_other_binding(*n, *a, std::string(vps_id));
+    leases::lease rec;
+    rec.vps_id = std::string(vps_id);
+    rec.organization_id = std::string(organization_id);
+    rec.mac = mac;
+    rec.ipv4 = *a;
+    rec.ipv6 = ipv6;
+    rec.expires_s = 0;
+    rec.state = lease_state::static_lease;
+    const auto r = store_.put_lease(rec);
+    if (!r) {
+        n->pool.release(*a);
+        ++store_errors_;
+        res.error = place_error::store_failed;
+        res.detail = "lease store refused the allocation of " + ip_text(*a) + ": " + r.ec.message();
+        last_error_ = res.detail;
+        return res;
+    }
+    // allocate() took the pool bit: it stays taken, as a reservation's.
+    n->reserved[*a] = true;
+    n->placed_by_mac[mac] = rec.vps_id;
+    res.record = store_.find_lease(vps_id);
+    res.t = r.t;
+    return res;
+}
+
+void store_lease_book::forget_placement(net_state& n, const lease& rec) {
+    n.placed_by_mac.erase(rec.mac);
+    for (auto it = n.placed_client.begin(); it != n.placed_client.end();) {
+        it = it->second == rec.vps_id ? n.placed_client.erase(it) : std::next(it);
+    }
+}
+
+std::optional<dhcp::ticket> store_lease_book::unplace(std::string_view vps_id) {
+    if (!is_placement_key(vps_id)) return std::nullopt;
+    const lease* rec = store_.find_lease(vps_id);
+    if (!rec) return std::nullopt;
+    const uint32_t address = rec->ipv4;
+    net_state* n = net(network_of(address));
+    if (n) {
+        const auto p = n->placed_by_mac.find(rec->mac);
+        if (p != n->placed_by_mac.end() && p->second == vps_id) {
+            forget_placement(*n, *rec);
+            const auto r = n->reserved.find(address);
+            if (r != n->reserved.end()) {
+                if (r->second) n->pool.release(address);
+                n->reserved.erase(r);
+            }
+        }
+    }
+    const auto r = store_.erase_lease(vps_id);
+    if (!r) {
+        ++store_errors_;
+        last_error_ = "lease store refused to erase allocation " + std::string(vps_id) + ": " + r.ec.message();
+        return k_never;
+    }
+    if (n) {
+        erase_hold(*n, address);
+        refresh(*n, address, clock_s_);
+    }
+    return r.t;
 }
 
 uint64_t store_lease_book::available(uint32_t network) const {

@@ -13,8 +13,13 @@
 //    inside the ranges excluded from allocation. A bit is "in use" while an offer holds
 //    the address or an unexpired binding has it; expire() frees what ran out.
 //
-// Reservations by MAC are static (from [[vms]]); they are offered first and never
-// handed to anyone else. Owner: the control thread (as the store and the pools).
+// Reservations by MAC are static (from [[vms]]) or placed by the platform through the
+// admin API (place / unplace: an "allocation"). A placement is a lease record keyed by
+// the VM's vps_id (any key that is not a "b:" binding or "q:" quarantine key), state
+// static_lease while no DHCP client has bound it and bound (with the lease's end)
+// once the VM's client has: that record is also the client's DHCP binding, so the
+// address has one holder in the store. Both kinds are offered first and never handed
+// to anyone else. Owner: the control thread (as the store and the pools).
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -70,6 +75,31 @@ public:
 
     /// The store key of a client's binding in a network.
     static std::string binding_key(uint32_t network, const client_key& client);
+    /// True for a store key that names a placement (an API allocation), i.e. neither a
+    /// binding nor a quarantine key.
+    static bool is_placement_key(std::string_view key);
+
+    // --- placements (API allocations) ---------------------------------------------
+    enum class place_error { none, unknown_network, mac_in_use, exhausted, store_failed };
+    struct place_result {
+        place_error error = place_error::none;
+        const lease* record = nullptr;  ///< the stored placement (valid until the next write)
+        ticket t = 0;                   ///< durable once this ticket is
+        std::string detail;             ///< why, for store_failed
+    };
+    /// Allocates a free pool address of `network` for the VM and stores the placement
+    /// record (state static_lease, never expires): from now on `mac` is offered that
+    /// address and nobody else is. The caller checked that vps_id has no record yet
+    /// and that it is a placement key.
+    place_result place(uint32_t network, std::string_view vps_id, std::string_view organization_id,
+                       const dp::mac_bytes& mac, const ipv6_bytes& ipv6, uint64_t now_s);
+    /// Removes the placement: its record is erased and its address goes back to the
+    /// pool. nullopt when vps_id is not a placement.
+    std::optional<ticket> unplace(std::string_view vps_id);
+    /// The network a placement record's address lies in (0 when none).
+    uint32_t network_of(uint32_t address) const;
+    /// The pools of a network (statistics); nullptr for an unknown network.
+    const pools::ipv4_pool_set* pool(uint32_t network) const;
     /// Pool statistics for the log and tests.
     uint64_t available(uint32_t network) const;
     size_t holds() const;
@@ -90,6 +120,8 @@ private:
         std::unordered_map<uint32_t, held> holds;     ///< address -> offer hold
         std::map<client_key, uint32_t> hold_of;       ///< client -> held address
         std::unordered_map<uint32_t, uint64_t> quarantined;  ///< address -> until_s (all, in pool or not)
+        std::map<dp::mac_bytes, std::string> placed_by_mac;  ///< placements: MAC -> vps_id
+        std::map<client_key, std::string> placed_client;     ///< DHCP client bound to a placement -> vps_id
     };
 
     net_state* net(uint32_t id);
@@ -107,6 +139,10 @@ private:
     /// address is quarantined): the store keeps one holder per address.
     void retire_other_binding(const net_state& n, uint32_t address, const std::string& keep_key);
     ticket put(const leases::lease& rec);
+    /// The placement record for `mac` in n, if any.
+    const lease* placement_of(const net_state& n, const dp::mac_bytes& mac) const;
+    const lease* placement_of_client(const net_state& n, const client_key& client) const;
+    void forget_placement(net_state& n, const lease& rec);
 
     lease_store& store_;
     std::map<uint32_t, net_state> nets_;

@@ -32,6 +32,14 @@ struct wireguard_handshake_stats {
     uint64_t invalid_mac1 = 0, rate_limited = 0, unknown_peer = 0, rejected = 0, malformed = 0;
 };
 
+/// One DHCP network's address pool (its configured ranges).
+struct pool_stats {
+    std::string network;              ///< "192.168.100.0/24"
+    std::string port;                 ///< the vm port serving it
+    std::vector<std::string> ranges;  ///< "first-last"
+    uint64_t total = 0, used = 0, available = 0, quarantined = 0;
+};
+
 struct gateway_stats {
     std::vector<port_stats> ports;
     std::vector<uint64_t> drops_by_reason;  ///< indexed by dp::drop_reason (index 0 "none" unused)
@@ -46,6 +54,11 @@ struct gateway_stats {
     std::vector<wireguard_peer_stats> wireguard_peers;
     wireguard_handshake_stats wireguard_handshakes;
     std::vector<probes::port_status> probes;  ///< proxy-port probes ([probes]); empty when off
+    std::vector<pool_stats> pools;    ///< DHCP networks
+    uint64_t vms_configured = 0;      ///< [[vms]]
+    uint64_t vms_runtime = 0;         ///< admitted at runtime (leases, allocations)
+    uint64_t vm_capacity = 0;         ///< nat.max_vms
+    uint64_t allocations = 0;         ///< API allocations
 };
 
 }  // namespace eg::ctl::metrics

@@ -6,7 +6,8 @@
 #  vm1 busybox udhcpc   [[vms]] reservation 192.168.100.11; renew (SIGUSR1) in RENEWING state
 #  vm2 dhcpcd           [[vms]] reservation 192.168.100.12 (ARP-probes the offer: 5-10 s)
 #  vm3 ISC dhclient     [[vms]] reservation 192.168.100.13; INIT-REBOOT from its lease file; release
-#  vm7 busybox udhcpc   not in [[vms]]: a pool address (192.168.100.100-199)
+#  vm7 busybox udhcpc   not in [[vms]]: a pool address (192.168.100.100-199), admitted by
+#                       NAT's anti-spoofing at once: it reaches inet
 #
 # Then edgegated is restarted (tools/lab gw kernel; tools/lab gw edgegated): the lease
 # store in $EG_LAB_DIR/leases is replayed and vm7 gets the same pool address again.
@@ -97,7 +98,10 @@ flush4 vm7
 t_check_output "vm7 udhcpc: a pool address" 'lease of 192\.168\.100\.1[0-9][0-9] obtained' udhcpc_once vm7
 VM7_ADDR=$(grep -oE 'lease of 192\.168\.100\.[0-9]+ obtained' <<<"$T_OUT" | awk '{print $3}')
 t_log "vm7 leased ${VM7_ADDR:-nothing}"
-t_check_output "edgegated says vm7's MAC is not admitted by anti-spoofing" 'is not a \[\[vms\]\] entry' cat "$GWLOG"
+t_check_output "edgegated admitted vm7's lease to the data plane" "${VM7_ADDR:-none} \\(02:00:00:00:01:07, .*\\) admitted" cat "$GWLOG"
+configure vm7 "${VM7_ADDR:-192.168.100.250}"
+t_check_output "vm7 (not in [[vms]]) on its leased address reaches inet through NAT" '^edgegate-lab-ok$' \
+  in_ns vm7 curl -sS --max-time 10 http://203.0.113.2/hello.txt
 
 # ---- the lease store: fsynced journal in state_dir
 t_check "lease journal exists in $LEASES" bash -c "ls '$LEASES'/journal-* && test -s \"\$(ls '$LEASES'/journal-* | tail -n 1)\""

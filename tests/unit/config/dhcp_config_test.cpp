@@ -71,6 +71,7 @@ dns = ["9.9.9.9", "1.1.1.1"]
 domain = "vm.example"
 mtu = 1400
 classless_routes = [{ prefix = "10.0.0.0/8", via = "192.168.100.254" }]
+ipv6_prefix = "2001:db8:100::/64"
 )");
     ASSERT_TRUE(r.value) << all_errors(r);
     const dhcp_config& d = r.value->dhcp;
@@ -90,6 +91,7 @@ classless_routes = [{ prefix = "10.0.0.0/8", via = "192.168.100.254" }]
     ASSERT_EQ(n.classless_routes.size(), 1u);
     EXPECT_EQ(n.classless_routes[0].prefix, *parse_prefix("10.0.0.0/8"));
     EXPECT_EQ(n.classless_routes[0].via, v4("192.168.100.254"));
+    EXPECT_EQ(n.ipv6_prefix, parse_prefix("2001:db8:100::/64"));
 }
 
 TEST(DhcpConfig, Defaults) {
@@ -102,6 +104,7 @@ TEST(DhcpConfig, Defaults) {
     EXPECT_TRUE(d.networks[0].routers.empty());  // the port's own address, filled in by the service
     EXPECT_EQ(d.networks[0].mtu, 0u);            // the port's MTU
     EXPECT_TRUE(d.networks[0].dns.empty());
+    EXPECT_FALSE(d.networks[0].ipv6_prefix);  // allocations get no IPv6
 }
 
 TEST(DhcpConfig, ExampleLabConfigServesTheVmPort) {
@@ -164,6 +167,12 @@ TEST(DhcpConfig, BadFilesNameKeyLineAndReason) {
         {"route prefix host bits", PORTS DHCP_NET
          "pool = [\"192.168.100.100-192.168.100.110\"]\nclassless_routes = [{ prefix = \"10.0.0.1/8\", via = \"192.168.100.2\" }]\n",
          "dhcp.networks[0].classless_routes[0].prefix (line 16): host bits set in 10.0.0.1/8"},
+        {"ipv6_prefix not a /64", PORTS DHCP_NET "pool = [\"192.168.100.100-192.168.100.110\"]\nipv6_prefix = \"2001:db8::/48\"\n",
+         "dhcp.networks[0].ipv6_prefix (line 16): must be a /64 (each VM gets one /128 of it), got 2001:db8::/48"},
+        {"ipv6_prefix IPv4", PORTS DHCP_NET "pool = [\"192.168.100.100-192.168.100.110\"]\nipv6_prefix = \"10.0.0.0/8\"\n",
+         "dhcp.networks[0].ipv6_prefix (line 16): 10.0.0.0/8 is not an IPv6 prefix"},
+        {"ipv6_prefix host bits", PORTS DHCP_NET "pool = [\"192.168.100.100-192.168.100.110\"]\nipv6_prefix = \"2001:db8::1/64\"\n",
+         "dhcp.networks[0].ipv6_prefix (line 16): host bits set in 2001:db8::1/64"},
         {"two networks on a port", PORTS DHCP_NET "pool = [\"192.168.100.100-192.168.100.110\"]\n"
          "[[dhcp.networks]]\nport = \"vm\"\npool = [\"192.168.100.120-192.168.100.130\"]\n",
          "dhcp.networks[1].port (line 17): port \"vm\" already has a DHCP network (dhcp.networks[0], line 13)"},

@@ -51,6 +51,12 @@ ip_address v4(const char* text) {
 
 // ---- good files ---------------------------------------------------------------------------
 
+TEST(NatConfig, MaxVms) {
+    const auto r = load_string(PORTS NAT "max_vms = 1000\n" VM1, "test.toml");
+    ASSERT_TRUE(r.value);
+    EXPECT_EQ(r.value->nat.max_vms, 1000u);
+}
+
 TEST(NatConfig, EveryKeyRoundTrips) {
     const auto r = load(R"(
 [workers]
@@ -232,6 +238,7 @@ TEST(NatConfig, MinimalNatTableGetsDefaults) {
     EXPECT_EQ(n.filtering, nat_filtering::endpoint_independent);
     EXPECT_EQ(n.max_sessions, 262144u);
     EXPECT_EQ(n.sessions_per_vm, 16384u);
+    EXPECT_EQ(n.max_vms, 65536u);
     EXPECT_TRUE(n.anti_spoofing);
     EXPECT_EQ(n.log_file, "");
     EXPECT_EQ(n.timeouts.tcp_established_s, 7440u);
@@ -410,6 +417,12 @@ const bad_case k_bad_cases[] = {
      "nat.max_sessions (line 13): must be between 1024 and 2147483647, got 2147483648"},
     {"sessions per vm negative", PORTS NAT "sessions_per_vm = -1\n",
      "nat.sessions_per_vm (line 13): must be between 0 and 2147483647, got -1"},
+    {"max vms zero", PORTS NAT "max_vms = 0\n", "nat.max_vms (line 13): must be between 1 and 16777216, got 0"},
+    {"max vms too large", PORTS NAT "max_vms = 16777217\n",
+     "nat.max_vms (line 13): must be between 1 and 16777216, got 16777217"},
+    {"max vms below the [[vms]]", PORTS NAT "max_vms = 1\n" VM1
+     "[[vms]]\nname = \"vm2\"\nmac = \"02:00:00:00:01:02\"\nipv4 = \"192.168.100.12\"\n",
+     "nat.max_vms (line 13): 1 is below the 2 [[vms]] entries"},
     {"anti spoofing not bool", PORTS NAT "anti_spoofing = \"yes\"\n",
      "nat.anti_spoofing (line 13): expected boolean, got string"},
     {"log file not string", PORTS NAT "log_file = 5\n", "nat.log_file (line 13): expected string, got integer"},

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -205,13 +206,22 @@ TEST_F(DhcpService, DynamicClientSurvivesARestart) {
     const uint32_t addr = ack.m.h.yiaddr;
     EXPECT_GE(addr, host_order(ip4("192.168.100.100")));
     EXPECT_LE(addr, host_order(ip4("192.168.100.110")));
-    // Not a [[vms]] MAC while anti-spoofing is on: said in the log.
-    bool warned = false;
-    for (const auto& line : log_) warned |= line.find("not a [[vms]] entry") != std::string::npos;
-    EXPECT_TRUE(warned);
+    // Not a [[vms]] MAC: the binding admits it to the data plane (runtime slot 0).
+    bool admitted = false;
+    for (const auto& line : log_) admitted |= line.find("admitted to the data plane") != std::string::npos;
+    EXPECT_TRUE(admitted);
+    ASSERT_EQ(svc_->admissions().admitted(), 1u);
+    EXPECT_EQ(svc_->admissions().slot_of(k_guest, addr), 0u);
+    ASSERT_EQ(svc_->runtime_vms().size(), 1u);
+    EXPECT_TRUE(svc_->runtime_vms()[0].admitted);
+    EXPECT_EQ(svc_->runtime_vms()[0].ipv4, addr);
+    // The reserved [[vms]] MAC is the config's own: no runtime slot.
+    dora(k_vm1, 0x2223);
+    EXPECT_EQ(svc_->admissions().admitted(), 1u);
 
-    // Restart: a new service replays the same directory.
+    // Restart: a new service replays the same directory, the binding admitted again.
     start();
+    EXPECT_EQ(svc_->admissions().slot_of(k_guest, addr), 0u);
     const auto* l = svc_->store().find_by_ipv4(addr);
     ASSERT_NE(l, nullptr) << "the binding did not survive the restart";
     EXPECT_EQ(l->mac, dp::mac_bytes(k_guest));
@@ -234,12 +244,125 @@ TEST_F(DhcpService, DynamicClientSurvivesARestart) {
     const size_t sent_before = sent_.size();
     send(k_guest, 7, {{54, ipv(k_server)}}, 0x5555, a, a, k_server);
     EXPECT_EQ(sent_.size(), sent_before);  // no reply to a RELEASE
+    EXPECT_FALSE(svc_->admissions().slot_of(k_guest, addr)) << "a released lease still admits its VM";
     start();                               // the destructor commits what is pending
+    EXPECT_FALSE(svc_->admissions().slot_of(k_guest, addr));
     const auto* rel = svc_->store().find_lease(leases::store_lease_book::binding_key(
         host_order(ip4("192.168.100.0")), ctl::dhcp::client_key::from_mac(k_guest)));
     ASSERT_NE(rel, nullptr);
     EXPECT_EQ(rel->state, leases::lease_state::released);
     EXPECT_EQ(svc_->store().find_by_ipv4(addr), nullptr);
+}
+
+TEST_F(DhcpService, BindingsPublishASnapshotWithTheirVm) {
+    // The gateway's side: publish() builds from runtime_vms() and reports the token.
+    std::vector<std::vector<runtime_vm>> published;
+    std::vector<std::shared_ptr<int>> snapshots;  // what the "workers" still hold
+    std::set<uint32_t> busy;
+    svc_->set_data_plane(
+        [&] {
+            published.push_back(svc_->runtime_vms());
+            snapshots.push_back(std::make_shared<int>(0));
+            svc_->published(snapshots.back());
+        },
+        [&](uint32_t slot) { return busy.contains(slot); });
+    const reply ack = dora(k_guest, 0x2222);
+    ASSERT_EQ(ack.m.type(), ctl::dhcp::message_type::ack);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (published.empty() && std::chrono::steady_clock::now() < deadline) {
+        io_.restart();
+        io_.poll();
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ASSERT_FALSE(published.empty()) << "no snapshot was published for the new binding";
+    ASSERT_EQ(published.back().size(), 1u);
+    EXPECT_TRUE(published.back()[0].admitted);
+    EXPECT_EQ(published.back()[0].ipv4, ack.m.h.yiaddr);
+    EXPECT_FALSE(svc_->admissions().dirty());
+
+    // Released, with a session left and the old snapshot still held: another client
+    // gets a new slot, not the released one.
+    ip4_t a;
+    for (int i = 0; i < 4; ++i) a[i] = static_cast<uint8_t>(ack.m.h.yiaddr >> (24 - 8 * i));
+    send(k_guest, 7, {{54, ipv(k_server)}}, 0x2223, a, a, k_server);
+    busy.insert(0);
+    const reply other = dora(k_guest2, 0x2224);
+    ASSERT_EQ(other.m.type(), ctl::dhcp::message_type::ack);
+    EXPECT_EQ(svc_->admissions().slot_of(k_guest2, other.m.h.yiaddr), 1u);
+    svc_->set_data_plane({}, {});  // the hooks' captures end with this test body
+}
+
+TEST_F(DhcpService, ExpiredLeaseNoLongerAdmitsItsVm) {
+    const reply ack = dora(k_guest, 0x2222);
+    ASSERT_EQ(ack.m.type(), ctl::dhcp::message_type::ack);
+    const uint32_t addr = ack.m.h.yiaddr;
+    ASSERT_TRUE(svc_->admissions().slot_of(k_guest, addr));
+    svc_->on_tick(now_ + 599);
+    EXPECT_TRUE(svc_->admissions().slot_of(k_guest, addr)) << "withdrawn before the lease ended";
+    svc_->on_tick(now_ + 601);  // lease_time_s = 600
+    EXPECT_FALSE(svc_->admissions().slot_of(k_guest, addr));
+    // The slot is kept (not admitted) for the sessions the VM may still have.
+    ASSERT_EQ(svc_->runtime_vms().size(), 1u);
+    EXPECT_FALSE(svc_->runtime_vms()[0].admitted);
+}
+
+TEST_F(DhcpService, AnAllocatedAddressIsHandedToItsMac) {
+    // The platform allocates for the guest's MAC; the guest's DHCP client then gets
+    // exactly that address, its binding is the allocation's record, and releasing the
+    // lease keeps the allocation.
+    const auto o = svc_->create_allocation("vps-7", "org-1", k_guest, "", now_);
+    ASSERT_EQ(o.error, allocations::errc::ok) << o.message;
+    const uint32_t allocated = o.record->ipv4;
+    EXPECT_TRUE(svc_->admissions().slot_of(k_guest, allocated)) << "admitted before any DHCP";
+    // Another client never gets it.
+    for (uint8_t i = 0; i < 3; ++i) {
+        const reply other = dora(mac_t{0x52, 0x54, 0, 0, 2, i}, 0x700u + i);
+        EXPECT_NE(other.m.h.yiaddr, allocated);
+    }
+    const reply ack = dora(k_guest, 0x7777);
+    ASSERT_EQ(ack.m.type(), ctl::dhcp::message_type::ack);
+    EXPECT_EQ(ack.m.h.yiaddr, allocated);
+    const auto* rec = svc_->store().find_lease("vps-7");
+    ASSERT_NE(rec, nullptr);
+    EXPECT_EQ(rec->state, leases::lease_state::bound);
+    EXPECT_EQ(rec->organization_id, "org-1");
+    EXPECT_EQ(svc_->store().find_by_ipv4(allocated), rec) << "one record holds the address";
+
+    // Restart: the client's INIT-REBOOT is ACKed from the allocation's record.
+    start();
+    ip4_t a;
+    for (int i = 0; i < 4; ++i) a[i] = static_cast<uint8_t>(allocated >> (24 - 8 * i));
+    size_t before = sent_.size();
+    send(k_guest, 3, {{50, ipv(a)}}, 0x7778);
+    ASSERT_TRUE(wait_for_frames(before + 1));
+    EXPECT_EQ(last().m.type(), ctl::dhcp::message_type::ack);
+    EXPECT_EQ(last().m.h.yiaddr, allocated);
+
+    // RELEASE: the lease ends, the allocation (and its admission) stays.
+    before = sent_.size();
+    send(k_guest, 7, {{54, ipv(k_server)}}, 0x7779, a, a, k_server);
+    ASSERT_NE(svc_->store().find_lease("vps-7"), nullptr);
+    EXPECT_EQ(svc_->store().find_lease("vps-7")->state, leases::lease_state::static_lease);
+    EXPECT_TRUE(svc_->admissions().slot_of(k_guest, allocated));
+
+    // Deleting the allocation frees the address and ends the admission.
+    const auto gone = svc_->remove_allocation("vps-7");
+    ASSERT_EQ(gone.error, allocations::errc::ok);
+    EXPECT_FALSE(svc_->admissions().slot_of(k_guest, allocated));
+    EXPECT_EQ(svc_->book().reserved_address(host_order(ip4("192.168.100.0")), k_guest), std::nullopt);
+}
+
+TEST_F(DhcpService, AnAllocationMayTakeTheAddressOfALeaseThatRanOut) {
+    // Every pool address (.100-.110) bound, then all leases run out: their records still
+    // name the addresses, but an allocation takes one (and the store keeps one holder).
+    for (uint8_t i = 0; i < 11; ++i) {
+        ASSERT_EQ(dora(mac_t{0x52, 0x54, 0, 0, 3, i}, 0x900u + i).m.type(), ctl::dhcp::message_type::ack);
+    }
+    EXPECT_EQ(svc_->create_allocation("vps-x", "org", k_guest, "", now_).error, allocations::errc::exhausted);
+    svc_->on_tick(now_ + 601);
+    const auto o = svc_->create_allocation("vps-x", "org", k_guest, "", now_ + 601);
+    ASSERT_EQ(o.error, allocations::errc::ok) << o.message;
+    EXPECT_EQ(svc_->store().find_by_ipv4(o.record->ipv4)->vps_id, "vps-x");
 }
 
 TEST_F(DhcpService, OffersExpireAndThePoolRunsOut) {

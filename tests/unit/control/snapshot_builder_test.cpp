@@ -242,3 +242,78 @@ TEST(SnapshotBuilder, SnapshotAddressHelpers) {
 
 }  // namespace
 }  // namespace eg::ctl
+
+namespace eg::ctl {
+namespace {
+
+constexpr std::string_view k_nat_dhcp = R"(
+[[ports]]
+name = "vm"
+role = "vm"
+backend = "memory"
+ipv4 = ["192.168.100.1/24"]
+
+[[ports]]
+name = "up"
+role = "uplink"
+backend = "memory"
+ipv4 = ["203.0.113.1/24"]
+
+[nat]
+public_addresses = ["203.0.113.1"]
+sessions_per_vm = 100
+max_vms = 3
+
+[[vms]]
+name = "vm1"
+mac = "02:00:00:00:01:01"
+ipv4 = "192.168.100.11"
+egress = "port_block"
+port_block = 0
+
+[dhcp]
+state_dir = "/nonexistent"
+
+[[dhcp.networks]]
+port = "vm"
+pool = ["192.168.100.100-192.168.100.199"]
+)";
+
+TEST(SnapshotBuilder, RuntimeVmsFollowTheConfiguredOnesBySlot) {
+    const cfg::load_result r = cfg::load_string(k_nat_dhcp, "t.toml");
+    ASSERT_TRUE(r.value) << r.errors.front().to_string();
+    const std::vector<port_runtime_info> ports{{dp::mac_bytes{2, 0, 0, 0, 0, 1}}, {dp::mac_bytes{2, 0, 0, 0, 0, 2}}};
+    const std::vector<runtime_vm> runtime{{"dhcp-a", dp::mac_bytes{0x52, 0x54, 0, 0, 0, 0xa}, 0xc0a86464, true},
+                                          {"gone", dp::mac_bytes{0x52, 0x54, 0, 0, 0, 0xb}, 0xc0a86465, false},
+                                          {"vps-c", dp::mac_bytes{0x52, 0x54, 0, 0, 0, 0xc}, 0xc0a86466, true}};
+    const auto s = build_snapshot(*r.value, ports, {}, 1, runtime);
+    const dp::nat44_policy& n = s->nat;
+    EXPECT_TRUE(n.anti_spoofing);
+    EXPECT_EQ(n.vm_capacity, 3u);
+    ASSERT_EQ(n.vms.size(), 3u) << "[[vms]] + runtime VMs, cut at nat.max_vms";
+    EXPECT_EQ(n.vms[0].name, "vm1");
+    EXPECT_EQ(n.vms[1].name, "dhcp-a");
+    EXPECT_EQ(n.vms[1].egress, dp::nat_egress::masquerade);
+    EXPECT_EQ(n.vms[1].max_sessions, 100u);
+    EXPECT_EQ(n.vms[1].public_addr, 0xcb007101u);
+    EXPECT_EQ(n.vms[1].mac[5], 0xa);
+    // Admitted VMs are found by address; a slot whose VM left keeps its entry but is not.
+    ASSERT_NE(n.vm_of(0xc0a86464), nullptr);
+    EXPECT_EQ(n.vm_of(0xc0a86464)->name, "dhcp-a");
+    EXPECT_EQ(n.vm_of(0xc0a86465), nullptr);
+    EXPECT_FALSE(n.vms[2].admitted);
+    EXPECT_NE(n.vm_of(0xc0a8640b), nullptr);
+    EXPECT_TRUE(n.retire_token);
+}
+
+TEST(SnapshotBuilder, AntiSpoofingNeedsVmsOrDhcp) {
+    std::string toml(k_nat_dhcp);
+    toml = toml.substr(0, toml.find("[[vms]]"));  // neither [[vms]] nor [dhcp]
+    const cfg::load_result r = cfg::load_string(toml, "t.toml");
+    ASSERT_TRUE(r.value) << r.errors.front().to_string();
+    const std::vector<port_runtime_info> ports{{dp::mac_bytes{2, 0, 0, 0, 0, 1}}, {dp::mac_bytes{2, 0, 0, 0, 0, 2}}};
+    EXPECT_FALSE(build_snapshot(*r.value, ports, {}, 1)->nat.anti_spoofing);
+}
+
+}  // namespace
+}  // namespace eg::ctl

@@ -960,6 +960,56 @@ TEST_F(Nat44, SpoofedSourcesAreDropped) {
     EXPECT_EQ(run(from_vm(k_vm1_mac, udp4(k_vm1, k_remote, 40000, 5000)), k_vm)->verdict, k_up);
 }
 
+// A VM admitted at runtime (a DHCP lease, an API allocation) arrives in a new snapshot:
+// the worker's state, sized from the first snapshot's vm_capacity, takes it, and the
+// sessions that exist keep working; when it leaves again its traffic is dropped while
+// its slot stays (its sessions expire normally and free their ports).
+TEST_F(Nat44, RuntimeVmsComeAndGoThroughNewSnapshots) {
+    ASSERT_EQ(st->vm_capacity(), 65536u) << "nat.max_vms' default";
+    ASSERT_EQ(run(from_vm(k_vm1_mac, udp4(k_vm1, k_remote, 40000, 5000)), k_vm)->verdict, k_up);
+    EXPECT_TRUE(dropped(run(from_vm(k_stranger_mac, udp4(k_unbound, k_remote, 40001, 5000)), k_vm),
+                        drop_reason::nat_spoofed_source));
+
+    std::string text(k_config);
+    text.replace(text.find("@FILTERING@"), 11, "endpoint-independent");
+    text.replace(text.find("@LOG@"), 5, "");
+    const cfg::load_result cfgr = cfg::load_string(text, "nat44_test.toml");
+    ASSERT_TRUE(cfgr.value);
+    const std::vector<ctl::port_runtime_info> ports{{k_vm_mac}, {k_up_mac}, {k_host_mac}};
+    std::vector<ctl::runtime_vm> runtime{{"dhcp-stranger", k_stranger_mac, host_order(k_unbound), true}};
+    auto admitted = ctl::build_snapshot(*cfgr.value, ports, k_kernel_mac, 2, runtime);
+    const uint32_t slot = 5;  // after vm1..vm5
+    ASSERT_EQ(admitted->nat.vms.size(), 6u);
+    std::swap(snap, admitted);  // what the worker sees from its next burst on
+
+    // vm1's session lives on: the reply still reaches it.
+    EXPECT_EQ(run(from_up(udp4(k_remote, k_pub, 5000, 40000)), k_up)->verdict, k_vm);
+    // The new VM leaves through NAT (masquerade, paired address) and gets replies.
+    learn(k_vm, k_unbound, k_stranger_mac);
+    packet* p = run(from_vm(k_stranger_mac, udp4(k_unbound, k_remote, 40001, 5000)), k_vm);
+    EXPECT_TRUE(sent(p, k_up, to_up(udp4(k_pub, k_remote, 40001, 5000, ttl(63)))));
+    EXPECT_EQ(st->vm_session_count(slot), 1u);
+    EXPECT_EQ(st->vm_sessions_live(slot), 1u);
+    EXPECT_EQ(run(from_up(udp4(k_remote, k_pub, 5000, 40001)), k_up)->verdict, k_vm);
+    // Its MAC with another address is still spoofing.
+    EXPECT_TRUE(dropped(run(from_vm(k_stranger_mac, udp4(k_vm1, k_remote, 40002, 5000)), k_vm),
+                        drop_reason::nat_spoofed_source));
+
+    // It leaves: dropped again, its session still counted until it expires.
+    runtime[0].admitted = false;
+    auto left = ctl::build_snapshot(*cfgr.value, ports, k_kernel_mac, 3, runtime);
+    std::swap(snap, left);
+    EXPECT_TRUE(dropped(run(from_vm(k_stranger_mac, udp4(k_unbound, k_remote, 40001, 5000)), k_vm),
+                        drop_reason::nat_spoofed_source));
+    EXPECT_EQ(st->vm_sessions_live(slot), 1u);
+    advance_to(1000 + 200);  // UDP timeout 120 s
+    EXPECT_EQ(st->vm_sessions_live(slot), 0u);
+    EXPECT_EQ(st->table().size(), 0u);
+    // Port 40001 went back to the pool address's pool: vm5's socket on it keeps it.
+    p = run(from_vm(k_vm5_mac, udp4(k_vm5, k_remote2, 40001, 5000)), k_vm);
+    EXPECT_TRUE(sent(p, k_up, to_up(udp4(k_pub, k_remote2, 40001, 5000, ttl(63)))));
+}
+
 // ---- mapping log events ------------------------------------------------------------------------------------
 
 TEST_F(Nat44Log, SessionEventsCarryTheInsideAndOutsideKeys) {
