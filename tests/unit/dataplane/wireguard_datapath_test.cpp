@@ -394,5 +394,33 @@ TEST(GsoSegment, TcpSuperPacketBecomesCheckedSegments) {
     pool.free(p);
 }
 
+// Found by wireguard_pipeline_fuzz: a TCP super-packet whose data offset says its
+// header is shorter than 20 bytes was cut into segments anyway, with the sequence
+// number, flags and checksum written into the payload (or past a short segment's end).
+// Like the kernel's tcp_gso_segment, segmentation refuses it (counted by the worker as
+// wg_segmentation_failed).
+TEST(GsoSegment, TcpHeaderShorterThanTwentyBytesIsRefused) {
+    buffer_pool pool{buffer_pool_options{.count = 16, .buffer_size = 16384}};
+    memory_port port{memory_port_options{}, pool};
+    const ip4_t a = ip4("192.168.100.11"), b = ip4("10.99.0.2");
+    bytes seg = tcp(a, b, 40000, 80, 5000, 1, k_tcp_ack, payload(2500));
+    for (const uint8_t words : {0, 2, 3, 4}) {
+        SCOPED_TRACE(int{words});
+        seg[12] = static_cast<uint8_t>(words << 4);  // data offset in 32-bit words
+        const bytes frame = eth(mac("02:00:00:00:00:01"), mac("52:54:00:00:00:11"), 0x0800, ipv4(a, b, 6, seg, ip4_opts{.df = true}));
+        packet* p = pool.alloc();
+        std::memcpy(p->data, frame.data(), frame.size());
+        p->len = static_cast<uint32_t>(frame.size());
+        p->l3_offset = 14;
+        p->ether_type = 0x0800;
+        p->offload.gso_type = offload_info::gso_tcpv4;
+        p->offload.gso_size = 1000;
+        packet* out[8];
+        EXPECT_EQ(segment_gso(*p, port, out, 8), 0u);
+        pool.free(p);
+    }
+    EXPECT_EQ(pool.available(), 16u) << "nothing allocated is kept";
+}
+
 }  // namespace
 }  // namespace eg::dp
