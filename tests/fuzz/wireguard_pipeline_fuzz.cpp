@@ -299,6 +299,7 @@ struct expectation {
     bool v6 = false;
     bool l4_right = false;         ///< its L4 checksum must be right on the way out
     std::vector<uint8_t> inner;    ///< the IP packet as routed in (trimmed)
+    uint32_t max_len = 0;          ///< its length, also with kind none (0: unknown)
 };
 
 struct pending {
@@ -538,6 +539,10 @@ void open_at_far_end(world& wd, std::vector<sent_msg>& msgs) {
         }
         if (!v6 && sum16(in, (in[0] & 0xf) * 4u) != 0xffff) __builtin_trap();
         const expectation* exp = m.exp;
+        // Never more than went in (nothing of the buffer beyond the packet).
+        if (exp != nullptr && exp->max_len != 0 && total > exp->max_len && !is_gateway_icmp_error(in, total, v6)) {
+            __builtin_trap();
+        }
         if (exp == nullptr || exp->kind == expectation::none) continue;
         if (exp->kind == expectation::exact) {
             std::vector<uint8_t> want = exp->inner;
@@ -780,6 +785,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     pe.exp.v6 = v6;
                     pe.exp.l4_right = fl & 0x40;
                     pe.exp.inner.assign(scratch.data(), scratch.data() + inner_len);
+                    pe.exp.max_len = inner_len;
                 } else {
                     inner_len = static_cast<uint32_t>(in_len);
                 }
@@ -840,6 +846,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                                      : offload_info::gso_tcpv4;
                 p->offload.gso_size = arg;
             }
+            pe.exp.max_len = ip_len;
             if (fl & 0x20) {
                 p->offload.needs_csum = 1;
                 p->offload.csum_start = arg;
