@@ -393,11 +393,18 @@ void clamp_tcp_mss(packet& p, bool v6, uint16_t max_mss) {
         if (kind == 2 && tcp[i + 1] == 4) {
             const uint16_t mss = load16(tcp + i + 2);
             if (mss > max_mss) {
-                const uint16_t old_word = raw16(tcp + i + 2);
+                uint16_t old_word = raw16(tcp + i + 2);
                 store16(tcp + i + 2, max_mss);
+                uint16_t new_word = raw16(tcp + i + 2);
+                if (i & 1) {
+                    // After an odd number of NOPs the value straddles two of the
+                    // checksum's 16-bit words: its bytes count swapped (RFC 1071 §2(B)).
+                    old_word = __builtin_bswap16(old_word);
+                    new_word = __builtin_bswap16(new_word);
+                }
                 // A partial (offloaded) checksum sums the options later by itself.
                 if (!p.offload.needs_csum) {
-                    put_raw16(tcp + 16, checksum_update16(raw16(tcp + 16), old_word, raw16(tcp + i + 2)));
+                    put_raw16(tcp + 16, checksum_update16(raw16(tcp + 16), old_word, new_word));
                 }
             }
             return;

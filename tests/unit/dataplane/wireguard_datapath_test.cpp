@@ -387,6 +387,29 @@ TEST_F(WireguardDatapath, OffloadOffsetsIntoTheIpHeaderLeaveItAlone) {
     EXPECT_TRUE(same_bytes(bytes(plain.begin(), plain.begin() + want.size()), want));
 }
 
+// Found by wireguard_pipeline_fuzz: an MSS option after one NOP lies at an odd offset,
+// across two of the checksum's 16-bit words; the incremental update took its bytes in
+// the wrong order and the clamped SYN reached the peer with a bad TCP checksum.
+TEST_F(WireguardDatapath, MssAtAnOddOffsetIsClampedWithAValidChecksum) {
+    bytes t;
+    put16(t, 40000);
+    put16(t, 80);
+    put32(t, 1000);
+    put32(t, 0);
+    put8(t, 7 << 4);  // 28-byte header: NOP, MSS, NOP, NOP, NOP
+    put8(t, k_tcp_syn);
+    put16(t, 65535);
+    put16(t, 0);
+    put16(t, 0);
+    put8(t, 1), put8(t, 2), put8(t, 4), put16(t, 1460), put8(t, 1), put8(t, 1), put8(t, 1);
+    set16(t.data() + 16, inet_checksum(t.data(), t.size(), pseudo_sum(k_vm1, k_inner, 6, static_cast<uint32_t>(t.size()))));
+    const bytes plain = at_site(run(eth(k_vm_mac, k_vm1_mac, 0x0800, ipv4(k_vm1, k_inner, 6, t)), k_vm));
+    ASSERT_GE(plain.size(), 48u);
+    const uint8_t* tcp = plain.data() + 20;
+    EXPECT_EQ(get16(tcp + 23), 1380) << "MSS option";
+    EXPECT_TRUE(checksum_ok(tcp, 28, pseudo_sum(k_vm1, k_inner, 6, 28))) << "TCP checksum after the change";
+}
+
 TEST(GsoSegment, TcpSuperPacketBecomesCheckedSegments) {
     buffer_pool pool{buffer_pool_options{.count = 16, .buffer_size = 16384}};
     memory_port port{memory_port_options{}, pool};
