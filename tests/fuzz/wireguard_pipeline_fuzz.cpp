@@ -50,7 +50,8 @@
 //          bit 6    IPv4: don't touch the fragment field (else DF and no fragment)
 //        the IP packet is body[4..] with version, lengths, addresses, checksum set
 //     4  clock: advance by a step from ctl bits 3-5 (1 ms .. 600 s)
-//     5  command, ctl bits 3-4: clear_keys, install a fresh keypair, send_keepalive,
+//     5  command, ctl bits 3-4: clear_keys, install a fresh keypair (ctl bit 5: ours
+//        as responder, next until the site's first message under it), send_keepalive,
 //        set_peer (endpoint back to the config's, keys dropped)
 //   ctl bit 7   end the burst after this packet (also at k_max_burst and at the end)
 // Kinds 4 and 5 end the burst before they run.
@@ -329,9 +330,15 @@ struct world {
     dp::frame_ring ring{64};
     dp::neighbour_table neighbours{256};
     dp::worker_context w{counters, ring, neighbours};
-    crypto::keypair far;  ///< the site's end of the current keypair
-    bool far_valid = false;
-    uint64_t far_next_counter = 0;  ///< the lowest counter the next message may carry
+    /// The site's ends of this input's keypairs (the gateway may keep sending on an
+    /// old current one while newer ones wait as next); the site seals with the newest.
+    struct far_keys {
+        crypto::keypair kp;
+        uint32_t index = 0;          ///< the site's receiver index
+        uint64_t next_counter = 0;   ///< the lowest counter the next message may carry
+        bool valid = false;
+    };
+    std::vector<std::unique_ptr<far_keys>> fars;
     uint32_t generation = 0;
     uint64_t now_ns = 10'000'000'000ULL;
 
@@ -392,14 +399,25 @@ struct world {
         w.wg->apply(c, now_ns);
     }
     /// A fresh keypair: ours as initiator (current at once), the site's as responder.
-    void install() {
+    crypto::keypair& far() { return fars.back()->kp; }
+    far_keys* far_for(uint32_t index) {
+        for (auto it = fars.rbegin(); it != fars.rend(); ++it) {
+            if ((*it)->valid && (*it)->index == index) return it->get();
+        }
+        return nullptr;
+    }
+    /// A fresh keypair. ours_initiator: ours is current at once (the site responded);
+    /// else ours is next until the site's first message under it confirms it (the
+    /// site initiated), and the gateway goes on sending on the current one meanwhile.
+    void install(bool ours_initiator = true) {
         ++generation;
         crypto::session_keys ours, theirs;
         ours.send.fill(static_cast<uint8_t>(0x11 + generation));
         ours.receive.fill(static_cast<uint8_t>(0x22 + 3 * generation));
-        ours.local_index = 0x01020300 + (generation & 0xff);
-        ours.remote_index = 0x0a0b0c00 + (generation & 0xff);
-        ours.initiator = true;
+        ours.local_index = 0x01000000 | (generation & 0xffffff);
+        ours.remote_index = 0x0a000000 | (generation & 0xffffff);
+        ours.initiator = ours_initiator;
+        theirs.initiator = !ours_initiator;
         theirs.send = ours.receive;
         theirs.receive = ours.send;
         theirs.local_index = ours.remote_index;
@@ -410,14 +428,18 @@ struct world {
         c.keys = ours;
         c.birth_ns = now_ns;
         w.wg->apply(c, now_ns);
-        far_valid = far.init(theirs, now_ns);
-        if (!far_valid) __builtin_trap();
-        far_next_counter = 0;
+        fars.push_back(std::make_unique<far_keys>());
+        far_keys& f = *fars.back();
+        f.valid = f.kp.init(theirs, now_ns);
+        if (!f.valid) __builtin_trap();
+        f.index = theirs.local_index;
+        f.next_counter = 0;
     }
     void reset() {
         now_ns += 1000'000'000'000ULL;
         set_time();
         command(dp::wg_command::set_peer);
+        fars.clear();
         install();
         w.icmp_limiter = dp::icmp_rate_limiter{};
         w.icmp_limiter.set_rate(1000);
@@ -511,17 +533,23 @@ bool is_gateway_icmp_error(const uint8_t* ip, uint32_t total, bool v6) {
 
 /// The far end opens what the gateway sent, in counter order, and compares.
 void open_at_far_end(world& wd, std::vector<sent_msg>& msgs) {
-    std::sort(msgs.begin(), msgs.end(), [](const sent_msg& a, const sent_msg& b) { return a.counter < b.counter; });
+    // By keypair (receiver index), then counter: counters count per keypair.
+    std::sort(msgs.begin(), msgs.end(), [](const sent_msg& a, const sent_msg& b) {
+        const uint32_t ia = rd32(a.msg + 4), ib = rd32(b.msg + 4);
+        return ia != ib ? ia < ib : a.counter < b.counter;
+    });
     // Segments of each super-packet, by expectation, in order.
     const expectation* seg_exp = nullptr;
     uint32_t seg_payload_at = 0;
     uint32_t seg_next = 0;
     for (sent_msg& m : msgs) {
-        if (!wd.far_valid) __builtin_trap();  // the gateway sent on keys the site never had
-        if (m.counter < wd.far_next_counter) __builtin_trap();  // out of order or repeated
-        wd.far_next_counter = m.counter + 1;
+        const uint32_t index = static_cast<uint32_t>(m.msg[4] | m.msg[5] << 8 | m.msg[6] << 16) | uint32_t{m.msg[7]} << 24;
+        world::far_keys* fk = wd.far_for(index);
+        if (fk == nullptr) __builtin_trap();  // the gateway sent on keys the site does not have
+        if (m.counter < fk->next_counter) __builtin_trap();  // out of order or repeated
+        fk->next_counter = m.counter + 1;
         std::span<uint8_t> plain;
-        const crypto::transport_error e = wd.far.open(std::span<uint8_t>(m.msg, m.len), wd.now_ns, plain);
+        const crypto::transport_error e = fk->kp.open(std::span<uint8_t>(m.msg, m.len), wd.now_ns, plain);
         if (e != crypto::transport_error::ok) __builtin_trap();
         ++g_stats.opened;
         if (plain.empty()) {
@@ -724,7 +752,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 wd.command(wg_command::clear_keys);
                 break;
             case 1:
-                wd.install();
+                wd.install((ctl & 0x20) == 0);
                 break;
             case 2: {
                 wg_command c;
@@ -792,7 +820,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             }
             std::vector<uint8_t> msg(crypto::sealed_size(inner_len));
             size_t written = 0;
-            if (wd.far.seal(std::span<const uint8_t>(scratch.data(), inner_len), msg, wd.now_ns, written) !=
+            if (wd.far().seal(std::span<const uint8_t>(scratch.data(), inner_len), msg, wd.now_ns, written) !=
                 crypto::transport_error::ok) {
                 written = 0;
                 pe.exp = expectation{};
