@@ -301,6 +301,7 @@ struct expectation {
     bool l4_right = false;         ///< its L4 checksum must be right on the way out
     std::vector<uint8_t> inner;    ///< the IP packet as routed in (trimmed)
     uint32_t max_len = 0;          ///< its length, also with kind none (0: unknown)
+    bool from_tunnel = false;      ///< sealed by the site (else sent by vm1)
 };
 
 struct pending {
@@ -456,7 +457,7 @@ struct world {
 /// How often each oracle held (printed at exit with WG_PIPELINE_FUZZ_STATS=1, to see
 /// that a corpus reaches them).
 struct oracle_stats {
-    uint64_t opened = 0, keepalives = 0, exact = 0, errors = 0, segments = 0, segmented = 0;
+    uint64_t opened = 0, keepalives = 0, exact = 0, errors = 0, segments = 0, segmented = 0, delivered = 0;
 };
 oracle_stats g_stats;
 
@@ -464,7 +465,8 @@ world& get_world() {
     static world* w = [] {
         if (std::getenv("WG_PIPELINE_FUZZ_STATS")) {
             std::atexit([] {
-                std::fprintf(stderr, "opened %lu (keepalives %lu), exact %lu, icmp errors %lu, segments %lu of %lu super-packets\n",
+                std::fprintf(stderr, "delivered %lu; opened %lu (keepalives %lu), exact %lu, icmp errors %lu, segments %lu of %lu super-packets\n",
+                             static_cast<unsigned long>(g_stats.delivered),
                              static_cast<unsigned long>(g_stats.opened), static_cast<unsigned long>(g_stats.keepalives),
                              static_cast<unsigned long>(g_stats.exact), static_cast<unsigned long>(g_stats.errors),
                              static_cast<unsigned long>(g_stats.segments), static_cast<unsigned long>(g_stats.segmented));
@@ -484,6 +486,46 @@ struct sent_msg {
     uint32_t segment;  ///< index among a super-packet's segments
 };
 
+/// Whether the IP packet at `in` is exp's packet routed once: TTL/hop limit one
+/// lower, and, into the tunnel, the MSS of a SYN clamped and an offloaded checksum
+/// completed. Checksums are checked for validity, their values not compared (an
+/// incremental update and a whole computation may differ in the sign of 0).
+bool is_expected(const uint8_t* in, uint32_t total, bool v6, const expectation& exp, bool into_tunnel) {
+    std::vector<uint8_t> want = exp.inner;
+    uint8_t* wip = want.data();
+    const uint32_t wtotal = static_cast<uint32_t>(want.size());
+    if (total != wtotal || v6 != exp.v6) return false;
+    if (v6) {
+        wip[7] -= 1;
+    } else {
+        wip[8] -= 1;
+        fix_ip4_header(wip);
+    }
+    const bool clamped = into_tunnel && clamp_mss_reference(wip, wtotal, v6, static_cast<uint16_t>(k_tunnel_mtu - (v6 ? 60 : 40)));
+    l4_info li;
+    const bool has_l4 = l4_of(wip, wtotal, v6, li);
+    if (!v6) std::memcpy(wip + 10, in + 10, 2);
+    if (has_l4 && (exp.l4_right || clamped)) std::memcpy(wip + li.at, in + li.at, 2);
+    if (std::memcmp(in, wip, wtotal) != 0) return false;
+    if (exp.l4_right && !l4_checksum_ok(in, total, v6)) __builtin_trap();
+    if (exp.l4_right && has_l4 && li.proto == 17 && rd16(in + li.at) == 0) __builtin_trap();
+    return true;
+}
+
+/// An ICMP(v6) error the gateway built (the inner of a message that is not the packet
+/// routed in): valid checksums.
+bool is_gateway_icmp_error(const uint8_t* ip, uint32_t total, bool v6) {
+    if (v6) {
+        if (total < 48 || ip[6] != 58 || ip[40] > 4) return false;
+    } else {
+        const uint32_t ihl = (ip[0] & 0xf) * 4u;
+        if (total < ihl + 8 || ip[9] != 1 || (ip[ihl] != 3 && ip[ihl] != 11 && ip[ihl] != 12)) return false;
+        if (sum16(ip, ihl) != 0xffff) __builtin_trap();
+    }
+    if (!l4_checksum_ok(ip, total, v6)) __builtin_trap();
+    return true;
+}
+
 /// Checks a frame with a verdict; collects the transport messages it carries.
 void check_frame(world& wd, dp::packet* p, const expectation* exp, uint32_t segment, bool lookalike,
                  std::vector<sent_msg>& msgs) {
@@ -494,12 +536,33 @@ void check_frame(world& wd, dp::packet* p, const expectation* exp, uint32_t segm
     if (tx_port < wd.snap->ports.size()) {
         if (p->data < p->buf || p->len < 14 || p->data + p->len > p->buf + p->buf_size) __builtin_trap();
         const uint8_t* f = p->data;
+        if (p->len >= 54 && rd16(f + 12) == 0x86dd && exp != nullptr && exp->kind == expectation::exact &&
+            exp->from_tunnel && tx_port == k_vm) {
+            const uint8_t* ip = f + 14;
+            const uint32_t total = 40u + rd16(ip + 4);
+            if (std::memcmp(f, k_vm1_mac, 6) != 0 || p->len != 14 + total) __builtin_trap();
+            if (is_expected(ip, total, true, *exp, false)) {
+                ++g_stats.delivered;
+            } else if (!is_gateway_icmp_error(ip, total, true)) {
+                __builtin_trap();
+            }
+        }
         if (p->len >= 34 && rd16(f + 12) == 0x0800) {
             const uint8_t* ip = f + 14;
             const uint32_t ihl = (ip[0] & 0xf) * 4u;
             const uint32_t total = rd16(ip + 2);
             if ((ip[0] >> 4) != 4 || ihl < 20 || 14 + ihl > p->len || 14 + total > p->len) __builtin_trap();
             if (sum16(ip, ihl) != 0xffff) __builtin_trap();  // IPv4 header checksum
+            // Decrypted and delivered to vm1: the inner packet, TTL one lower.
+            if (exp != nullptr && exp->kind == expectation::exact && exp->from_tunnel && tx_port == k_vm &&
+                !fragment) {
+                if (std::memcmp(f, k_vm1_mac, 6) != 0 || p->len != 14 + total) __builtin_trap();
+                if (is_expected(ip, total, false, *exp, false)) {
+                    ++g_stats.delivered;
+                } else if (!is_gateway_icmp_error(ip, total, false)) {
+                    __builtin_trap();
+                }
+            }
             // From our listen socket: a transport message (the only kind workers send).
             if (!lookalike && ip[9] == 17 && rd32(ip + 12) == k_gw && total >= ihl + 8 && rd16(ip + ihl) == k_listen) {
                 if (tx_port != k_up || fragment) __builtin_trap();
@@ -515,20 +578,6 @@ void check_frame(world& wd, dp::packet* p, const expectation* exp, uint32_t segm
     } else if (p->verdict != k_verdict_consumed) {
         __builtin_trap();
     }
-}
-
-/// An ICMP(v6) error the gateway built (the inner of a message that is not the packet
-/// routed in): valid checksums.
-bool is_gateway_icmp_error(const uint8_t* ip, uint32_t total, bool v6) {
-    if (v6) {
-        if (total < 48 || ip[6] != 58 || ip[40] > 4) return false;
-    } else {
-        const uint32_t ihl = (ip[0] & 0xf) * 4u;
-        if (total < ihl + 8 || ip[9] != 1 || (ip[ihl] != 3 && ip[ihl] != 11 && ip[ihl] != 12)) return false;
-        if (sum16(ip, ihl) != 0xffff) __builtin_trap();
-    }
-    if (!l4_checksum_ok(ip, total, v6)) __builtin_trap();
-    return true;
 }
 
 /// The far end opens what the gateway sent, in counter order, and compares.
@@ -573,26 +622,7 @@ void open_at_far_end(world& wd, std::vector<sent_msg>& msgs) {
         }
         if (exp == nullptr || exp->kind == expectation::none) continue;
         if (exp->kind == expectation::exact) {
-            std::vector<uint8_t> want = exp->inner;
-            uint8_t* wip = want.data();
-            const uint32_t wtotal = static_cast<uint32_t>(want.size());
-            if (exp->v6) {
-                wip[7] -= 1;
-            } else {
-                wip[8] -= 1;
-                fix_ip4_header(wip);
-            }
-            const bool clamped = clamp_mss_reference(wip, wtotal, exp->v6, static_cast<uint16_t>(k_tunnel_mtu - (exp->v6 ? 60 : 40)));
-            // Checksums: valid ones are checked below, their values not compared (an
-            // incremental update and a whole computation may differ in the sign of 0).
-            const bool same_shape = total == wtotal && v6 == exp->v6;
-            l4_info li;
-            const bool has_l4 = same_shape && l4_of(wip, wtotal, exp->v6, li);
-            if (same_shape && !v6) std::memcpy(wip + 10, in + 10, 2);
-            if (has_l4 && (exp->l4_right || clamped)) std::memcpy(wip + li.at, in + li.at, 2);
-            if (same_shape && std::memcmp(in, wip, wtotal) == 0) {
-                if (exp->l4_right && !l4_checksum_ok(in, total, v6)) __builtin_trap();
-                if (exp->l4_right && has_l4 && li.proto == 17 && rd16(in + li.at) == 0) __builtin_trap();
+            if (is_expected(in, total, v6, *exp, true)) {
                 ++g_stats.exact;
                 continue;
             }
@@ -814,6 +844,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     pe.exp.l4_right = fl & 0x40;
                     pe.exp.inner.assign(scratch.data(), scratch.data() + inner_len);
                     pe.exp.max_len = inner_len;
+                    pe.exp.from_tunnel = true;
                 } else {
                     inner_len = static_cast<uint32_t>(in_len);
                 }
