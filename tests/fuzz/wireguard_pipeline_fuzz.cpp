@@ -20,9 +20,12 @@
 // gateway sends from its listen socket opens at the far end, in counter order, padded
 // to 16 with zeros; and its inner packet is the one routed in with TTL/hop limit
 // decremented (the MSS of a SYN clamped to the tunnel, an offloaded L4 checksum
-// completed), or an ICMP error of the gateway's with valid checksums. Segments of a
-// GSO super-packet each open, carry valid IP and L4 checksums, and together carry the
-// super-packet's payload in order.
+// completed), or an ICMP error of the gateway's with valid checksums, and never longer
+// than what went in. Segments of a GSO super-packet (cut with segment_gso and sent with
+// wireguard_send, as worker::segment_into_tunnel does) each open, carry valid IP and L4
+// checksums, and together carry the super-packet's payload in order. A decrypted
+// packet delivered to vm1 is the sealed inner packet with TTL/hop limit decremented.
+// WG_PIPELINE_FUZZ_STATS=1 prints at exit how often each of these oracles held.
 //
 // Input: a sequence of records
 //   ctl(1) len(2, big-endian) body(len)
@@ -39,14 +42,15 @@
 //          bit 5    inner IPv6 (with bit 4)
 //          bit 6    with bit 4: set the inner L4 checksum right
 //        inner = body[4..]
-//     3,7 VM-side packet from vm1: body[0] addresses (src bits 0-3, dst bits 4-7 of the
-//        table), body[1] flags
+//     3,7 packet on the vm port from vm1's MAC: body[0] addresses (src bits 0-3, dst
+//        bits 4-7, of the table; 0x10 is vm1 to 10.99.0.2), body[1] flags
 //          bit 0    IPv6
 //          bit 1    set the L4 checksum right (TCP/UDP/ICMP, whole messages)
 //          bit 2    offload: needs_csum (checksum field = pseudo-header sum)
 //          bit 3    offload: GSO super-packet (gso_size = body[2..3], type by protocol)
 //          bit 4    4 bytes of Ethernet padding after the IP packet
-//          bit 5    offload offsets from body[2..3] instead (checked for bounds only)
+//          bit 5    needs_csum with csum_start body[2..3], csum_offset body[4] (any;
+//                   the inner packet is then compared for length only)
 //          bit 6    IPv4: don't touch the fragment field (else DF and no fragment)
 //        the IP packet is body[4..] with version, lengths, addresses, checksum set
 //     4  clock: advance by a step from ctl bits 3-5 (1 ms .. 600 s)
