@@ -40,7 +40,9 @@ uint32_t segment_gso(const packet& p, port_io& pool, packet** out_pkts, uint32_t
     const bool tcp = l4_proto == proto::tcp;
     const uint32_t l4_header = tcp ? (ip[l3_header + 12] >> 4) * 4u : 8u;
     const uint32_t headers = l3_header + l4_header;
-    if (l4_header < 8 || headers > total) {
+    // A TCP header is at least 20 bytes (RFC 9293 §3.1): the sequence number, flags and
+    // checksum written below lie inside it (the kernel's tcp_gso_segment refuses too).
+    if (l4_header < (tcp ? 20u : 8u) || headers > total) {
         return 0;
     }
     const uint32_t payload = total - headers;

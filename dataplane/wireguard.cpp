@@ -326,7 +326,15 @@ void wireguard_send(packet& p, const snapshot& s, worker_context& w, uint32_t sl
     if (tun.mss_clamp) {
         clamp_tcp_mss(p, v6, static_cast<uint16_t>(tun.mtu - (v6 ? 60 : 40)));
     }
-    // The far end cannot finish a checksum the sender left to offload.
+    // The far end cannot finish a checksum the sender left to offload. The offsets are
+    // the sender's (virtio header): one that reaches back into the IP header would
+    // rewrite it after the checks above, its length included (then what follows the
+    // packet in the buffer went into the tunnel), so it is left partial, like one
+    // outside the frame.
+    const uint32_t l3_header = v6 ? ipv6::header_len : (p.l3()[ipv4::ver_ihl] & 0xf) * 4u;
+    if (p.offload.csum_start < p.l3_offset + l3_header) [[unlikely]] {
+        p.offload.needs_csum = 0;
+    }
     complete_l4_checksum(p);
     const uint32_t inner_len = v6 ? ipv6::header_len + load16(p.l3() + ipv6::payload_len)
                                   : load16(p.l3() + ipv4::total_len);
@@ -394,11 +402,18 @@ void clamp_tcp_mss(packet& p, bool v6, uint16_t max_mss) {
         if (kind == 2 && tcp[i + 1] == 4) {
             const uint16_t mss = load16(tcp + i + 2);
             if (mss > max_mss) {
-                const uint16_t old_word = raw16(tcp + i + 2);
+                uint16_t old_word = raw16(tcp + i + 2);
                 store16(tcp + i + 2, max_mss);
+                uint16_t new_word = raw16(tcp + i + 2);
+                if (i & 1) {
+                    // After an odd number of NOPs the value straddles two of the
+                    // checksum's 16-bit words: its bytes count swapped (RFC 1071 §2(B)).
+                    old_word = __builtin_bswap16(old_word);
+                    new_word = __builtin_bswap16(new_word);
+                }
                 // A partial (offloaded) checksum sums the options later by itself.
                 if (!p.offload.needs_csum) {
-                    put_raw16(tcp + 16, checksum_update16(raw16(tcp + 16), old_word, raw16(tcp + i + 2)));
+                    put_raw16(tcp + 16, checksum_update16(raw16(tcp + 16), old_word, new_word));
                 }
             }
             return;

@@ -360,6 +360,56 @@ TEST_F(WireguardDatapath, TcpSynMssIsClampedToTheTunnel) {
     EXPECT_TRUE(checksum_ok(tcp, 24, pseudo_sum(k_vm1, k_inner, 6, 24))) << "TCP checksum after the change";
 }
 
+// Found by wireguard_pipeline_fuzz: the checksum offsets of a frame's offload state
+// come from the sender (virtio header). Ones pointing back into the IP header had the
+// checksum completed over it before encryption, rewriting the total length (here) after
+// the MTU check: what followed the packet in the buffer was sealed and sent to the
+// peer (or the packet dropped for want of room). Such offsets are left alone now.
+TEST_F(WireguardDatapath, OffloadOffsetsIntoTheIpHeaderLeaveItAlone) {
+    const bytes inner = ipv4(k_vm1, k_inner, 17, udp(k_vm1, k_inner, 40000, 5000, payload(100)));
+    const bytes frame = eth(k_vm_mac, k_vm1_mac, 0x0800, inner);
+    packet* p = pool.alloc();
+    std::memcpy(p->data, frame.data(), frame.size());
+    std::memset(p->data + frame.size(), 0x5a, p->tailroom() - frame.size());  // earlier contents
+    p->len = static_cast<uint32_t>(frame.size());
+    p->in_port = k_vm;
+    p->offload.needs_csum = 1;
+    p->offload.csum_start = 14;   // the IPv4 header
+    p->offload.csum_offset = 2;   // its total length
+    burst b;
+    b.pkts[0] = p;
+    b.count = 1;
+    process_burst(b, *snap, w);
+    used.push_back(p);
+    const bytes plain = at_site(p);
+    const bytes want = ipv4(k_vm1, k_inner, 17, udp(k_vm1, k_inner, 40000, 5000, payload(100)), ip4_opts{.ttl = 63});
+    ASSERT_EQ(plain.size(), crypto::padded_size(want.size()));
+    EXPECT_TRUE(same_bytes(bytes(plain.begin(), plain.begin() + want.size()), want));
+}
+
+// Found by wireguard_pipeline_fuzz: an MSS option after one NOP lies at an odd offset,
+// across two of the checksum's 16-bit words; the incremental update took its bytes in
+// the wrong order and the clamped SYN reached the peer with a bad TCP checksum.
+TEST_F(WireguardDatapath, MssAtAnOddOffsetIsClampedWithAValidChecksum) {
+    bytes t;
+    put16(t, 40000);
+    put16(t, 80);
+    put32(t, 1000);
+    put32(t, 0);
+    put8(t, 7 << 4);  // 28-byte header: NOP, MSS, NOP, NOP, NOP
+    put8(t, k_tcp_syn);
+    put16(t, 65535);
+    put16(t, 0);
+    put16(t, 0);
+    put8(t, 1), put8(t, 2), put8(t, 4), put16(t, 1460), put8(t, 1), put8(t, 1), put8(t, 1);
+    set16(t.data() + 16, inet_checksum(t.data(), t.size(), pseudo_sum(k_vm1, k_inner, 6, static_cast<uint32_t>(t.size()))));
+    const bytes plain = at_site(run(eth(k_vm_mac, k_vm1_mac, 0x0800, ipv4(k_vm1, k_inner, 6, t)), k_vm));
+    ASSERT_GE(plain.size(), 48u);
+    const uint8_t* tcp = plain.data() + 20;
+    EXPECT_EQ(get16(tcp + 23), 1380) << "MSS option";
+    EXPECT_TRUE(checksum_ok(tcp, 28, pseudo_sum(k_vm1, k_inner, 6, 28))) << "TCP checksum after the change";
+}
+
 TEST(GsoSegment, TcpSuperPacketBecomesCheckedSegments) {
     buffer_pool pool{buffer_pool_options{.count = 16, .buffer_size = 16384}};
     memory_port port{memory_port_options{}, pool};
@@ -392,6 +442,34 @@ TEST(GsoSegment, TcpSuperPacketBecomesCheckedSegments) {
         pool.free(out[i]);
     }
     pool.free(p);
+}
+
+// Found by wireguard_pipeline_fuzz: a TCP super-packet whose data offset says its
+// header is shorter than 20 bytes was cut into segments anyway, with the sequence
+// number, flags and checksum written into the payload (or past a short segment's end).
+// Like the kernel's tcp_gso_segment, segmentation refuses it (counted by the worker as
+// wg_segmentation_failed).
+TEST(GsoSegment, TcpHeaderShorterThanTwentyBytesIsRefused) {
+    buffer_pool pool{buffer_pool_options{.count = 16, .buffer_size = 16384}};
+    memory_port port{memory_port_options{}, pool};
+    const ip4_t a = ip4("192.168.100.11"), b = ip4("10.99.0.2");
+    bytes seg = tcp(a, b, 40000, 80, 5000, 1, k_tcp_ack, payload(2500));
+    for (const uint8_t words : {0, 2, 3, 4}) {
+        SCOPED_TRACE(int{words});
+        seg[12] = static_cast<uint8_t>(words << 4);  // data offset in 32-bit words
+        const bytes frame = eth(mac("02:00:00:00:00:01"), mac("52:54:00:00:00:11"), 0x0800, ipv4(a, b, 6, seg, ip4_opts{.df = true}));
+        packet* p = pool.alloc();
+        std::memcpy(p->data, frame.data(), frame.size());
+        p->len = static_cast<uint32_t>(frame.size());
+        p->l3_offset = 14;
+        p->ether_type = 0x0800;
+        p->offload.gso_type = offload_info::gso_tcpv4;
+        p->offload.gso_size = 1000;
+        packet* out[8];
+        EXPECT_EQ(segment_gso(*p, port, out, 8), 0u);
+        pool.free(p);
+    }
+    EXPECT_EQ(pool.available(), 16u) << "nothing allocated is kept";
 }
 
 }  // namespace
