@@ -11,14 +11,17 @@
 namespace eg::dp {
 
 /// Completes the L4 checksum if offload says it is partial; clears needs_csum.
-/// Offsets outside the frame leave the frame as it is.
+/// The offsets are the sender's (a virtio header): ones outside the frame, or reaching
+/// back into the IP header (p.l3(), IPv4 or IPv6 by p.ether_type), leave the frame as
+/// it is — writing there would change a header already validated, its length included.
 inline void complete_l4_checksum(packet& p) {
     if (!p.offload.needs_csum) {
         return;
     }
+    const uint32_t l3_header = p.ether_type == eth::type_ipv6 ? ipv6::header_len : (p.l3()[ipv4::ver_ihl] & 0xf) * 4u;
     const uint32_t start = p.offload.csum_start;
     const uint32_t field = start + p.offload.csum_offset;
-    if (start < p.len && field + 2 <= p.len) {
+    if (start >= p.l3_offset + l3_header && start < p.len && field + 2 <= p.len) {
         // The field holds the pseudo-header sum; summing over it completes the checksum.
         uint16_t c = checksum(p.data + start, p.len - start);
         if (c == 0 && p.offload.csum_offset == 6) {

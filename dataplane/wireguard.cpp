@@ -326,15 +326,8 @@ void wireguard_send(packet& p, const snapshot& s, worker_context& w, uint32_t sl
     if (tun.mss_clamp) {
         clamp_tcp_mss(p, v6, static_cast<uint16_t>(tun.mtu - (v6 ? 60 : 40)));
     }
-    // The far end cannot finish a checksum the sender left to offload. The offsets are
-    // the sender's (virtio header): one that reaches back into the IP header would
-    // rewrite it after the checks above, its length included (then what follows the
-    // packet in the buffer went into the tunnel), so it is left partial, like one
-    // outside the frame.
-    const uint32_t l3_header = v6 ? ipv6::header_len : (p.l3()[ipv4::ver_ihl] & 0xf) * 4u;
-    if (p.offload.csum_start < p.l3_offset + l3_header) [[unlikely]] {
-        p.offload.needs_csum = 0;
-    }
+    // The far end cannot finish a checksum the sender left to offload (offsets that
+    // reach into the IP header are refused there: see offload_checksum.hpp).
     complete_l4_checksum(p);
     const uint32_t inner_len = v6 ? ipv6::header_len + load16(p.l3() + ipv6::payload_len)
                                   : load16(p.l3() + ipv4::total_len);

@@ -121,6 +121,33 @@ TEST(Ipv4FragmentPartialChecksum, IsCompletedBeforeSplitting) {
     pool.free(p);
 }
 
+// Offload offsets are the sender's: ones pointing into the IP header (here at its
+// total length) must not be "completed" there, or the length read afterwards runs past
+// the buffer (found by wireguard_pipeline_fuzz through the WireGuard path).
+TEST(Ipv4FragmentPartialChecksum, OffsetsIntoTheIpHeaderAreNotWritten) {
+    eg::dp::buffer_pool_options bo;
+    bo.count = 64;
+    bo.buffer_size = 4096;
+    eg::dp::buffer_pool pool(bo);
+    eg::dp::memory_port port(eg::dp::memory_port_options{}, pool);
+    const bytes frame = eth(k_next, k_gw, 0x0800, ipv4(k_src, k_dst, 17, udp(k_src, k_dst, 4000, 53, payload(2000))));
+    packet* p = pool.alloc();
+    std::memcpy(p->data, frame.data(), frame.size());
+    p->len = static_cast<uint32_t>(frame.size());
+    p->l3_offset = 14;
+    p->ether_type = 0x0800;
+    p->offload.needs_csum = 1;
+    p->offload.csum_start = 14;
+    p->offload.csum_offset = 2;
+    packet* frags[8];
+    const uint32_t n = eg::dp::fragment_ipv4(*p, 1400, port, frags, 8);
+    ASSERT_EQ(n, 2u);
+    EXPECT_EQ(get16(frags[0]->data + 14 + 2) + get16(frags[1]->data + 14 + 2), 20u + 2008u + 20u)
+        << "the fragments carry the datagram's 2008 bytes once";
+    port.release(frags, 2);
+    pool.free(p);
+}
+
 // Through the worker: a 1500-byte datagram without DF to a 1400-MTU uplink leaves as
 // two fragments; with DF it gets fragmentation-needed back instead.
 TEST(Ipv4FragmentWorker, OversizedWithoutDfIsFragmentedOnTheWay) {
