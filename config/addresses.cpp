@@ -104,6 +104,19 @@ bool contains(const ip_prefix& p, const ip_address& a) {
     return (p.addr.bytes[full] & mask) == (a.bytes[full] & mask);
 }
 
+ip_prefix network_of(const ip_prefix& p) {
+    ip_prefix n = p;
+    const unsigned bits = p.addr.v6 ? 128u : 32u;
+    for (unsigned bit = p.length; bit < bits; ++bit) {
+        n.addr.bytes[bit / 8] = static_cast<uint8_t>(n.addr.bytes[bit / 8] & ~(0x80u >> (bit % 8)));
+    }
+    return n;
+}
+
+bool overlaps(const ip_prefix& a, const ip_prefix& b) {
+    return a.addr.v6 == b.addr.v6 && (contains(a, b.addr) || contains(b, a.addr));
+}
+
 }  // namespace eg::cfg
 
 namespace eg::cfg {

@@ -267,12 +267,6 @@ ip_address with_host_bits(const ip_prefix& p, bool ones) {
     return a;
 }
 
-ip_prefix network_of(const ip_prefix& p) { return ip_prefix{with_host_bits(p, false), p.length}; }
-
-bool overlaps(const ip_prefix& a, const ip_prefix& b) {
-    return a.addr.v6 == b.addr.v6 && (contains(a, b.addr) || contains(b, a.addr));
-}
-
 bool in(std::string_view prefix, const ip_address& a) { return contains(*parse_prefix(prefix), a); }
 
 /// Why `a` cannot be one of our interface addresses, or empty if it can.

@@ -377,5 +377,9 @@ std::string to_string(const listen_address& l);
 bool valid_organization_id(std::string_view id);
 /// True if `a` lies inside `p` (same family).
 bool contains(const ip_prefix& p, const ip_address& a);
+/// `p` with its host bits cleared (10.9.0.1/24 -> 10.9.0.0/24).
+ip_prefix network_of(const ip_prefix& p);
+/// True if the two prefixes share an address (same family, one contains the other).
+bool overlaps(const ip_prefix& a, const ip_prefix& b);
 
 }  // namespace eg::cfg

@@ -107,10 +107,8 @@ gateway::gateway(cfg::config config)
         std::vector<cfg::ip_prefix> vm_networks;
         for (const auto& p : config_.ports) {
             for (const auto* family : {&p.ipv4, &p.ipv6}) {
-                for (cfg::ip_prefix net : *family) {
-                    for (uint32_t bit = net.length; bit < (net.addr.v6 ? 128u : 32u); ++bit) {
-                        net.addr.bytes[bit / 8] &= static_cast<uint8_t>(~(0x80 >> (bit % 8)));
-                    }
+                for (const cfg::ip_prefix& a : *family) {
+                    const cfg::ip_prefix net = cfg::network_of(a);
                     reserved.emplace_back(net, cfg::to_string(net) + " of port " + p.name);
                     if (p.role == cfg::port_role::vm) {
                         vm_networks.push_back(net);

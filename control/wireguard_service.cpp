@@ -170,10 +170,7 @@ void wireguard_service::attach(std::unique_ptr<peer> p) {
 
 void wireguard_service::detach(uint32_t slot, uint64_t now) {
     peer& p = *peers_[slot];
-    dp::wg_command c;
-    c.op = dp::wg_command::remove_peer;
-    c.slot = slot;
-    command(c);
+    command(dp::wg_command::remove_peer, slot);
     tunnels_[p.tunnel]->by_key.erase(std::string(p.cfg.public_key.begin(), p.cfg.public_key.end()));
     for (uint32_t idx : p.indices) {
         index_to_slot_.erase(idx);
@@ -192,17 +189,8 @@ void wireguard_service::set_networks(std::vector<std::pair<cfg::ip_prefix, std::
 }
 
 std::string wireguard_service::allowed_ip_conflict(const cfg::ip_prefix& a) const {
-    const auto overlaps = [](const cfg::ip_prefix& x, const cfg::ip_prefix& y) {
-        if (x.addr.v6 != y.addr.v6) return false;
-        const uint8_t len = std::min(x.length, y.length);
-        for (uint32_t bit = 0; bit < len; ++bit) {
-            const uint8_t m = static_cast<uint8_t>(0x80 >> (bit % 8));
-            if ((x.addr.bytes[bit / 8] & m) != (y.addr.bytes[bit / 8] & m)) return false;
-        }
-        return true;
-    };
     for (const auto& [r, what] : no_overlap_) {
-        if (overlaps(a, r)) return cfg::to_string(a) + " overlaps " + what;
+        if (cfg::overlaps(a, r)) return cfg::to_string(a) + " overlaps " + what;
     }
     for (const auto& [r, what] : no_equal_) {
         if (r == a) return cfg::to_string(a) + " is " + what;
@@ -235,11 +223,7 @@ wireguard_add_result wireguard_service::add_peer(const wireguard_new_peer& np, u
     if (tunnels_.empty()) return fail(outcome::not_found, "no WireGuard tunnel is configured");
     if (np.allowed_ips.empty()) return fail(outcome::bad_request, "allowed_ips must name at least one prefix");
     for (const auto& a : np.allowed_ips) {
-        cfg::ip_prefix net = a;
-        for (uint32_t bit = a.length; bit < (a.addr.v6 ? 128u : 32u); ++bit) {
-            net.addr.bytes[bit / 8] &= static_cast<uint8_t>(~(0x80 >> (bit % 8)));
-        }
-        if (!(net == a)) return fail(outcome::bad_request, cfg::to_string(a) + " has host bits set");
+        if (!(cfg::network_of(a) == a)) return fail(outcome::bad_request, cfg::to_string(a) + " has host bits set");
         if (const auto why = allowed_ip_conflict(a); !why.empty()) return fail(outcome::conflict, why);
     }
     for (size_t i = 0; i < np.allowed_ips.size(); ++i) {
@@ -356,6 +340,24 @@ void wireguard_service::contribute(dp::snapshot& s) const {
             }
         }
     }
+}
+
+void wireguard_service::command(dp::wg_command::op_t op, uint32_t slot) {
+    dp::wg_command c;
+    c.op = op;
+    c.slot = slot;
+    command(c);
+}
+
+void wireguard_service::set_endpoint(peer& p, uint32_t addr, uint16_t port) {
+    p.endpoint_addr = addr;
+    p.endpoint_port = port;
+    dp::wg_command c;
+    c.op = dp::wg_command::set_endpoint;
+    c.slot = p.slot;
+    c.endpoint_addr = addr;
+    c.endpoint_port = port;
+    command(c);
 }
 
 void wireguard_service::command(const dp::wg_command& c) {
@@ -576,14 +578,7 @@ void wireguard_service::handle_initiation(tunnel& t, std::span<const uint8_t> ms
     }
     // The endpoint follows the authenticated initiation; then keys, then the response
     // (the worker has the keypair before the initiator can use it).
-    p.endpoint_addr = src;
-    p.endpoint_port = sport;
-    dp::wg_command c;
-    c.op = dp::wg_command::set_endpoint;
-    c.slot = p.slot;
-    c.endpoint_addr = src;
-    c.endpoint_port = sport;
-    command(c);
+    set_endpoint(p, src, sport);
     session_derived(p, keys, now);
     send_udp(t, src, sport, out);
     ++counters_.responses_sent;
@@ -618,24 +613,14 @@ void wireguard_service::handle_response(tunnel& t, std::span<const uint8_t> msg,
         ++counters_.rejected;
         return;
     }
-    p.endpoint_addr = src;
-    p.endpoint_port = sport;
-    dp::wg_command c;
-    c.op = dp::wg_command::set_endpoint;
-    c.slot = p.slot;
-    c.endpoint_addr = src;
-    c.endpoint_port = sport;
-    command(c);
+    set_endpoint(p, src, sport);
     session_derived(p, keys, now);
     p.timers.on_handshake_complete(now);
     p.timers.on_authenticated_packet_received(now);
     p.timers.on_authenticated_packet_traversal(now);
     // The initiator confirms the session to the responder at once (whitepaper §6.3:
     // with nothing to send, a keepalive).
-    dp::wg_command k;
-    k.op = dp::wg_command::send_keepalive;
-    k.slot = p.slot;
-    command(k);
+    command(dp::wg_command::send_keepalive, p.slot);
 }
 
 void wireguard_service::handle_cookie_reply(std::span<const uint8_t> msg, uint64_t now) {
@@ -761,19 +746,13 @@ void wireguard_service::on_tick(uint64_t now) {
         const crypto::timer_actions a = p.timers.poll(now);
         if (a.has(crypto::timer_actions::wipe_keys)) {
             p.hs->clear();
-            dp::wg_command c;
-            c.op = dp::wg_command::clear_keys;
-            c.slot = p.slot;
-            command(c);
+            command(dp::wg_command::clear_keys, p.slot);
         }
         if (a.has(crypto::timer_actions::send_initiation)) {
             send_initiation(p, now);
         }
         if (a.has(crypto::timer_actions::send_keepalive)) {
-            dp::wg_command c;
-            c.op = dp::wg_command::send_keepalive;
-            c.slot = p.slot;
-            command(c);
+            command(dp::wg_command::send_keepalive, p.slot);
         }
     }
     if (removed && hooks_.republish) {

@@ -146,6 +146,10 @@ private:
     /// A fresh local index that names p's owning worker (index % workers == slot % workers).
     uint32_t new_index(peer& p);
     void command(const dp::wg_command& c);
+    /// A command that names only a slot (send_keepalive, clear_keys, remove_peer).
+    void command(dp::wg_command::op_t op, uint32_t slot);
+    /// The peer's endpoint, here and on its worker (an authenticated handshake came from it).
+    void set_endpoint(peer& p, uint32_t addr, uint16_t port);
     void session_derived(peer& p, crypto::session_keys& keys, uint64_t now);
     void poll_telemetry(peer& p);
     /// The endpoint to send handshakes to: what the worker last saw, else ours.
