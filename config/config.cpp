@@ -495,6 +495,14 @@ struct meta {
     int host_interface_line = 0;
 };
 
+/// The port address entry that is exactly `a` (one of the gateway's own addresses), if any.
+const addr_entry* own_address(const meta& m, const ip_address& a) {
+    for (const port_meta& pm : m.ports)
+        for (const addr_entry& e : pm.addrs)
+            if (e.prefix.addr == a) return &e;
+    return nullptr;
+}
+
 // ---- sections ------------------------------------------------------------------------------
 
 void parse_gateway(loader& l, const toml::table& t, gateway_config& g) {
@@ -1124,8 +1132,8 @@ struct nat_meta {
 struct vm_meta {
     std::string key;  ///< "vms[0]"
     bool name_ok = false, mac_ok = false, ipv4_parsed = false, egress_ok = true;
-    bool public_ok = false, block_ok = false;
-    int name_line = 0, mac_line = 0, ipv4_line = 0, egress_line = 0, public_line = 0, block_line = 0;
+    bool public_ok = false, block_ok = false, ipv6_ok = false;
+    int name_line = 0, mac_line = 0, ipv4_line = 0, egress_line = 0, public_line = 0, block_line = 0, ipv6_line = 0;
     int org_line = 0, proxy_port_line = 0;
 };
 
@@ -1374,8 +1382,8 @@ void parse_nat(loader& l, const toml::table& t, config& c, const meta& m, nat_me
 void parse_vm(loader& l, const toml::table& t, const std::string& path, const config& c, const meta& m,
               const nat_meta& nm, vm_config& v, vm_meta& vmm) {
     table_reader r(l, t, path,
-                   {"name", "mac", "ipv4", "egress", "public_address", "port_block", "proxy_port", "proxy_force",
-                    "organization_id", "max_sessions"});
+                   {"name", "mac", "ipv4", "ipv6", "egress", "public_address", "port_block", "proxy_port",
+                    "proxy_force", "organization_id", "max_sessions"});
     vmm.key = path;
     v.line = r.line();
     if (const auto* n = r.require("name")) {
@@ -1396,6 +1404,30 @@ void parse_vm(loader& l, const toml::table& t, const std::string& path, const co
             vmm.ipv4_parsed = true;
             check_on_link(l, c, m, *a, port_role::vm, false, r.key("ipv4"), vmm.ipv4_line,
                           "a VM is reached through a vm port");
+        }
+    }
+    if (const auto* n = r.get("ipv6")) {
+        vmm.ipv6_line = line_of(*n);
+        if (const auto* text = want_string(l, *n, r.key("ipv6"))) {
+            const auto a = parse_ip(*text);
+            std::string why;
+            if (!a || !a->v6) {
+                why = "expected an IPv6 address like \"2001:db8:1::101\", got " + quote(*text);
+            } else if (why = not_unicast_reason(*a); !why.empty()) {
+                why = to_string(*a) + " " + why + "; the VM's own global address is needed";
+            } else if (in("fe80::/10", *a)) {
+                why = to_string(*a) + " is link-local; the VM's dedicated address is a global one (its link-local "
+                                      "address needs no binding)";
+            } else if (const addr_entry* own = own_address(m, *a)) {
+                why = to_string(*a) + " is the gateway's own address (" + own->key + ", line " +
+                      std::to_string(own->line) + ")";
+            }
+            if (why.empty()) {
+                v.ipv6 = *a;
+                vmm.ipv6_ok = true;
+            } else {
+                l.fail(r.key("ipv6"), vmm.ipv6_line, why);
+            }
         }
     }
     vmm.egress_line = r.line_of_key("egress");
@@ -1492,7 +1524,7 @@ void validate_vms(loader& l, const config& c, const meta& m, const nat_meta& nm,
     const nat_config& n = c.nat;
     std::map<std::string, std::size_t> names;
     std::map<mac_address, std::size_t> macs;
-    std::map<std::array<uint8_t, 16>, std::size_t> addrs, publics;
+    std::map<std::array<uint8_t, 16>, std::size_t> addrs, addrs6, publics;
     std::map<uint32_t, std::size_t> blocks;
     const auto also = [&](std::size_t j, int line) {
         return vms[j].key + " (" + (c.vms[j].name.empty() ? "" : quote(c.vms[j].name) + ", ") + "line " +
@@ -1518,6 +1550,11 @@ void validate_vms(loader& l, const config& c, const meta& m, const nat_meta& nm,
             if (const auto [it, fresh] = addrs.emplace(v.ipv4.bytes, i); !fresh)
                 l.fail(vm.key + ".ipv4", vm.ipv4_line,
                        to_string(v.ipv4) + " is already the address of " + also(it->second, vms[it->second].ipv4_line));
+        }
+        if (vm.ipv6_ok) {
+            if (const auto [it, fresh] = addrs6.emplace(v.ipv6->bytes, i); !fresh)
+                l.fail(vm.key + ".ipv6", vm.ipv6_line,
+                       to_string(*v.ipv6) + " is already the address of " + also(it->second, vms[it->second].ipv6_line));
         }
         if (!n.enabled) continue;
         if (vm.public_ok) {

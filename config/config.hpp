@@ -183,6 +183,9 @@ struct vm_config {
     std::string name;
     mac_address mac{};
     ip_address ipv4;
+    /// Its dedicated global IPv6 address (a /128): routed to this MAC on the vm port of
+    /// its ipv4, and its IPv6 anti-spoofing binding. None: the VM has no IPv6 binding.
+    std::optional<ip_address> ipv6;
     egress_policy egress = egress_policy::masquerade;
     std::optional<ip_address> public_address; ///< dedicated: the VM's own public IPv4
     uint32_t port_block = 0;           ///< port_block: the block index k

@@ -143,7 +143,7 @@ dhcp_service::dhcp_service(const cfg::config& config, boost::asio::io_context& i
     restoring_ = true;
     for (const auto& [key, l] : store_->leases()) {
         if (leases::store_lease_book::is_placement_key(key)) {
-            admit(admitted_by_allocation, l.mac, l.ipv4, key, 0);
+            admit(admitted_by_allocation, l.mac, l.ipv4, key, 0, l.ipv6);
             if (l.state == leases::lease_state::bound && (l.expires_s == 0 || uint64_t(l.expires_s) > now)) {
                 admit(admitted_by_lease, l.mac, l.ipv4, key, uint64_t(l.expires_s));
             }
@@ -311,20 +311,22 @@ void dhcp_service::note_binding(const dhcp::lease_action& a) {
 }
 
 void dhcp_service::admit(uint8_t reason, const dp::mac_bytes& mac, uint32_t ipv4, std::string_view name,
-                         uint64_t expires_s) {
+                         uint64_t expires_s, const dp::ipv6_bytes& ipv6) {
     if (!nat_ || static_pairs_.contains({mac, ipv4})) return;  // [[vms]]: admitted by the config
     if (static_ips_.contains(ipv4)) {
         log("dhcp: warning: " + ip_text(ipv4) + " is a [[vms]] address; not admitted for " + mac_text(mac));
         return;
     }
-    switch (admissions_.admit(reason, mac, ipv4, name, expires_s)) {
+    switch (admissions_.admit(reason, mac, ipv4, name, expires_s, ipv6)) {
     case vm_admissions::result::admitted:
         if (restoring_) break;
         log("dhcp: " + ip_text(ipv4) + " (" + mac_text(mac) + ", " + std::string(name) +
             ") admitted to the data plane (NAT slot " + std::to_string(*admissions_.slot_of(mac, ipv4)) + ")");
         schedule_publish();
         break;
-    case vm_admissions::result::unchanged: break;
+    case vm_admissions::result::unchanged:
+        if (!restoring_ && admissions_.dirty()) schedule_publish();  // e.g. its IPv6 binding changed
+        break;
     case vm_admissions::result::full:
         ++not_admitted_;
         if (restoring_) break;
@@ -367,7 +369,7 @@ void dhcp_service::set_data_plane(std::function<void()> publish, vm_admissions::
 std::vector<runtime_vm> dhcp_service::runtime_vms() const {
     std::vector<runtime_vm> out;
     out.reserve(admissions_.slots().size());
-    for (const auto& s : admissions_.slots()) out.push_back({s.name, s.mac, s.ipv4, s.reasons != 0});
+    for (const auto& s : admissions_.slots()) out.push_back({s.name, s.mac, s.ipv4, s.reasons != 0, s.ipv6});
     return out;
 }
 
@@ -397,7 +399,7 @@ allocations::outcome dhcp_service::create_allocation(std::string_view vps_id, st
     allocations::outcome o = allocations_->create(vps_id, organization_id, mac, network, now_s);
     if (o.error == allocations::errc::ok && o.created) {
         log("dhcp: allocation " + std::string(vps_id) + ": " + ip_text(o.record->ipv4) + " for " + mac_text(mac));
-        admit(admitted_by_allocation, mac, o.record->ipv4, vps_id, 0);
+        admit(admitted_by_allocation, mac, o.record->ipv4, vps_id, 0, o.record->ipv6);
     }
     schedule_commit();
     return o;

@@ -119,7 +119,8 @@ private:
     void note_binding(const dhcp::lease_action& a);
     void log(std::string_view line) const;
     /// Admits (mac, ipv4) for `reason` unless it is a [[vms]] pair; logs the outcome.
-    void admit(uint8_t reason, const dp::mac_bytes& mac, uint32_t ipv4, std::string_view name, uint64_t expires_s);
+    void admit(uint8_t reason, const dp::mac_bytes& mac, uint32_t ipv4, std::string_view name, uint64_t expires_s,
+               const dp::ipv6_bytes& ipv6 = {});
     void withdraw(uint8_t reason, const dp::mac_bytes& mac, uint32_t ipv4);
     /// Schedules one publish when the admissions changed: at the next turn of the
     /// io_context, or k_publish_gap after the previous one (a storm of new clients

@@ -118,6 +118,33 @@ dp::nat44_policy build_nat_policy(const cfg::config& config, std::span<const run
     return n;
 }
 
+/// The VMs' dedicated IPv6 bindings: each on the vm port whose connected IPv4 prefix
+/// holds the VM's IPv4 (the port its (MAC, IPv4) binding lives on).
+void build_vm6_bindings(dp::snapshot& s, const cfg::config& config, std::span<const runtime_vm> runtime) {
+    const auto port_of = [&](uint32_t ipv4) -> uint16_t {
+        for (const auto& p : s.ports) {
+            if (p.role != dp::port_role::vm) continue;
+            for (const auto& a : p.ipv4) {
+                const uint32_t mask = a.prefix_len == 0 ? 0 : ~uint32_t{0} << (32 - a.prefix_len);
+                if (((a.addr ^ ipv4) & mask) == 0) return p.index;
+            }
+        }
+        return dp::k_no_port;
+    };
+    const auto bind = [&](const dp::ipv6_bytes& addr, const dp::mac_bytes& mac, uint32_t ipv4) {
+        const uint16_t port = port_of(ipv4);
+        if (port != dp::k_no_port) s.vm6.add({addr, mac, port});
+    };
+    for (const cfg::vm_config& vc : config.vms) {
+        if (vc.ipv6 && !vc.ipv4.v6) bind(vc.ipv6->bytes, vc.mac, v4_host_order(vc.ipv4));
+    }
+    for (const runtime_vm& rv : runtime) {
+        if (rv.admitted && rv.ipv6 != dp::ipv6_bytes{}) bind(rv.ipv6, rv.mac, rv.ipv4);
+    }
+    // IPv6 anti-spoofing goes with IPv4's ([nat] anti_spoofing, on NAT's vm ports).
+    s.anti_spoofing6 = s.nat.enabled && s.nat.anti_spoofing;
+}
+
 }  // namespace
 
 std::unique_ptr<dp::snapshot> build_snapshot(const cfg::config& config, const std::vector<port_runtime_info>& ports,
@@ -182,6 +209,8 @@ std::unique_ptr<dp::snapshot> build_snapshot(const cfg::config& config, const st
         s->host_kernel_mac = host_kernel_mac;
         s->ports.push_back(std::move(hp));
     }
+
+    build_vm6_bindings(*s, config, runtime);
 
     // Connected prefixes first, then our own addresses as host routes to "local".
     // (The LPM tables ignore host bits, so interface addresses go in as they are.)

@@ -24,6 +24,7 @@ struct runtime_vm {
     dp::mac_bytes mac{};
     uint32_t ipv4 = 0;      ///< host order
     bool admitted = false;  ///< false: the slot's VM left; kept for its sessions
+    dp::ipv6_bytes ipv6{};  ///< its dedicated IPv6 (an allocation's /128); zero: none
 };
 
 /// `ports[i]` belongs to config.ports[i]; when the host TAP is enabled it is the last

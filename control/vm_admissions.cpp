@@ -41,7 +41,8 @@ std::optional<uint32_t> vm_admissions::take_slot(const pair_key& k) {
 }
 
 vm_admissions::result vm_admissions::admit(uint8_t reason, const dp::mac_bytes& mac, uint32_t ipv4,
-                                           std::string_view name, uint64_t lease_expires_s) {
+                                           std::string_view name, uint64_t lease_expires_s,
+                                           const dp::ipv6_bytes& ipv6) {
     const pair_key k{mac, ipv4};
     if (reason & admitted_by_lease) {
         // One leased address per MAC: an older lease pair of this MAC ends here.
@@ -60,7 +61,13 @@ vm_admissions::result vm_admissions::admit(uint8_t reason, const dp::mac_bytes& 
     if (const auto it = by_pair_.find(k); it != by_pair_.end()) {
         slot_state& s = slots_[it->second];
         s.reasons |= reason;
-        if (reason & admitted_by_allocation) s.name = std::string(name);
+        if (reason & admitted_by_allocation) {
+            s.name = std::string(name);
+            if (s.ipv6 != ipv6) {
+                s.ipv6 = ipv6;
+                dirty_ = true;
+            }
+        }
         if (reason & admitted_by_lease) {
             s.lease_expires_s = lease_expires_s;
             if (lease_expires_s != 0) lease_ends_.emplace(lease_expires_s, k);
@@ -74,6 +81,7 @@ vm_admissions::result vm_admissions::admit(uint8_t reason, const dp::mac_bytes& 
     s.ipv4 = ipv4;
     s.name = std::string(name);
     s.reasons = reason;
+    s.ipv6 = (reason & admitted_by_allocation) ? ipv6 : dp::ipv6_bytes{};
     s.lease_expires_s = (reason & admitted_by_lease) ? lease_expires_s : 0;
     s.last_snapshot.reset();
     if ((reason & admitted_by_lease) && lease_expires_s != 0) lease_ends_.emplace(lease_expires_s, k);
@@ -103,6 +111,10 @@ bool vm_admissions::withdraw(uint8_t reason, const dp::mac_bytes& mac, uint32_t 
     if (!(s.reasons & reason)) return false;
     s.reasons &= static_cast<uint8_t>(~reason);
     if (reason & admitted_by_lease) s.lease_expires_s = 0;
+    if ((reason & admitted_by_allocation) && s.ipv6 != dp::ipv6_bytes{}) {
+        s.ipv6 = {};  // the /128 was the allocation's; a lease alone has no IPv6
+        dirty_ = true;
+    }
     if (s.reasons == 0) leave(it->second);
     return true;
 }

@@ -45,6 +45,7 @@ public:
     struct slot_state {
         dp::mac_bytes mac{};
         uint32_t ipv4 = 0;           ///< host order
+        dp::ipv6_bytes ipv6{};       ///< an allocation's dedicated /128 (zero: none)
         std::string name;            ///< vps_id for an allocation, else "dhcp-<mac>"
         uint8_t reasons = 0;         ///< admission_reason bits; 0 = not admitted (left, or free)
         uint64_t lease_expires_s = 0;  ///< with admitted_by_lease: the lease's end (0 = never)
@@ -58,9 +59,10 @@ public:
 
     /// Admits (mac, ipv4) for `reason`. A lease replaces an older lease pair of the same
     /// MAC (one leased address per MAC) and any pair of another MAC on the same address
-    /// (the address moved). `name` is kept from an allocation over a lease's.
+    /// (the address moved). `name` is kept from an allocation over a lease's, and so is
+    /// `ipv6`: an allocation's dedicated /128, bound while the allocation admits the pair.
     result admit(uint8_t reason, const dp::mac_bytes& mac, uint32_t ipv4, std::string_view name,
-                 uint64_t lease_expires_s = 0);
+                 uint64_t lease_expires_s = 0, const dp::ipv6_bytes& ipv6 = {});
     /// Drops `reason` from the pair; it leaves when no reason is left. False if the
     /// pair did not have that reason.
     bool withdraw(uint8_t reason, const dp::mac_bytes& mac, uint32_t ipv4);

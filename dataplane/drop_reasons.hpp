@@ -31,6 +31,7 @@ namespace eg::dp {
     X(ipv6_bad_version, "ipv6", "bad_version")                               \
     X(ipv6_bad_payload_length, "ipv6", "bad_payload_length")                 \
     X(ipv6_bad_source, "ipv6", "bad_source_address")                         \
+    X(ipv6_spoofed_source, "ipv6", "spoofed_source")                         \
     X(ipv6_hop_limit_exceeded, "ipv6", "hop_limit_exceeded")                 \
     X(ipv6_no_route, "ipv6", "no_route")                                     \
     X(ipv6_too_big, "ipv6", "packet_too_big")                                \

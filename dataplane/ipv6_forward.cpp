@@ -61,6 +61,23 @@ void transmit(packet& p, const snapshot& s, worker_context& w, const next_hop& h
     p.verdict = hop.port;
 }
 
+/// To a VM's bound /128: the binding names the port and the MAC (no neighbour lookup).
+void transmit_to_vm(packet& p, const snapshot& s, const vm6_binding& vm) {
+    write_ethernet(p, vm.mac.data(), s.port(vm.port).mac.data(), eth::type_ipv6);
+    p.verdict = vm.port;
+}
+
+/// IPv6 anti-spoofing on a vm port: a global source must be bound to the sender's MAC
+/// on this port. Link-local sources pass: they only ever reach the gateway itself (RS,
+/// NS, echo), as forward_ipv6 never forwards them.
+bool source_bound(const packet& p, const snapshot& s, const uint8_t* src) {
+    if (is_link_local(src)) {
+        return true;
+    }
+    const vm6_binding* vm = s.vm6.find(src);
+    return vm != nullptr && vm->port == p.in_port && std::memcmp(vm->mac.data(), p.data + 6, 6) == 0;
+}
+
 void deliver_local(packet& p, const snapshot& s, worker_context& w) {
     uint8_t* ip = p.l3();
     const uint32_t payload = load16(ip + ipv6::payload_len);
@@ -118,6 +135,11 @@ bool classify_ipv6(packet& p, const snapshot& s, worker_context& w) {
         w.drop(p, drop_reason::eth_not_for_us);
         return false;
     }
+    if (s.anti_spoofing6 && s.port(p.in_port).role == port_role::vm && !source_bound(p, s, ip + ipv6::src))
+        [[unlikely]] {
+        w.drop(p, drop_reason::ipv6_spoofed_source);
+        return false;
+    }
     if (is_link_local(dst)) {
         // Link-local scope: ours or nobody's (never forwarded).
         if (s.is_our_address6(p.in_port, dst)) {
@@ -132,7 +154,9 @@ bool classify_ipv6(packet& p, const snapshot& s, worker_context& w) {
 
 void forward_ipv6(packet& p, const snapshot& s, worker_context& w, uint32_t nh) {
     uint8_t* ip = p.l3();
-    if (nh == k_lpm_no_route) [[unlikely]] {
+    // A VM's bound /128 is the longest match there is; its /64 need not be routed here.
+    const vm6_binding* vm = nh == k_nh_local ? nullptr : s.vm6.find(ip + ipv6::dst);
+    if (nh == k_lpm_no_route && vm == nullptr) [[unlikely]] {
         w.counters.drop(drop_reason::ipv6_no_route);
         send_error(p, s, w, icmp6::dest_unreachable, icmp6::code_no_route, 0);
         return;
@@ -151,7 +175,7 @@ void forward_ipv6(packet& p, const snapshot& s, worker_context& w, uint32_t nh) 
         send_error(p, s, w, icmp6::time_exceeded, 0, 0);
         return;
     }
-    const next_hop& hop = s.next_hops[nh];
+    const next_hop hop = vm != nullptr ? next_hop{vm->port} : s.next_hops[nh];
     const bool tunnel = hop.wg_peer != k_no_wg_peer;
     if (tunnel && !wireguard_at_owner(p, w, hop.wg_peer)) [[unlikely]] {
         return;  // handed, untouched, to the worker that owns the peer
@@ -168,6 +192,10 @@ void forward_ipv6(packet& p, const snapshot& s, worker_context& w, uint32_t nh) 
         wireguard_forward(p, s, w, hop.wg_peer);
         return;
     }
+    if (vm != nullptr) {
+        transmit_to_vm(p, s, *vm);
+        return;
+    }
     uint8_t dst[16];
     std::memcpy(dst, ip + ipv6::dst, 16);
     transmit(p, s, w, hop, dst);
@@ -181,6 +209,14 @@ void route_originated_ipv6(packet& p, const snapshot& s, worker_context& w) {
         uint8_t d[16];
         std::memcpy(d, dst, 16);
         transmit(p, s, w, hop, d);
+        return;
+    }
+    if (const vm6_binding* vm = s.vm6.find(dst)) {
+        if (ipv6::header_len + load16(p.l3() + ipv6::payload_len) > s.port(vm->port).mtu) [[unlikely]] {
+            w.drop(p, drop_reason::ipv6_too_big);
+            return;
+        }
+        transmit_to_vm(p, s, *vm);
         return;
     }
     const uint32_t nh = s.routes6.lookup(dst);

@@ -70,6 +70,10 @@ bool answers_for(const snapshot& s, uint16_t in_port, const uint8_t* target, boo
     if (!on_link) {
         return false;
     }
+    if (const vm6_binding* vm = s.vm6.find(target)) {
+        proxied = vm->port != in_port;  // a VM answers for itself on its own port
+        return proxied;
+    }
     const uint32_t nh = s.routes6.lookup(target);
     if (nh == k_lpm_no_route || nh == k_nh_local || s.next_hops[nh].port == in_port) {
         return false;

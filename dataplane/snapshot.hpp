@@ -14,6 +14,7 @@
 #include "dataplane/lpm4.hpp"
 #include "dataplane/lpm6.hpp"
 #include "dataplane/nat44_policy.hpp"
+#include "dataplane/vm6_bindings.hpp"
 #include "dataplane/wireguard_policy.hpp"
 
 namespace eg::dp {
@@ -79,6 +80,11 @@ struct snapshot {
     uint32_t icmp_errors_per_second = 1000;
     nat44_policy nat;                 ///< NAT44 and VM egress policies (nat.enabled)
     wireguard_policy wg;              ///< WireGuard tunnels and cryptokey routing (wg.enabled)
+    /// The VMs' dedicated IPv6 addresses: routed to the bound MAC on the bound port.
+    vm6_bindings vm6;
+    /// vm ports accept a global IPv6 source only from its binding in vm6 (link-local
+    /// sources still reach the gateway itself: neighbour and router discovery).
+    bool anti_spoofing6 = false;
 
     const port_info& port(uint16_t i) const { return ports[i]; }
     /// Our first IPv4 address on `port`, else on any port, else 0 (host order).

@@ -19,6 +19,8 @@
 # /v1/leases and edgegatectl show them; DELETE the allocation: vm7's traffic is dropped
 # (nat/spoofed_source); allocate again, restart edgegated: the allocation is still
 # listed with the same addresses, and vm7 gets it again over DHCP and reaches inet.
+# IPv6: vm7's allocated /128 is routed to it and is the only global source it may use
+# (ipv6/spoofed_source otherwise); vm8 (no allocation) has no IPv6 binding.
 . "$(dirname "$0")/lib.sh"
 
 SECRET=lab-api-secret-0123456789
@@ -57,7 +59,16 @@ reach_inet() { in_ns "$1" curl -sS --max-time "${2:-10}" http://203.0.113.2/hell
 spoof_drops() {
   api GET /v1/stats | json_get 'sum(r["packets"] for r in j["drops"]["by_reason"] if r["reason"] == "spoofed_source")'
 }
-export -f udhcpc_once reach_inet spoof_drops
+spoof6_drops() {
+  api GET /v1/stats | json_get 'sum(r["packets"] for r in j["drops"]["by_reason"] if r["stage"] == "ipv6" and r["reason"] == "spoofed_source")'
+}
+# use_ip6 NS ADDR : ADDR/128 becomes the VM's only global IPv6 address
+use_ip6() {
+  ip -n "$1" -6 addr flush dev eth0 scope global
+  ip -n "$1" -6 addr add "$2/128" dev eth0 nodad
+}
+reach_inet6() { in_ns "$1" curl -6 -sS --max-time "${2:-10}" "http://[2001:db8:1::2]/hello.txt"; }
+export -f udhcpc_once reach_inet spoof_drops spoof6_drops reach_inet6
 
 # ---- allocate for vm7's MAC
 OUT=$(api POST /v1/allocations "{\"vps_id\":\"vps-7\",\"organization_id\":\"org-a\",\"mac\":\"$VM7_MAC\"}")
@@ -107,6 +118,19 @@ configure vm8 "${VM8_ADDR:-192.168.100.251}"
 t_check_output "vm8 (dynamic lease) reaches inet through NAT (anti-spoofing on)" '^edgegate-lab-ok$' reach_inet vm8
 t_check_output "edgegated logged vm8's admission" "${VM8_ADDR:-none} \($VM8_MAC, dhcp-$VM8_MAC\) admitted to the data plane" cat "$GWLOG"
 
+# ---- vm7's dedicated IPv6 /128: bound to its MAC, routed to it, the only source it may use
+# inet routes the allocations' /64 to the gateway (a routed prefix, as upstream would).
+ip -n inet -6 route replace 2001:db8:100::/64 via 2001:db8:1::1
+BEFORE6=$(spoof6_drops)
+t_check_fails "vm7 from its unbound lab address 2001:db8:1::107 does not reach inet over IPv6" reach_inet6 vm7 4
+AFTER6=$(spoof6_drops)
+t_check "...counted as ipv6/spoofed_source (${BEFORE6:-?} -> ${AFTER6:-?})" test "${AFTER6:-0}" -gt "${BEFORE6:-0}"
+use_ip6 vm7 "${ALLOC_IP6:-2001:db8:100::dead}"
+t_check_output "vm7 from its allocated ${ALLOC_IP6:-?} reaches inet over IPv6 (curl -6)" '^edgegate-lab-ok$' reach_inet6 vm7
+t_check "inet pings vm7's allocated /128 (routed by its binding)" \
+  in_ns inet ping -6 -n -c 2 -i 0.2 -W 2 "${ALLOC_IP6:-2001:db8:100::dead}"
+t_check_fails "vm8 (a lease, no allocation: no IPv6 binding) does not reach inet over IPv6" reach_inet6 vm8 4
+
 # ---- delete the allocation: vm7's traffic is dropped from then on
 BEFORE=$(spoof_drops)
 t_check_output "DELETE /v1/allocations/vps-7: 200" '^200$' bash -c "api DELETE /v1/allocations/vps-7 | status_of"
@@ -115,6 +139,10 @@ t_check_fails "vm7 no longer reaches inet" reach_inet vm7 4
 t_check_fails "vm7 no longer pings inet" in_ns vm7 ping -n -c 2 -W 1 203.0.113.2
 AFTER=$(spoof_drops)
 t_check "vm7's packets were counted as nat/spoofed_source (${BEFORE:-?} -> ${AFTER:-?})" test "${AFTER:-0}" -gt "${BEFORE:-0}"
+BEFORE6=$(spoof6_drops)
+t_check_fails "vm7 no longer reaches inet over IPv6 from ${ALLOC_IP6:-?}" reach_inet6 vm7 4
+AFTER6=$(spoof6_drops)
+t_check "...counted as ipv6/spoofed_source (${BEFORE6:-?} -> ${AFTER6:-?})" test "${AFTER6:-0}" -gt "${BEFORE6:-0}"
 t_check_output "vm8 still reaches inet" '^edgegate-lab-ok$' reach_inet vm8
 
 # ---- allocate again; it survives a restart of edgegated
@@ -122,6 +150,7 @@ OUT=$(api POST /v1/allocations "{\"vps_id\":\"vps-7b\",\"organization_id\":\"org
 t_check_eq "POST a new allocation for vm7: 201" 201 "$(status_of <<<"$OUT")" "$OUT"
 KEEP=$(head -n -1 <<<"$OUT")
 KEEP_IP=$(json_get 'j["ipv4"]' <<<"$OUT" 2>/dev/null)
+KEEP_IP6=$(json_get 'j["ipv6"]' <<<"$OUT" 2>/dev/null)
 t_check "restart: tools/lab gw kernel" "$LAB" gw kernel
 t_check "restart: tools/lab gw edgegated" "$LAB" gw edgegated
 t_check_output "after the restart: the allocation is listed" '"vps-7b"' api GET /v1/allocations
@@ -130,6 +159,9 @@ flush4 vm7
 t_check_output "after the restart: vm7 udhcpc gets ${KEEP_IP:-?} again" "lease of ${KEEP_IP:-none} obtained" udhcpc_once vm7
 configure vm7 "${KEEP_IP:-192.168.100.250}"
 t_check_output "after the restart: vm7 reaches inet through NAT" '^edgegate-lab-ok$' reach_inet vm7
+use_ip6 vm7 "${KEEP_IP6:-2001:db8:100::dead}"
+t_check_output "after the restart: vm7 reaches inet over IPv6 from its restored binding ${KEEP_IP6:-?}" \
+  '^edgegate-lab-ok$' reach_inet6 vm7
 t_check_output "after the restart: vm8's lease still admits it" '^edgegate-lab-ok$' reach_inet vm8
 
 t_check_clean_exit

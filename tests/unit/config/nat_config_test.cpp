@@ -51,6 +51,16 @@ ip_address v4(const char* text) {
 
 // ---- good files ---------------------------------------------------------------------------
 
+TEST(NatConfig, VmIpv6IsOptionalAndKept) {
+    const auto r = load_string(PORTS NAT VM1 "ipv6 = \"2001:db8:1::101\"\n"
+                               "[[vms]]\nname = \"vm2\"\nmac = \"02:00:00:00:01:02\"\nipv4 = \"192.168.100.12\"\n",
+                               "test.toml");
+    ASSERT_TRUE(r.value);
+    ASSERT_TRUE(r.value->vms[0].ipv6.has_value());
+    EXPECT_EQ(cfg::to_string(*r.value->vms[0].ipv6), "2001:db8:1::101");
+    EXPECT_FALSE(r.value->vms[1].ipv6.has_value());
+}
+
 TEST(NatConfig, MaxVms) {
     const auto r = load_string(PORTS NAT "max_vms = 1000\n" VM1, "test.toml");
     ASSERT_TRUE(r.value);
@@ -541,6 +551,18 @@ const bad_case k_bad_cases[] = {
      "vms[0].ipv4 (line 14): 192.168.100.0 is the network address of 192.168.100.0/24"},
     {"vm ipv4 twice", PORTS VM1 "[[vms]]\nname = \"vm2\"\nmac = \"02:00:00:00:01:02\"\nipv4 = \"192.168.100.11\"\n",
      "vms[1].ipv4 (line 18): 192.168.100.11 is already the address of vms[0] (\"vm1\", line 14)"},
+    {"vm ipv6 link-local", PORTS VM1 "ipv6 = \"fe80::1\"\n",
+     "vms[0].ipv6 (line 15): fe80::1 is link-local; the VM's dedicated address is a global one"},
+    {"vm ipv6 multicast", PORTS VM1 "ipv6 = \"ff02::1\"\n",
+     "vms[0].ipv6 (line 15): ff02::1 is a multicast address; the VM's own global address is needed"},
+    {"vm ipv6 given an IPv4", PORTS VM1 "ipv6 = \"192.168.100.11\"\n",
+     "vms[0].ipv6 (line 15): expected an IPv6 address like \"2001:db8:1::101\", got \"192.168.100.11\""},
+    {"vm ipv6 with a prefix length", PORTS VM1 "ipv6 = \"2001:db8:1::101/128\"\n",
+     "vms[0].ipv6 (line 15): expected an IPv6 address like \"2001:db8:1::101\", got \"2001:db8:1::101/128\""},
+    {"vm ipv6 twice", PORTS VM1 "ipv6 = \"2001:db8:1::101\"\n"
+                            "[[vms]]\nname = \"vm2\"\nmac = \"02:00:00:00:01:02\"\nipv4 = \"192.168.100.12\"\n"
+                            "ipv6 = \"2001:db8:1::101\"\n",
+     "vms[1].ipv6 (line 20): 2001:db8:1::101 is already the address of vms[0] (\"vm1\", line 15)"},
     {"vm egress unknown", PORTS VM1 "egress = \"snat\"\n",
      "vms[0].egress (line 15): must be \"masquerade\", \"dedicated\", \"port_block\" or \"proxy\", got \"snat\""},
     {"vm dedicated without nat", PORTS VM1 "egress = \"dedicated\"\npublic_address = \"203.0.113.20\"\n",

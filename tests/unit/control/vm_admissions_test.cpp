@@ -43,6 +43,31 @@ TEST(VmAdmissions, PairsKeepTheirSlotsAndReasonsAddUp) {
     EXPECT_EQ(a.slots()[1].ipv4, k_ip2) << "kept for the old VM's sessions";
 }
 
+TEST(VmAdmissions, AnAllocationsIpv6IsBoundWhileTheAllocationAdmitsThePair) {
+    const dp::ipv6_bytes v6{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x42};
+    vm_admissions a(4);
+    EXPECT_EQ(a.admit(admitted_by_allocation, k_a, k_ip1, "vps-a", 0, v6), res::admitted);
+    EXPECT_EQ(a.slots()[0].ipv6, v6);
+    a.published(std::make_shared<int>(0));
+    // Its DHCP client binds the pair: the /128 stays, nothing new for the data plane.
+    EXPECT_EQ(a.admit(admitted_by_lease, k_a, k_ip1, "dhcp-a", 1000), res::unchanged);
+    EXPECT_EQ(a.slots()[0].ipv6, v6);
+    EXPECT_FALSE(a.dirty());
+    // The allocation goes, the lease stays: the pair is still admitted, without the /128.
+    EXPECT_TRUE(a.withdraw(admitted_by_allocation, k_a, k_ip1));
+    EXPECT_TRUE(a.slot_of(k_a, k_ip1));
+    EXPECT_EQ(a.slots()[0].ipv6, dp::ipv6_bytes{});
+    EXPECT_TRUE(a.dirty()) << "the snapshot must drop the binding";
+    a.published(std::make_shared<int>(0));
+    // A new allocation on the leased pair brings its /128 back.
+    EXPECT_EQ(a.admit(admitted_by_allocation, k_a, k_ip1, "vps-a2", 0, v6), res::unchanged);
+    EXPECT_EQ(a.slots()[0].ipv6, v6);
+    EXPECT_TRUE(a.dirty());
+    // A lease alone never carries one.
+    EXPECT_EQ(a.admit(admitted_by_lease, k_b, k_ip2, "dhcp-b", 1000, v6), res::admitted);
+    EXPECT_EQ(a.slots()[1].ipv6, dp::ipv6_bytes{});
+}
+
 TEST(VmAdmissions, ANewLeaseReplacesTheMacsOldOneAndAMovedAddressItsOldHolder) {
     vm_admissions a(4);
     a.admit(admitted_by_lease, k_a, k_ip1, "a", 1000);

@@ -950,5 +950,116 @@ TEST_F(Pipeline, TaggedRouterSolicitationGetsTaggedAdvertisement) {
     EXPECT_TRUE(icmp6_ok(p->data + 18));
 }
 
+// ---- VM IPv6 bindings ([[vms]] ipv6): /128 routed to the bound MAC, anti-spoofing ----
+
+// The same ports without the /122 route: the VMs' /128s live in 2001:db8:7::/64, which
+// no route names (routed to the gateway upstream); the bindings alone reach the VMs.
+std::string vm6_config(bool anti_spoofing) {
+    std::string c(k_config);
+    c.erase(c.find("[[routes]]\nprefix = \"2001:db8:1::100/122\""));
+    c += "[host]\nenabled = true\n";
+    c += "[nat]\npublic_addresses = [\"203.0.113.1\"]\nanti_spoofing = " + std::string(anti_spoofing ? "true" : "false") +
+         "\n[[vms]]\nname = \"vm1\"\nmac = \"52:54:00:00:00:11\"\nipv4 = \"192.168.100.11\"\nipv6 = \"2001:db8:7::11\"\n"
+         "[[vms]]\nname = \"vm2\"\nmac = \"52:54:00:00:00:12\"\nipv4 = \"192.168.100.12\"\nipv6 = \"2001:db8:1::105\"\n";
+    return c;
+}
+const ip6_t k_vm1_bound6 = ip6("2001:db8:7::11");
+const mac_t k_vm2_mac = mac("52:54:00:00:00:12");
+
+TEST_F(Pipeline, Vm6BoundAddressIsRoutedToItsMacWithoutNeighbourDiscovery) {
+    snap = snapshot_from(vm6_config(true), "vm6.toml", {{k_vm_mac}, {k_up_mac}, {k_host_mac}}, k_kernel_mac);
+    ASSERT_EQ(snap->vm6.size(), 2u);
+    // No route covers 2001:db8:7::/64 and no neighbour entry exists: the binding is both.
+    packet* p = run(eth(k_up_mac, k_gw_mac, 0x86dd, ipv6_udp(k_remote6, k_vm1_bound6, 100, 9)), k_up);
+    ASSERT_EQ(p->verdict, k_vm);
+    EXPECT_TRUE(same_bytes(out(p), eth(k_vm1_mac, k_vm_mac, 0x86dd, ipv6_udp(k_remote6, k_vm1_bound6, 100, 8))));
+    EXPECT_TRUE(take_punted().empty());
+    // An unbound neighbour of it in the same /64 is not the VM port's: it follows the
+    // default route (back towards the uplink's next hop, whose MAC is not known yet).
+    learn6(k_up, k_inet6, k_gw_mac);
+    p = run(eth(k_up_mac, k_gw_mac, 0x86dd, ipv6_udp(k_remote6, ip6("2001:db8:7::12"), 100, 9)), k_up);
+    EXPECT_EQ(p->verdict, k_up);
+    EXPECT_TRUE(same_bytes(out(p), eth(k_gw_mac, k_up_mac, 0x86dd, ipv6_udp(k_remote6, ip6("2001:db8:7::12"), 100, 8))));
+}
+
+TEST_F(Pipeline, Vm6AntiSpoofingAcceptsOnlyTheBindingOfTheSendersMac) {
+    snap = snapshot_from(vm6_config(true), "vm6.toml", {{k_vm_mac}, {k_up_mac}, {k_host_mac}}, k_kernel_mac);
+    ASSERT_TRUE(snap->anti_spoofing6);
+    learn6(k_up, k_inet6, k_gw_mac);
+    struct tc {
+        const char* name;
+        mac_t src_mac;
+        ip6_t src;
+        bool passes;
+    };
+    const tc cases[] = {
+        {"vm1 from its bound address", k_vm1_mac, k_vm1_bound6, true},
+        {"vm2 from its bound address", k_vm2_mac, ip6("2001:db8:1::105"), true},
+        {"vm1 from vm2's address", k_vm1_mac, ip6("2001:db8:1::105"), false},
+        {"vm1 from an unbound address in its /64", k_vm1_mac, ip6("2001:db8:7::99"), false},
+        {"an unknown MAC from vm1's address", mac("52:54:00:00:00:99"), k_vm1_bound6, false},
+    };
+    uint64_t spoofed = 0;
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.name);
+        packet* p = run(eth(k_vm_mac, c.src_mac, 0x86dd, ipv6_udp(c.src, k_inet6, 20)), k_vm);
+        if (c.passes) {
+            EXPECT_EQ(p->verdict, k_up);
+        } else {
+            EXPECT_EQ(p->verdict, k_verdict_drop);
+            EXPECT_EQ(drops(drop_reason::ipv6_spoofed_source), ++spoofed);
+        }
+    }
+    // Link-local sources still reach the gateway (echo to its link-local address).
+    const ip6_t vm1_ll = ip6("fe80::5054:ff:fe00:11");
+    const ip6_t gw_ll = ip6("fe80::ff:fe00:1");
+    learn6(k_vm, vm1_ll, k_vm1_mac);
+    packet* p = run(eth(k_vm_mac, k_vm1_mac, 0x86dd, ipv6(vm1_ll, gw_ll, 58, icmp6(vm1_ll, gw_ll, 128, 0, 0x12340001, payload(8)))), k_vm);
+    EXPECT_EQ(p->verdict, k_vm);
+    EXPECT_EQ(drops(drop_reason::ipv6_spoofed_source), spoofed);
+    // The uplink is not a vm port: no binding is asked for there.
+    p = run(eth(k_up_mac, k_gw_mac, 0x86dd, ipv6_udp(k_remote6, k_vm1_bound6, 20)), k_up);
+    EXPECT_EQ(p->verdict, k_vm);
+}
+
+TEST_F(Pipeline, Vm6AntiSpoofingOffForwardsAnySource) {
+    snap = snapshot_from(vm6_config(false), "vm6.toml", {{k_vm_mac}, {k_up_mac}, {k_host_mac}}, k_kernel_mac);
+    EXPECT_FALSE(snap->anti_spoofing6);
+    learn6(k_up, k_inet6, k_gw_mac);
+    packet* p = run(eth(k_vm_mac, k_vm1_mac, 0x86dd, ipv6_udp(ip6("2001:db8:7::99"), k_inet6, 20)), k_vm);
+    EXPECT_EQ(p->verdict, k_up);
+    EXPECT_EQ(drops(drop_reason::ipv6_spoofed_source), 0u);
+}
+
+TEST_F(Pipeline, Vm6UplinkProxiesNeighbourSolicitationsForBoundAddresses) {
+    snap = snapshot_from(vm6_config(true), "vm6.toml", {{k_vm_mac}, {k_up_mac}, {k_host_mac}}, k_kernel_mac);
+    // vm2's 2001:db8:1::105 is inside the uplink's /64 and no route names it.
+    const ip6_t target = ip6("2001:db8:1::105");
+    const ip6_t sol = solicited_node(target);
+    packet* p = run(eth(multicast_mac(sol), k_gw_mac, 0x86dd, ns_packet(k_inet6, sol, target, k_gw_mac)), k_up);
+    ASSERT_EQ(p->verdict, k_up);
+    const bytes want = eth(k_gw_mac, k_up_mac, 0x86dd, na_packet(target, k_inet6, target, k_na_router | k_na_solicited, k_up_mac));
+    EXPECT_TRUE(same_bytes(out(p), want));
+    // An unbound address of that /64 is not ours to answer for.
+    const ip6_t other = ip6("2001:db8:1::106");
+    const ip6_t sol2 = solicited_node(other);
+    p = run(eth(multicast_mac(sol2), k_gw_mac, 0x86dd, ns_packet(k_inet6, sol2, other, k_gw_mac)), k_up);
+    EXPECT_NE(p->verdict, k_up);
+}
+
+TEST_F(Pipeline, Vm6EchoReplyToABoundVmGoesToItsMac) {
+    snap = snapshot_from(vm6_config(true), "vm6.toml", {{k_vm_mac}, {k_up_mac}, {k_host_mac}}, k_kernel_mac);
+    packet* p = run(eth(k_vm_mac, k_vm1_mac, 0x86dd,
+                        ipv6(k_vm1_bound6, k_vm_gw6, 58, icmp6(k_vm1_bound6, k_vm_gw6, 128, 0, 0x12340001, payload(8)))),
+                    k_vm);
+    ASSERT_EQ(p->verdict, k_vm);
+    EXPECT_TRUE(same_bytes(bytes(p->data, p->data + 12), [] {
+        bytes b(k_vm1_mac.begin(), k_vm1_mac.end());
+        b.insert(b.end(), k_vm_mac.begin(), k_vm_mac.end());
+        return b;
+    }()));
+    EXPECT_TRUE(take_punted().empty());
+}
+
 }  // namespace
 }  // namespace eg::dp
