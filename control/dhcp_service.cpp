@@ -115,6 +115,7 @@ dhcp_service::dhcp_service(const cfg::config& config, boost::asio::io_context& i
     o.log = [](std::string_view m) { std::fprintf(stderr, "dhcp: lease store: %.*s\n", int(m.size()), m.data()); };
     std::error_code ec;
     leases::open_report rep;
+    const auto replay_start = std::chrono::steady_clock::now();  // for the summary line
     store_ = leases::lease_store::open(config.dhcp.state_dir, o, ec, &rep);
     if (!store_) {
         std::string why = ec.message();
@@ -166,8 +167,11 @@ dhcp_service::dhcp_service(const cfg::config& config, boost::asio::io_context& i
                   std::to_string(book_->available(n.id)) + " pool addresses free");
     }
     for (const auto& p : problems) this->log("dhcp: lease store: " + p);
+    char took[32];
+    std::snprintf(took, sizeof took, " in %.3f s",
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - replay_start).count());
     this->log("dhcp: lease store in " + config.dhcp.state_dir + ": " + std::to_string(store_->leases().size()) +
-              " records (" + std::to_string(bound) + " bindings) replayed" +
+              " records (" + std::to_string(bound) + " bindings) replayed" + took +
               (rep.truncated_bytes ? ", torn tail of " + std::to_string(rep.truncated_bytes) + " bytes cut" : "") +
               "; " + std::to_string(allocations_->count()) + " allocations, " +
               std::to_string(admissions_.admitted()) + " VMs admitted to the data plane");
