@@ -20,12 +20,15 @@
 # of the run. Page cache warm (the files were just written or copied); not measured
 # cold. Prints one JSON object on stdout:
 #   {"leases": N, "mix": ..., "journal": {"ready_s": median, "ready_s_all": [...],
-#    "replay_s": median (edgegated's own figure), "rss_mib": ..., "hwm_mib": ...,
+#    "replay_s": median (edgegated's own figure), "cpu_s": edgegated's CPU time until
+#    ready (user + system), "rss_mib": ..., "hwm_mib": ...,
 #    "bytes": ...}, "snapshot": {...}, "goal_s": 3, "goal_met": bool, "fill_s": ...}
 # ready_s: from exec to the first GET /v1/stats that shows all N leases in the pool
 # (the API answers only after replay). Uses EG_BUILD_DIR (default build/; use a Release
-# build for figures). State in EG_BENCH_DIR (default $EG_BUILD_DIR/lease-restart-bench,
-# on the same disk as the build; removed at the end).
+# build for figures); EG_EDGEGATED names another edgegated binary to restart (e.g. a
+# build before a change, for a before/after comparison on the same state). State in
+# EG_BENCH_DIR (default $EG_BUILD_DIR/lease-restart-bench, on the same disk as the
+# build; removed at the end).
 set -euo pipefail
 
 SRC_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -49,8 +52,9 @@ case $MIX in
   bind) N_ALLOC=0; N_BIND=$LEASES ;;
   *) echo "lease_restart_bench: --mix half|alloc|bind" >&2; exit 2 ;;
 esac
-for b in edgegated edgegate-lease-fill; do
-  [ -x "$EG_BUILD_DIR/$b" ] || { echo "lease_restart_bench: $EG_BUILD_DIR/$b not built" >&2; exit 1; }
+EDGEGATED="${EG_EDGEGATED:-$EG_BUILD_DIR/edgegated}"
+for b in "$EDGEGATED" "$EG_BUILD_DIR/edgegate-lease-fill"; do
+  [ -x "$b" ] || { echo "lease_restart_bench: $b not built" >&2; exit 1; }
 done
 
 WORK="${EG_BENCH_DIR:-$EG_BUILD_DIR/lease-restart-bench}"
@@ -105,7 +109,7 @@ write_config "$WORK/snapshot" > "$WORK/fill-snapshot.toml"
 SNAP=$("$EG_BUILD_DIR/edgegate-lease-fill" --config "$WORK/fill-snapshot.toml" --compact)
 echo "  compacted: $SNAP" >&2
 
-python3 - "$EG_BUILD_DIR/edgegated" "$WORK" "$API_PORT" "$SECRET" "$LEASES" "$RUNS" "$MIX" "$NAT" "$FILL" "$SNAP" <<'PY'
+python3 - "$EDGEGATED" "$WORK" "$API_PORT" "$SECRET" "$LEASES" "$RUNS" "$MIX" "$NAT" "$FILL" "$SNAP" <<'PY'
 import http.client, json, os, re, shutil, signal, statistics, subprocess, sys, time
 
 binary, work, port, secret, leases, runs, mix, nat, fill, snap = sys.argv[1:]
@@ -153,6 +157,11 @@ def one_run(layout, i):
                 ready = time.monotonic() - t0
                 break
             time.sleep(0.01)
+        # CPU edgegated used until then (utime + stime): on a shared box the wall time
+        # also holds the time other processes had the CPU
+        with open("/proc/%d/stat" % p.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         rss = status_kib(p.pid, "VmRSS") if p.poll() is None else 0
         hwm = status_kib(p.pid, "VmHWM") if p.poll() is None else 0
         p.send_signal(signal.SIGTERM)
@@ -166,9 +175,9 @@ def one_run(layout, i):
     if ready is None:
         sys.stderr.write("lease_restart_bench: %s run %d: not ready within 60 s; log:\n%s\n" % (layout, i, text[-3000:]))
         sys.exit(1)
-    sys.stderr.write("  %s run %d: ready after %.3f s (edgegated: replay %s s), RSS %d MiB\n"
-                     % (layout, i, ready, m.group(1) if m else "?", rss // 1024))
-    return ready, float(m.group(1)) if m else None, rss, hwm
+    sys.stderr.write("  %s run %d: ready after %.3f s (edgegated: replay %s s; CPU %.2f s), RSS %d MiB\n"
+                     % (layout, i, ready, m.group(1) if m else "?", cpu, rss // 1024))
+    return ready, float(m.group(1)) if m else None, rss, hwm, cpu
 
 def dir_bytes(d):
     return sum(os.path.getsize(os.path.join(d, n)) for n in os.listdir(d) if n != "LOCK")
@@ -182,6 +191,7 @@ for layout in ("journal", "snapshot"):
     out[layout] = {
         "ready_s": round(statistics.median(ready), 3), "ready_s_all": ready,
         "replay_s": round(statistics.median(replay), 3) if replay else None,
+        "cpu_s": round(statistics.median(r[4] for r in rs), 2),
         "rss_mib": round(statistics.median(r[2] for r in rs) / 1024), "hwm_mib": round(statistics.median(r[3] for r in rs) / 1024),
         "bytes": dir_bytes(os.path.join(work, layout)),
     }

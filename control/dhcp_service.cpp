@@ -140,10 +140,17 @@ dhcp_service::dhcp_service(const cfg::config& config, boost::asio::io_context& i
                    static_cast<uint32_t>(config.vms.size())
              : 0);
     // What the store says is bound (and allocated) is admitted again (one summary line).
+    // One pass over the leases, which also counts them for that line (1M leases: every
+    // pass is a walk over a million hash nodes).
     const uint64_t now = clock_s();
+    uint64_t bound = 0, placements = 0;
     restoring_ = true;
     for (const auto& [key, l] : store_->leases()) {
-        if (leases::store_lease_book::is_placement_key(key)) {
+        bound += l.state == leases::lease_state::bound;
+        const bool placement = leases::store_lease_book::is_placement_key(key);
+        placements += placement;
+        if (!nat_) continue;  // nothing to admit to (and no name to format per lease)
+        if (placement) {
             admit(admitted_by_allocation, l.mac, l.ipv4, key, 0);
             if (l.state == leases::lease_state::bound && (l.expires_s == 0 || uint64_t(l.expires_s) > now)) {
                 admit(admitted_by_lease, l.mac, l.ipv4, key, uint64_t(l.expires_s));
@@ -159,8 +166,6 @@ dhcp_service::dhcp_service(const cfg::config& config, boost::asio::io_context& i
                   "nat.max_vms (" + std::to_string(config.nat.max_vms) + ") is too small");
     }
 
-    uint64_t bound = 0;
-    for (const auto& [key, l] : store_->leases()) bound += l.state == leases::lease_state::bound;
     for (const auto& n : server_->config().networks) {
         this->log("dhcp: serving " + ip_text(n.subnet) + "/" + std::to_string(n.prefix_len) + " on port " +
                   std::to_string(*n.port) + " as " + ip_text(n.server_address) + ", " +
@@ -173,7 +178,7 @@ dhcp_service::dhcp_service(const cfg::config& config, boost::asio::io_context& i
     this->log("dhcp: lease store in " + config.dhcp.state_dir + ": " + std::to_string(store_->leases().size()) +
               " records (" + std::to_string(bound) + " bindings) replayed" + took +
               (rep.truncated_bytes ? ", torn tail of " + std::to_string(rep.truncated_bytes) + " bytes cut" : "") +
-              "; " + std::to_string(allocations_->count()) + " allocations, " +
+              "; " + std::to_string(placements) + " allocations, " +
               std::to_string(admissions_.admitted()) + " VMs admitted to the data plane");
     schedule_commit();  // a new IPv6 allocator key, if one was made
 }
