@@ -20,8 +20,8 @@
 # of the run. Page cache warm (the files were just written or copied); not measured
 # cold. Prints one JSON object on stdout:
 #   {"leases": N, "mix": ..., "journal": {"ready_s": median, "ready_s_all": [...],
-#    "replay_s": median (edgegated's own figure), "cpu_s": edgegated's CPU time until
-#    ready (user + system), "rss_mib": ..., "hwm_mib": ...,
+#    "replay_s": median (edgegated's own figure), "cpu_s": CPU time of edgegated's main
+#    thread until ready (user + system), "rss_mib": ..., "hwm_mib": ...,
 #    "bytes": ...}, "snapshot": {...}, "goal_s": 3, "goal_met": bool, "fill_s": ...}
 # ready_s: from exec to the first GET /v1/stats that shows all N leases in the pool
 # (the API answers only after replay). Uses EG_BUILD_DIR (default build/; use a Release
@@ -157,9 +157,11 @@ def one_run(layout, i):
                 ready = time.monotonic() - t0
                 break
             time.sleep(0.01)
-        # CPU edgegated used until then (utime + stime): on a shared box the wall time
-        # also holds the time other processes had the CPU
-        with open("/proc/%d/stat" % p.pid) as f:
+        # CPU edgegated's main thread (which replays, then runs the control loop) used
+        # until then, utime + stime: on a shared box the wall time also holds the time
+        # other processes had the CPU. Not the compaction a big journal starts at once
+        # on its own thread.
+        with open("/proc/%d/task/%d/stat" % (p.pid, p.pid)) as f:
             fields = f.read().rsplit(")", 1)[1].split()
         cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         rss = status_kib(p.pid, "VmRSS") if p.poll() is None else 0
