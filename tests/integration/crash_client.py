@@ -28,6 +28,7 @@ import signal
 import sys
 import threading
 import time
+import zlib
 
 
 class Api:
@@ -106,7 +107,8 @@ class Storm:
         api = Api("127.0.0.1", self.a.port, self.a.secret)
         rnd = random.Random(self.a.seed * 1000 + idx)
         mine = []  # acknowledged ids of this thread, still allocated
-        olds = [k for k in sorted(self.model["alloc"]) if hash(k) % self.a.clients == idx]
+        # earlier rounds' allocations, split between the threads (each id has one owner)
+        olds = [k for k in sorted(self.model["alloc"]) if zlib.crc32(k.encode()) % self.a.clients == idx]
         for n in range(self.a.max_ops):
             if self.stop.is_set():
                 return
