@@ -83,7 +83,11 @@ allocations::allocations(leases::lease_store& store, leases::store_lease_book& b
         }
         networks_.push_back(std::move(n));
     }
-    // Recorded /128s are the VMs' own: bind them again exactly (never re-derive).
+    // Recorded /128s are the VMs' own: bind them again exactly (never re-derive). The
+    // allocators' tables are sized first (1M allocations: rehashing them as they grow
+    // cost about a quarter of the restart).
+    std::vector<std::pair<network*, const leases::lease*>> recorded;
+    std::vector<size_t> per_network(networks_.size());
     for (const auto& [k, rec] : store_.leases()) {
         if (!leases::store_lease_book::is_placement_key(k) || rec.ipv6 == leases::ipv6_bytes{}) continue;
         network* n = nullptr;
@@ -91,8 +95,15 @@ allocations::allocations(leases::lease_store& store, leases::store_lease_book& b
             if (rec.ipv4 - cand.subnet < (uint64_t{1} << (32 - cand.prefix_len))) n = &cand;
         }
         if (!n || !n->ipv6) continue;
-        if (const std::error_code ec = n->ipv6->reserve(k, rec.ipv6); ec && problems) {
-            problems->push_back("allocation " + k + ": its IPv6 address: " + ec.message());
+        recorded.emplace_back(n, &rec);
+        ++per_network[static_cast<size_t>(n - networks_.data())];
+    }
+    for (size_t i = 0; i < networks_.size(); ++i) {
+        if (networks_[i].ipv6 && per_network[i] > 0) networks_[i].ipv6->reserve_bindings(per_network[i]);
+    }
+    for (const auto& [n, rec] : recorded) {
+        if (const std::error_code ec = n->ipv6->reserve(rec->vps_id, rec->ipv6); ec && problems) {
+            problems->push_back("allocation " + rec->vps_id + ": its IPv6 address: " + ec.message());
         }
     }
 }

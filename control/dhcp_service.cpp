@@ -115,6 +115,7 @@ dhcp_service::dhcp_service(const cfg::config& config, boost::asio::io_context& i
     o.log = [](std::string_view m) { std::fprintf(stderr, "dhcp: lease store: %.*s\n", int(m.size()), m.data()); };
     std::error_code ec;
     leases::open_report rep;
+    const auto replay_start = std::chrono::steady_clock::now();  // for the summary line
     store_ = leases::lease_store::open(config.dhcp.state_dir, o, ec, &rep);
     if (!store_) {
         std::string why = ec.message();
@@ -139,10 +140,17 @@ dhcp_service::dhcp_service(const cfg::config& config, boost::asio::io_context& i
                    static_cast<uint32_t>(config.vms.size())
              : 0);
     // What the store says is bound (and allocated) is admitted again (one summary line).
+    // One pass over the leases, which also counts them for that line (1M leases: every
+    // pass is a walk over a million hash nodes).
     const uint64_t now = clock_s();
+    uint64_t bound = 0, placements = 0;
     restoring_ = true;
     for (const auto& [key, l] : store_->leases()) {
-        if (leases::store_lease_book::is_placement_key(key)) {
+        bound += l.state == leases::lease_state::bound;
+        const bool placement = leases::store_lease_book::is_placement_key(key);
+        placements += placement;
+        if (!nat_) continue;  // nothing to admit to (and no name to format per lease)
+        if (placement) {
             admit(admitted_by_allocation, l.mac, l.ipv4, key, 0, l.ipv6);
             if (l.state == leases::lease_state::bound && (l.expires_s == 0 || uint64_t(l.expires_s) > now)) {
                 admit(admitted_by_lease, l.mac, l.ipv4, key, uint64_t(l.expires_s));
@@ -158,18 +166,19 @@ dhcp_service::dhcp_service(const cfg::config& config, boost::asio::io_context& i
                   "nat.max_vms (" + std::to_string(config.nat.max_vms) + ") is too small");
     }
 
-    uint64_t bound = 0;
-    for (const auto& [key, l] : store_->leases()) bound += l.state == leases::lease_state::bound;
     for (const auto& n : server_->config().networks) {
         this->log("dhcp: serving " + ip_text(n.subnet) + "/" + std::to_string(n.prefix_len) + " on port " +
                   std::to_string(*n.port) + " as " + ip_text(n.server_address) + ", " +
                   std::to_string(book_->available(n.id)) + " pool addresses free");
     }
     for (const auto& p : problems) this->log("dhcp: lease store: " + p);
+    char took[32];
+    std::snprintf(took, sizeof took, " in %.3f s",
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - replay_start).count());
     this->log("dhcp: lease store in " + config.dhcp.state_dir + ": " + std::to_string(store_->leases().size()) +
-              " records (" + std::to_string(bound) + " bindings) replayed" +
+              " records (" + std::to_string(bound) + " bindings) replayed" + took +
               (rep.truncated_bytes ? ", torn tail of " + std::to_string(rep.truncated_bytes) + " bytes cut" : "") +
-              "; " + std::to_string(allocations_->count()) + " allocations, " +
+              "; " + std::to_string(placements) + " allocations, " +
               std::to_string(admissions_.admitted()) + " VMs admitted to the data plane");
     schedule_commit();  // a new IPv6 allocator key, if one was made
 }

@@ -133,7 +133,16 @@ gateway::gateway(cfg::config config)
     }
     if (config_.proxy_ports.enabled) {
         // Restores (and stores) the assignments; the organizations' VMs get their ports.
-        proxy_ports_ = std::make_unique<proxy_ports_service>(config_, dhcp_ ? &dhcp_->store() : nullptr);
+        // Its API answers wait for the disk: through the DHCP service when they share
+        // its store (which hears the store's reports), else through io_.
+        proxy_ports_service::durability d{nullptr, &io_};
+        if (dhcp_) {
+            d.shared_when_durable = [this](leases::ticket t, proxy_ports_service::done_fn done) {
+                dhcp_->when_durable(t, std::move(done));
+            };
+        }
+        proxy_ports_ = std::make_unique<proxy_ports_service>(config_, dhcp_ ? &dhcp_->store() : nullptr,
+                                                             proxy_ports_service::log_fn{}, std::move(d));
         publish_snapshot();
     }
     if (config_.nat.enabled) {

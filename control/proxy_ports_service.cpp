@@ -1,16 +1,26 @@
 #include "control/proxy_ports_service.hpp"
 
+#include <boost/asio/post.hpp>
 #include <cstdio>
 #include <stdexcept>
 
 namespace eg::ctl {
 
-proxy_ports_service::proxy_ports_service(const cfg::config& config, leases::lease_store* shared_store, log_fn log_to)
-    : log_(std::move(log_to)), table_(config.proxy_ports.first, config.proxy_ports.last) {
+proxy_ports_service::proxy_ports_service(const cfg::config& config, leases::lease_store* shared_store, log_fn log_to,
+                                         durability d)
+    : log_(std::move(log_to)), durability_(std::move(d)), table_(config.proxy_ports.first, config.proxy_ports.last) {
     if (shared_store != nullptr) {
         store_ = shared_store;
     } else {
         leases::store_options o;
+        if (boost::asio::io_context* io = durability_.io) {
+            std::weak_ptr<int> alive = alive_;
+            o.on_durable = [this, alive, io](leases::ticket t, std::error_code ec) {  // the sync thread
+                boost::asio::post(*io, [this, alive, t, ec] {
+                    if (alive.lock()) on_durable(t, ec);
+                });
+            };
+        }
         o.log = [](std::string_view m) {
             std::fprintf(stderr, "proxy_ports: store: %.*s\n", static_cast<int>(m.size()), m.data());
         };
@@ -71,6 +81,33 @@ proxy_ports_service::~proxy_ports_service() {
     if (own_store_) own_store_->commit();
 }
 
+void proxy_ports_service::when_durable(leases::ticket t, done_fn done) {
+    if (store_failure_) {
+        done(store_failure_);
+    } else if (t == 0 || store_->is_durable(t)) {
+        done({});
+    } else if (durability_.shared_when_durable) {
+        durability_.shared_when_durable(t, std::move(done));
+    } else if (own_store_ && durability_.io) {
+        durable_waiters_.emplace(t, std::move(done));
+        store_->request_commit();
+    } else {
+        done(store_->commit().ec);  // no io_context to hear the report on: wait here
+    }
+}
+
+void proxy_ports_service::on_durable(leases::ticket d, std::error_code ec) {
+    if (ec) store_failure_ = ec;
+    while (!durable_waiters_.empty()) {
+        const auto it = durable_waiters_.begin();
+        const bool ok = it->first <= d;
+        if (!ok && !ec) break;
+        auto done = std::move(it->second);
+        durable_waiters_.erase(it);
+        done(ok ? std::error_code{} : ec);
+    }
+}
+
 void proxy_ports_service::log(std::string_view line) const {
     if (log_) {
         log_(line);
@@ -91,12 +128,14 @@ bool proxy_ports_service::persist(std::string_view org, std::optional<uint16_t> 
 
 proxy_ports_service::change proxy_ports_service::assign(std::string_view org) {
     change c{table_.assign(org)};
+    c.t = store_->last_ticket();
     if (!c.r || !c.r.changed) return c;
     if (!persist(org, c.r.port, c.store_error)) {
         table_.erase(org);
         c.stored = false;
         return c;
     }
+    c.t = store_->last_ticket();
     store_->request_commit();
     log("proxy_ports: organization " + std::string(org) + " assigned port " + std::to_string(c.r.port));
     if (on_change_) on_change_();
@@ -106,6 +145,7 @@ proxy_ports_service::change proxy_ports_service::assign(std::string_view org) {
 proxy_ports_service::change proxy_ports_service::pin(std::string_view org, uint16_t port) {
     const auto before = table_.port_of(org);
     change c{table_.pin(org, port)};
+    c.t = store_->last_ticket();
     if (!c.r || !c.r.changed) return c;
     if (!persist(org, port, c.store_error)) {
         table_.erase(org);
@@ -113,6 +153,7 @@ proxy_ports_service::change proxy_ports_service::pin(std::string_view org, uint1
         c.stored = false;
         return c;
     }
+    c.t = store_->last_ticket();
     store_->request_commit();
     log("proxy_ports: organization " + std::string(org) + " pinned to port " + std::to_string(port) +
         (before ? " (was " + std::to_string(*before) + ")" : std::string()));
@@ -123,12 +164,14 @@ proxy_ports_service::change proxy_ports_service::pin(std::string_view org, uint1
 proxy_ports_service::change proxy_ports_service::erase(std::string_view org) {
     const auto before = table_.port_of(org);
     change c{table_.erase(org)};
+    c.t = store_->last_ticket();
     if (!c.r) return c;
     if (!persist(org, std::nullopt, c.store_error)) {
         table_.restore_(org, *before);
         c.stored = false;
         return c;
     }
+    c.t = store_->last_ticket();
     store_->request_commit();
     log("proxy_ports: organization " + std::string(org) + " released port " + std::to_string(c.r.port));
     if (on_change_) on_change_();

@@ -7,10 +7,13 @@
 // proxy_port from the config if it has one, else the next free port) and stored.
 //
 // Persistence: each change is a kv record (namespace "proxy_port") appended to the
-// store and handed to its sync thread at once (request_commit); the API answer does
-// not wait for the fdatasync (an assignment lost to a crash in that window is
-// re-assigned on the next request, possibly to another port).
+// store and handed to its sync thread at once (request_commit); a change carries the
+// ticket after which it is durable, and the API answers only then (when_durable), so
+// an acknowledged assignment survives kill -9 and power loss.
 // Owner: the control thread.
+#include <utility>  // before asio: Boost 1.74 uses std::exchange without including it
+
+#include <boost/asio/io_context.hpp>
 #include <functional>
 #include <map>
 #include <memory>
@@ -25,23 +28,42 @@
 
 namespace eg::ctl {
 
+/// How proxy_ports_service's answers wait for the disk. With a shared store its owner
+/// hears the store's durability reports, so `shared_when_durable` is the owner's
+/// when_durable (dhcp_service::when_durable). With its own store the service hears them
+/// on the sync thread and posts them to `io`; without an io_context (tools, tests)
+/// when_durable blocks in commit() instead.
+struct proxy_ports_durability {
+    std::function<void(leases::ticket, std::function<void(std::error_code)>)> shared_when_durable;
+    boost::asio::io_context* io = nullptr;
+};
+
 class proxy_ports_service {
 public:
     using log_fn = std::function<void(std::string_view)>;
+    using done_fn = std::function<void(std::error_code)>;
+    using durability = proxy_ports_durability;
     /// `shared_store`: the DHCP service's store when [dhcp] runs (one store per
     /// directory); nullptr opens proxy_ports.state_dir. Throws std::runtime_error naming
     /// the directory when it cannot be opened (start-up only).
-    proxy_ports_service(const cfg::config& config, leases::lease_store* shared_store, log_fn log_to = {});
+    proxy_ports_service(const cfg::config& config, leases::lease_store* shared_store, log_fn log_to = {},
+                        durability d = {});
     ~proxy_ports_service();
 
     struct change {
         proxy_port_table::result r;
         bool stored = true;       ///< false: the store refused the record (r holds what was asked)
         std::string store_error;
+        /// Answer once this is durable: the change's record, or for an unchanged result
+        /// the store's last ticket (the same request may have changed it a moment ago).
+        leases::ticket t = 0;
     };
     change assign(std::string_view org);
     change pin(std::string_view org, uint16_t port);
     change erase(std::string_view org);
+    /// Calls `done` once ticket `t` is durable (no error), or with the store's error when
+    /// it failed first; at once when it already is.
+    void when_durable(leases::ticket t, done_fn done);
 
     /// Sets the proxy_port of every snapshot VM whose [[vms]] entry names an organization.
     void apply(dp::nat44_policy& nat) const;
@@ -58,8 +80,13 @@ public:
 private:
     bool persist(std::string_view org, std::optional<uint16_t> port, std::string& error);
     void log(std::string_view line) const;
+    void on_durable(leases::ticket d, std::error_code ec);  // own store, control thread
 
     log_fn log_;
+    durability durability_;
+    std::shared_ptr<int> alive_ = std::make_shared<int>(0);  ///< posted reports check it
+    std::multimap<leases::ticket, done_fn> durable_waiters_;  ///< own store with an io_context
+    std::error_code store_failure_;
     std::unique_ptr<leases::lease_store> own_store_;
     leases::lease_store* store_ = nullptr;
     proxy_port_table table_;

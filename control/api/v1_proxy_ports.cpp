@@ -33,6 +33,24 @@ json assignment_json(const proxy_ports_service& s, const std::string& org, uint1
     throw api_error(500, "internal", "internal error");
 }
 
+/// Replies `ok` once ticket t is durable (an acknowledged assignment survives a crash),
+/// 500 if the store failed first (as the allocations do).
+response after_durable(proxy_ports_service& service, leases::ticket t, response ok) {
+    response r;
+    auto shared = std::make_shared<response>(std::move(ok));
+    r.deferred = [&service, t, shared](std::function<void(response)> send) {
+        service.when_durable(t, [shared, send = std::move(send)](std::error_code ec) {
+            if (ec) {
+                send(error_response(500, "store_failed",
+                                    "the lease store failed (" + ec.message() + "); the change is not durable"));
+            } else {
+                send(std::move(*shared));
+            }
+        });
+    };
+    return r;
+}
+
 }  // namespace
 
 json proxy_ports_json(const proxy_ports_service& s) {
@@ -84,7 +102,8 @@ void add_v1_proxy_port_endpoints(router& r, proxy_port_sources src) {
             c = s->service->assign(org);
         }
         if (!c.r || !c.stored) throw_for(c, org);
-        return response{c.r.changed ? 201u : 200u, assignment_json(*s->service, org, c.r.port), {}};
+        return after_durable(*s->service, c.t,
+                             response{c.r.changed ? 201u : 200u, assignment_json(*s->service, org, c.r.port), {}});
     });
     r.add("DELETE", "/v1/proxy-ports/{organization_id}", [s](const request& req) {
         const std::string& org = req.params.at("organization_id");
@@ -97,7 +116,8 @@ void add_v1_proxy_port_endpoints(router& r, proxy_port_sources src) {
         }
         const auto c = s->service->erase(org);
         if (!c.r || !c.stored) throw_for(c, org);
-        return response{200, {{"organization_id", org}, {"port", c.r.port}, {"deleted", true}}, {}};
+        return after_durable(*s->service, c.t,
+                             response{200, {{"organization_id", org}, {"port", c.r.port}, {"deleted", true}}, {}});
     });
     r.add("GET", "/v1/probes", [s](const request&) {
         const bool on = static_cast<bool>(s->probes);

@@ -5,7 +5,9 @@
 //                                             {organization_id, port} pins that port
 //   DELETE /v1/proxy-ports/{organization_id}  gives the port up
 //   GET    /v1/probes                         per probed port: health, latency, exit address
-// Changes are stored and applied to the data plane at once (a new snapshot).
+// Changes are applied to the data plane at once (a new snapshot) and answered once
+// their record is durable in the lease store (a deferred response,
+// proxy_ports_service::when_durable); 500 store_failed if the store failed first.
 // Owner: the control thread.
 #include <functional>
 #include <vector>

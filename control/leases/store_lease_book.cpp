@@ -127,52 +127,83 @@ store_lease_book::store_lease_book(lease_store& store, const std::vector<book_ne
         }
     }
     // Restore from the store: placements (reserved like static reservations), live
-    // quarantines, then bindings.
+    // quarantines, then bindings. One walk over the store sorts the records into the
+    // three kinds, so the maps below are sized once (with 1M leases each walk over the
+    // hash nodes, and each rehash, costs a good part of a second).
+    std::vector<const lease*> placements, quarantines, bindings;
     for (const auto& [key, rec] : store_.leases()) {
-        if (!is_placement_key(key)) continue;
-        net_state* n = net(network_of(rec.ipv4));
+        if (key.starts_with(k_binding_prefix)) {
+            bindings.push_back(&rec);
+        } else if (key.starts_with(k_quarantine_prefix)) {
+            quarantines.push_back(&rec);
+        } else if (!key.empty()) {
+            placements.push_back(&rec);
+        }
+    }
+    std::vector<std::pair<net_state*, const lease*>> placed;
+    placed.reserve(placements.size());
+    std::map<net_state*, size_t> per_net;
+    for (const lease* rec : placements) {
+        net_state* n = net(network_of(rec->ipv4));
         if (!n) {
-            problem("allocation " + key + " (" + ip_text(rec.ipv4) + ") is in no network served; left in the store");
+            problem("allocation " + rec->vps_id + " (" + ip_text(rec->ipv4) + ") is in no network served; left in the store");
             continue;
         }
-        if (n->reserved.contains(rec.ipv4) || n->placed_by_mac.contains(rec.mac)) {
-            problem("allocation " + key + ": " + ip_text(rec.ipv4) + " or its MAC is reserved twice; the first keeps it");
-            continue;
-        }
-        n->placed_by_mac[rec.mac] = key;
-        if (!rec.client_id.empty()) n->placed_client[client_from_bytes(rec.client_id)] = key;
-        n->reserved[rec.ipv4] = in_ranges(*n, rec.ipv4);
-        if (n->reserved[rec.ipv4]) n->pool.reserve(rec.ipv4);
+        placed.emplace_back(n, rec);
+        ++per_net[n];
     }
-    for (const auto& [key, rec] : store_.leases()) {
-        if (!key.starts_with(k_quarantine_prefix) || key.size() != k_quarantine_prefix.size() + 8) continue;
+    for (auto& [n, count] : per_net) {
+        n->reserved.reserve(n->reserved.size() + count);
+        n->placed_by_mac.reserve(count);
+    }
+    for (const auto& [n, rec] : placed) {
+        if (n->reserved.contains(rec->ipv4) || n->placed_by_mac.contains(rec->mac)) {
+            problem("allocation " + rec->vps_id + ": " + ip_text(rec->ipv4) +
+                    " or its MAC is reserved twice; the first keeps it");
+            continue;
+        }
+        n->placed_by_mac.emplace(rec->mac, rec->vps_id);
+        if (!rec->client_id.empty()) n->placed_client[client_from_bytes(rec->client_id)] = rec->vps_id;
+        const bool inside = in_ranges(*n, rec->ipv4);
+        n->reserved.emplace(rec->ipv4, inside);
+        if (inside) n->pool.reserve(rec->ipv4);
+    }
+    for (const lease* rec : quarantines) {
+        const std::string& key = rec->vps_id;
+        if (key.size() != k_quarantine_prefix.size() + 8) continue;
         net_state* n = net(get_u32(key, k_quarantine_prefix.size()));
-        if (!n || rec.state != lease_state::declined || !live(static_cast<uint64_t>(rec.expires_s), now_s)) continue;
-        const auto until = static_cast<uint64_t>(rec.expires_s);
-        n->quarantined[rec.ipv4] = until;
-        if (in_ranges(*n, rec.ipv4) && !n->reserved.contains(rec.ipv4)) n->pool.quarantine(rec.ipv4, until);
-        timers_.emplace(until, std::pair{n->cfg.id, rec.ipv4});
+        if (!n || rec->state != lease_state::declined || !live(static_cast<uint64_t>(rec->expires_s), now_s)) continue;
+        const auto until = static_cast<uint64_t>(rec->expires_s);
+        n->quarantined[rec->ipv4] = until;
+        if (in_ranges(*n, rec->ipv4) && !n->reserved.contains(rec->ipv4)) n->pool.quarantine(rec->ipv4, until);
+        timers_.emplace(until, std::pair{n->cfg.id, rec->ipv4});
     }
-    for (const auto& [key, rec] : store_.leases()) {
-        if (!key.starts_with(k_binding_prefix) || key.size() < k_binding_prefix.size() + 4) continue;
+    // The bindings' expiry timers, inserted in time order (each insert at the end).
+    std::vector<std::pair<uint64_t, std::pair<uint32_t, uint32_t>>> binding_timers;
+    binding_timers.reserve(bindings.size());
+    for (const lease* rec : bindings) {
+        const std::string& key = rec->vps_id;
+        if (key.size() < k_binding_prefix.size() + 4) continue;
         const uint32_t id = get_u32(key, k_binding_prefix.size());
         net_state* n = net(id);
         if (!n) {
-            if (rec.state == lease_state::bound && live(static_cast<uint64_t>(rec.expires_s), now_s))
-                problem("binding of " + ip_text(rec.ipv4) + " is in network " + ip_text(id) +
+            if (rec->state == lease_state::bound && live(static_cast<uint64_t>(rec->expires_s), now_s))
+                problem("binding of " + ip_text(rec->ipv4) + " is in network " + ip_text(id) +
                         ", which is no longer served; left in the store");
             continue;
         }
-        if (rec.state != lease_state::bound) continue;
+        if (rec->state != lease_state::bound) continue;
         const uint64_t size = uint64_t{1} << (32 - n->cfg.prefix_len);
-        if (rec.ipv4 - n->cfg.subnet >= size) {
-            problem("binding of " + ip_text(rec.ipv4) + " lies outside " + ip_text(n->cfg.subnet) + "/" +
+        if (rec->ipv4 - n->cfg.subnet >= size) {
+            problem("binding of " + ip_text(rec->ipv4) + " lies outside " + ip_text(n->cfg.subnet) + "/" +
                     std::to_string(n->cfg.prefix_len) + "; it will be NAKed on renewal");
             continue;
         }
-        if (rec.expires_s != 0) timers_.emplace(static_cast<uint64_t>(rec.expires_s), std::pair{id, rec.ipv4});
-        refresh(*n, rec.ipv4, now_s);
+        if (rec->expires_s != 0) binding_timers.push_back({static_cast<uint64_t>(rec->expires_s), {id, rec->ipv4}});
+        refresh(*n, rec->ipv4, now_s);
     }
+    std::sort(binding_timers.begin(), binding_timers.end());
+    for (const auto& t : binding_timers) timers_.emplace_hint(timers_.end(), t);
 }
 
 store_lease_book::net_state* store_lease_book::net(uint32_t id) {

@@ -108,6 +108,13 @@ public:
     const std::string& last_error() const { return last_error_; }
 
 private:
+    struct mac_hash {
+        size_t operator()(const dp::mac_bytes& m) const {
+            uint64_t v = 0;
+            for (uint8_t b : m) v = v << 8 | b;
+            return std::hash<uint64_t>{}(v);
+        }
+    };
     struct held {
         client_key client;
         dp::mac_bytes mac{};
@@ -120,7 +127,7 @@ private:
         std::unordered_map<uint32_t, held> holds;     ///< address -> offer hold
         std::map<client_key, uint32_t> hold_of;       ///< client -> held address
         std::unordered_map<uint32_t, uint64_t> quarantined;  ///< address -> until_s (all, in pool or not)
-        std::map<dp::mac_bytes, std::string> placed_by_mac;  ///< placements: MAC -> vps_id
+        std::unordered_map<dp::mac_bytes, std::string, mac_hash> placed_by_mac;  ///< placements: MAC -> vps_id
         std::map<client_key, std::string> placed_client;     ///< DHCP client bound to a placement -> vps_id
     };
 

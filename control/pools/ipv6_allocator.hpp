@@ -46,6 +46,11 @@ public:
     /// in_use if another VM holds it, out_of_range if outside the /64, excluded for
     /// a reserved identifier. Re-binding the same pair is a no-op.
     std::error_code reserve(std::string_view vps_id, const ipv6_address& addr);
+    /// Sizes the tables for about n bindings (replay of many recorded ones: no rehashing).
+    void reserve_bindings(size_t n) {
+        by_iid_.reserve(n);
+        by_vps_.reserve(n);
+    }
     /// Drops the VM's binding; not_in_use if it has none.
     std::error_code release(std::string_view vps_id);
 

@@ -4,6 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <optional>
+#include <thread>
+
+#include "control/leases/replay.hpp"
 #include "tests/unit/control/leases/temp_dir.hpp"
 
 namespace eg::ctl::api {
@@ -44,21 +49,57 @@ proxy_port = 10001
     return *r.value;
 }
 
+/// The service on its own store, its durability reports posted to `io` as in the
+/// gateway (or, with use_io false, waited for in commit() as tools do).
 struct fixture {
-    test::temp_dir dir;
-    cfg::config config = config_in(dir.path().string());
-    proxy_ports_service service{config, nullptr, [](std::string_view) {}};
-    std::vector<probes::port_status> probe_state;
-    router r;
-    int changes = 0;
-    fixture() {
+    explicit fixture(bool use_io = true)
+        : service{config, nullptr, [](std::string_view) {}, {nullptr, use_io ? &io : nullptr}} {
         service.on_change([this] { ++changes; });
         add_v1_proxy_port_endpoints(r, {&service, [this] { return probe_state; }});
     }
-    response call(const std::string& method, const std::string& path, const std::string& body = "") {
+    /// Dispatches a request; a deferred answer (a change, sent once durable) is waited
+    /// for while the io_context runs, at most 5 s. `on_answer` runs when it is sent.
+    response call(const std::string& method, const std::string& path, const std::string& body = "",
+                  const std::function<void()>& on_answer = {}) {
         request q{method, path, "", {}, body};
-        return r.dispatch(q);
+        response res = r.dispatch(q);
+        if (!res.deferred) return res;
+        std::optional<response> done;
+        res.deferred([&](response f) {
+            if (on_answer) on_answer();
+            done = std::move(f);
+        });
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (!done && std::chrono::steady_clock::now() < deadline) {
+            io.restart();
+            io.poll();
+            if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        EXPECT_TRUE(done) << method << " " << path << ": no answer within 5 s";
+        return done.value_or(error_response(599, "test", "no answer"));
     }
+    /// The proxy-port records a restart would find now: the state directory replayed
+    /// read-only (what has reached the file; a process kill keeps the page cache).
+    std::map<std::string, uint16_t> on_disk() const {
+        leases::directory_listing listing;
+        leases::store_state st;
+        leases::load_report rep;
+        EXPECT_FALSE(leases::list_state_directory(dir.path(), listing));
+        EXPECT_FALSE(leases::load_state_directory(dir.path(), listing, UINT64_MAX, true, st, rep)) << rep.detail;
+        std::map<std::string, uint16_t> out;
+        if (const auto it = st.records().find(std::string(k_proxy_port_namespace)); it != st.records().end()) {
+            for (const auto& [org, value] : it->second) out[org] = decode_proxy_port(value).value_or(0);
+        }
+        return out;
+    }
+
+    test::temp_dir dir;
+    cfg::config config = config_in(dir.path().string());
+    boost::asio::io_context io;
+    proxy_ports_service service;
+    std::vector<probes::port_status> probe_state;
+    router r;
+    int changes = 0;
 };
 
 TEST(V1ProxyPorts, AssignPinListDelete) {
@@ -100,6 +141,28 @@ TEST(V1ProxyPorts, AssignPinListDelete) {
     res = f.call("POST", "/v1/proxy-ports", R"({"organization_id":"initech"})");
     EXPECT_EQ(res.status, 201u);
     EXPECT_EQ(res.body["port"], 10002);
+}
+
+// POST and DELETE answer only once the change is durable: when the answer is sent, the
+// record is in the state directory (before, the answer went out with the record still
+// in memory, and a kill -9 right after a 201 could lose the assignment).
+TEST(V1ProxyPorts, ChangesAreAnsweredOnlyOnceStored) {
+    for (const bool use_io : {true, false}) {
+        SCOPED_TRACE(use_io ? "durability report through the io_context" : "blocking commit");
+        fixture f(use_io);
+        std::map<std::string, uint16_t> seen;
+        const auto snap = [&] { seen = f.on_disk(); };
+        auto res = f.call("POST", "/v1/proxy-ports", R"({"organization_id":"acme"})", snap);
+        EXPECT_EQ(res.status, 201u);
+        EXPECT_EQ(seen.count("acme") ? seen.at("acme") : 0, 10002);
+        res = f.call("POST", "/v1/proxy-ports", R"({"organization_id":"acme","port":10003})", snap);
+        EXPECT_EQ(res.status, 201u);
+        EXPECT_EQ(seen.count("acme") ? seen.at("acme") : 0, 10003);
+        res = f.call("DELETE", "/v1/proxy-ports/acme", "", snap);
+        EXPECT_EQ(res.status, 200u);
+        EXPECT_EQ(seen.count("acme"), 0u);
+        EXPECT_EQ(seen.count("lab-org-4"), 1u);  // the config's organization, stored at start
+    }
 }
 
 TEST(V1ProxyPorts, BadRequests) {
