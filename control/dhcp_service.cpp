@@ -391,6 +391,57 @@ std::vector<metrics::pool_stats> dhcp_service::pool_stats() const {
     return out;
 }
 
+metrics::dhcp_stats dhcp_service::dhcp_counters(uint64_t now_s) {
+    using dhcp::counter;
+    const dhcp::server& sv = *server_;
+    metrics::dhcp_stats d;
+    d.rx_discover = sv.count(counter::rx_discover);
+    d.rx_request = sv.count(counter::rx_request);
+    d.rx_decline = sv.count(counter::rx_decline);
+    d.rx_release = sv.count(counter::rx_release);
+    d.rx_inform = sv.count(counter::rx_inform);
+    d.tx_offer = sv.count(counter::tx_offer);
+    d.tx_ack = sv.count(counter::tx_ack);
+    d.tx_nak = sv.count(counter::tx_nak);
+    d.request_selecting = sv.count(counter::request_selecting);
+    d.request_init_reboot = sv.count(counter::request_init_reboot);
+    d.request_renewing = sv.count(counter::request_renewing);
+    d.request_rebinding = sv.count(counter::request_rebinding);
+    d.allocations = book_->new_bindings();
+    d.bindings = sv.count(counter::leases_bound);
+    d.releases = sv.count(counter::leases_released);
+    d.declines = sv.count(counter::addresses_declined);
+    d.pool_exhausted = sv.count(counter::pool_exhausted);
+    // A scan of every record: at most once a second, however often /v1/stats or a
+    // scraper asks (1M leases take tens of milliseconds of the control thread).
+    if (now_s != active_at_s_) {
+        active_ = book_->live_bindings(now_s);
+        active_at_s_ = now_s;
+    }
+    d.leases_active = active_;
+    d.replies_held = sv.held_replies();
+    for (size_t r = 0; r < static_cast<size_t>(dhcp::drop_reason::count); ++r) {
+        const auto reason = static_cast<dhcp::drop_reason>(r);
+        d.drops.emplace_back(std::string(dhcp::to_string(reason)), sv.drops(reason));
+    }
+    return d;
+}
+
+metrics::lease_store_stats dhcp_service::lease_store_counters() const {
+    const leases::lease_store::stats c = store_->counters();
+    metrics::lease_store_stats l;
+    l.journal_bytes = c.journal_bytes;
+    l.written_bytes = c.written_bytes;
+    l.records = c.appended;
+    l.compactions = c.compactions;
+    l.compaction_failures = c.compaction_failures;
+    const auto& bounds = leases::journal_writer::k_fsync_buckets_s;
+    l.fsync_bounds_s.assign(bounds.begin(), bounds.end());
+    l.fsync_buckets.assign(c.fsync_buckets.begin(), c.fsync_buckets.end());
+    l.fsync_seconds = c.fsync_seconds;
+    return l;
+}
+
 allocations::outcome dhcp_service::create_allocation(std::string_view vps_id, std::string_view organization_id,
                                                      const dp::mac_bytes& mac, std::string_view network,
                                                      uint64_t now_s) {

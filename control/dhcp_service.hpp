@@ -98,6 +98,10 @@ public:
     const vm_admissions& admissions() const { return admissions_; }
     /// Per DHCP network: its pool's size and use (GET /v1/stats).
     std::vector<metrics::pool_stats> pool_stats() const;
+    /// The server's counters and the lease store's, for the metrics. Live leases are
+    /// counted over the store (O(records)) at most once per second of `now_s`.
+    metrics::dhcp_stats dhcp_counters(uint64_t now_s);
+    metrics::lease_store_stats lease_store_counters() const;
     size_t static_vms() const { return static_pairs_.size(); }
 
     // --- API allocations (control/allocations) ----------------------------------------
@@ -155,6 +159,7 @@ private:
     std::vector<dhcp::action> actions_;
     uint64_t frames_sent_ = 0, frames_failed_ = 0;
     uint64_t store_errors_logged_ = 0;
+    uint64_t active_at_s_ = ~uint64_t{0}, active_ = 0;  ///< dhcp_counters()' live-lease count and when
 };
 
 /// The server's view of config.dhcp (networks, options) and the lease book's (pools,

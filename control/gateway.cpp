@@ -799,6 +799,9 @@ metrics::gateway_stats gateway::stats() {
         s.pools = dhcp_->pool_stats();
         s.vms_runtime = dhcp_->admissions().admitted();
         s.allocations = dhcp_->allocs().count();
+        s.dhcp = true;
+        s.dhcp_counters = dhcp_->dhcp_counters(dhcp_service::clock_s());
+        s.lease_store = dhcp_->lease_store_counters();
     }
     return s;
 }
