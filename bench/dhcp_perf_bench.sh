@@ -26,6 +26,8 @@
 #                   the pool size so every client can hold a lease)
 #   --servers "..." which servers, in this order (default "edgegate kea dnsmasq")
 #   --server-cpus L CPUs the server runs on (taskset; default 1; perfdhcp gets CPU0)
+#   --eg-worker "K = V ..."  extra [workers] keys for edgegated, e.g. "idle_poll_us = 0"
+#                   (default none: the defaults, a worker that polls 200 µs before sleeping)
 #   --perf DIR      also record each server with `perf record -g` during its runs
 #                   (DIR/perf.SERVER.RATE.REP.data; for finding where the time goes)
 # Every run starts the server afresh with an empty lease store, so each run's first
@@ -54,7 +56,7 @@ if [ -z "${EG_BUILD_DIR:-}" ]; then
 fi
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 
-SECS=10 REPS=3 RATES="0" CLIENTS=60000 SERVERS="edgegate kea dnsmasq" SERVER_CPUS=1 PERF_DIR=""
+SECS=10 REPS=3 RATES="0" CLIENTS=60000 SERVERS="edgegate kea dnsmasq" SERVER_CPUS=1 PERF_DIR="" EG_WORKER=""
 while (($#)); do
   case $1 in
     --seconds) SECS=${2:?}; shift 2 ;;
@@ -64,6 +66,7 @@ while (($#)); do
     --servers) SERVERS=${2:?}; shift 2 ;;
     --server-cpus) SERVER_CPUS=${2:?}; shift 2 ;;
     --perf) PERF_DIR=${2:?}; shift 2 ;;
+    --eg-worker) EG_WORKER=${2?}; shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "dhcp_perf_bench: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -143,6 +146,7 @@ status_interval_s = 0
 
 [workers]
 count = 1
+$(printf '%s\n' "$EG_WORKER" | sed 's/ \([a-z_]* =\)/\n\1/g')
 
 [[ports]]
 name = "vm"
@@ -304,9 +308,9 @@ done
 
 "$PY" - "$RESULTS" "$SECS" "$REPS" "$CLIENTS" "$SERVER_CPUS" "$FS_TYPE" \
   "$(dnsmasq --version 2>/dev/null | head -1 | awk '{print $3}')" "$(kea-dhcp4 -V 2>/dev/null | head -1)" \
-  "$(git -C "$SRC_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)" "$EG_BUILD_DIR" <<'PY'
+  "$(git -C "$SRC_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)" "$EG_BUILD_DIR" "$EG_WORKER" <<'PY'
 import json, os, statistics, sys
-path, secs, reps, clients, cpus, fs, dnsmasq_v, kea_v, commit, build = sys.argv[1:11]
+path, secs, reps, clients, cpus, fs, dnsmasq_v, kea_v, commit, build, eg_worker = sys.argv[1:12]
 runs = [json.loads(l) for l in open(path)]
 out = {"servers": {}}
 for r in runs:
@@ -333,6 +337,7 @@ out["goal_met"] = best.get("edgegate", 0) >= 30000
 out["seconds"], out["reps"], out["clients"] = int(secs), int(reps), int(clients)
 out["machine"] = {"cpus": os.cpu_count(), "server_cpus": cpus, "perfdhcp_cpu": "0", "state_fs": fs,
                   "loadavg": open("/proc/loadavg").read().split()[:3]}
-out["versions"] = {"dnsmasq": dnsmasq_v, "kea": kea_v, "edgegate_commit": commit, "edgegate_build": build}
+out["versions"] = {"dnsmasq": dnsmasq_v, "kea": kea_v, "edgegate_commit": commit, "edgegate_build": build,
+                  "edgegate_workers": eg_worker or "defaults"}
 print(json.dumps(out, indent=1))
 PY
