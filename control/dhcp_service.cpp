@@ -211,6 +211,7 @@ void dhcp_service::on_frame(uint16_t port, std::span<const uint8_t> frame, uint6
 }
 
 void dhcp_service::on_tick(uint64_t now_s) {
+    if (lease_lines_suppressed_ && clock_s() != lease_lines_second_) flush_lease_lines();  // the storm ended
     book_->expire(now_s);
     schedule_commit();  // expired quarantine records are erased
     if (admissions_.expire_leases(now_s) > 0) schedule_publish();
@@ -293,13 +294,16 @@ void dhcp_service::note_binding(const dhcp::lease_action& a) {
     const char* what = a.kind == dhcp::lease_action::bound      ? "bound"
                        : a.kind == dhcp::lease_action::released ? "released"
                                                                 : "declined";
-    std::string line = "dhcp: " + ip_text(l.address) + " " + what + " (" + mac_text(l.mac);
-    if (a.kind == dhcp::lease_action::bound) {
-        line += l.expires_s == dhcp::k_infinite ? ", infinite" : ", until " + std::to_string(l.expires_s);
+    if (lease_line_allowed()) {
+        std::string line = "dhcp: " + ip_text(l.address) + " " + what + " (" + mac_text(l.mac);
+        if (a.kind == dhcp::lease_action::bound) {
+            line += l.expires_s == dhcp::k_infinite ? ", infinite" : ", until " + std::to_string(l.expires_s);
+        }
+        line += ")";
+        log(line);
     }
-    line += ")";
-    log(line);
     if (a.kind == dhcp::lease_action::bound) {
+        if (!nat_) return;  // nothing to admit: spare the name
         const leases::lease* placed = store_->find_by_ipv4(l.address);
         const std::string name = placed && leases::store_lease_book::is_placement_key(placed->vps_id)
                                      ? placed->vps_id
@@ -320,14 +324,16 @@ void dhcp_service::admit(uint8_t reason, const dp::mac_bytes& mac, uint32_t ipv4
     switch (admissions_.admit(reason, mac, ipv4, name, expires_s)) {
     case vm_admissions::result::admitted:
         if (restoring_) break;
-        log("dhcp: " + ip_text(ipv4) + " (" + mac_text(mac) + ", " + std::string(name) +
-            ") admitted to the data plane (NAT slot " + std::to_string(*admissions_.slot_of(mac, ipv4)) + ")");
+        if (lease_line_allowed()) {
+            log("dhcp: " + ip_text(ipv4) + " (" + mac_text(mac) + ", " + std::string(name) +
+                ") admitted to the data plane (NAT slot " + std::to_string(*admissions_.slot_of(mac, ipv4)) + ")");
+        }
         schedule_publish();
         break;
     case vm_admissions::result::unchanged: break;
     case vm_admissions::result::full:
         ++not_admitted_;
-        if (restoring_) break;
+        if (restoring_ || !lease_line_allowed()) break;
         log("dhcp: warning: " + ip_text(ipv4) + " (" + mac_text(mac) + ") is not admitted to the data plane: " +
             std::to_string(admissions_.capacity()) + " runtime VMs (nat.max_vms) are in use or still have sessions");
         break;
@@ -338,9 +344,35 @@ void dhcp_service::withdraw(uint8_t reason, const dp::mac_bytes& mac, uint32_t i
     if (!nat_) return;
     const bool was = admissions_.slot_of(mac, ipv4).has_value();
     if (admissions_.withdraw(reason, mac, ipv4) && was && !admissions_.slot_of(mac, ipv4)) {
-        log("dhcp: " + ip_text(ipv4) + " (" + mac_text(mac) + ") no longer admitted to the data plane");
+        if (lease_line_allowed()) {
+            log("dhcp: " + ip_text(ipv4) + " (" + mac_text(mac) + ") no longer admitted to the data plane");
+        }
         schedule_publish();
     }
+}
+
+bool dhcp_service::lease_line_allowed() {
+    const uint64_t now = clock_s();
+    if (now != lease_lines_second_) {
+        flush_lease_lines();
+        lease_lines_second_ = now;
+    }
+    if (lease_lines_ < k_lease_lines_per_s) {
+        ++lease_lines_;
+        return true;
+    }
+    ++lease_lines_suppressed_;
+    return false;
+}
+
+void dhcp_service::flush_lease_lines() {
+    if (lease_lines_suppressed_) {
+        log("dhcp: " + std::to_string(lease_lines_suppressed_) +
+            " more lines of bindings, releases, declines and admissions in one second not logged one by one "
+            "(edgegate_dhcp_* metrics count them)");
+    }
+    lease_lines_ = 0;
+    lease_lines_suppressed_ = 0;
 }
 
 void dhcp_service::schedule_publish() {

@@ -122,6 +122,13 @@ private:
     void schedule_commit();
     void note_binding(const dhcp::lease_action& a);
     void log(std::string_view line) const;
+    /// Per-lease lines (bound, released, declined, admitted, withdrawn): one each while
+    /// there are at most k_lease_lines_per_s in a second of the clock; beyond that the
+    /// rest of the second is one summary line (flush_lease_lines). A storm of thousands
+    /// of new clients a second must not cost a formatted line and a write() each.
+    bool lease_line_allowed();
+    void flush_lease_lines();
+    static constexpr uint32_t k_lease_lines_per_s = 100;
     /// Admits (mac, ipv4) for `reason` unless it is a [[vms]] pair; logs the outcome.
     void admit(uint8_t reason, const dp::mac_bytes& mac, uint32_t ipv4, std::string_view name, uint64_t expires_s);
     void withdraw(uint8_t reason, const dp::mac_bytes& mac, uint32_t ipv4);
@@ -159,6 +166,9 @@ private:
     std::vector<dhcp::action> actions_;
     uint64_t frames_sent_ = 0, frames_failed_ = 0;
     uint64_t store_errors_logged_ = 0;
+    uint64_t lease_lines_second_ = 0;
+    uint32_t lease_lines_ = 0;
+    uint64_t lease_lines_suppressed_ = 0;
     uint64_t active_at_s_ = ~uint64_t{0}, active_ = 0;  ///< dhcp_counters()' live-lease count and when
 };
 

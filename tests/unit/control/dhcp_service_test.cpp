@@ -317,6 +317,35 @@ TEST_F(DhcpService, MetricsCountMessagesBindingsAndFsyncs) {
     EXPECT_EQ(d.leases_active, 0u);
 }
 
+TEST_F(DhcpService, AStormOfBindingsIsSummedUpInTheLog) {
+    // More than k_lease_lines_per_s (100) bindings in a second: one line each for the
+    // first 100 of the second, then one summary line with the count of the rest.
+    const reply ack = dora(k_guest, 0x7001);
+    ASSERT_EQ(ack.m.type(), ctl::dhcp::message_type::ack);
+    ip4_t a;
+    for (int i = 0; i < 4; ++i) a[i] = static_cast<uint8_t>(ack.m.h.yiaddr >> (24 - 8 * i));
+    const uint64_t t0 = dhcp_service::clock_s();
+    log_.clear();
+    const int renewals = 250;
+    const size_t before = sent_.size();
+    for (int i = 0; i < renewals; ++i) send(k_guest, 3, {}, 0x7100 + i, a, a, k_server);  // RENEWING
+    const uint64_t t1 = dhcp_service::clock_s();
+    ASSERT_TRUE(wait_for_frames(before + renewals)) << "the renewals are ACKed";
+    // The summary of the last second is written by the first tick of a later second.
+    while (dhcp_service::clock_s() == t1) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    svc_->on_tick(now_);
+    uint64_t lines = 0, summed = 0;
+    for (const auto& line : log_) {
+        if (line.find(" bound (") != std::string::npos) ++lines;
+        if (const auto at = line.find(" more lines of bindings"); at != std::string::npos) {
+            summed += std::stoull(line.substr(6, at - 6));  // "dhcp: N more lines ..."
+        }
+    }
+    EXPECT_EQ(lines + summed, static_cast<uint64_t>(renewals)) << "every binding is a line or counted in one";
+    EXPECT_LE(lines, 100 * (t1 - t0 + 1)) << "at most 100 binding lines per second";
+    EXPECT_EQ(svc_->server().count(ctl::dhcp::counter::leases_bound), static_cast<uint64_t>(renewals + 1));
+}
+
 TEST_F(DhcpService, BindingsPublishASnapshotWithTheirVm) {
     // The gateway's side: publish() builds from runtime_vms() and reports the token.
     std::vector<std::vector<runtime_vm>> published;
