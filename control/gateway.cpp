@@ -433,6 +433,16 @@ void gateway::inject(uint16_t port, std::span<const uint8_t> frame, const dp::of
     m->offload = offload;
     std::memcpy(m->data, frame.data(), frame.size());
     ring.commit();
+    // One eventfd write for all the frames of this turn (a burst of DHCP replies is
+    // hundreds), not one system call and worker wake-up per frame.
+    if (!inject_wake_posted_) {
+        inject_wake_posted_ = true;
+        boost::asio::post(io_, [this] { wake_injector(); });
+    }
+}
+
+void gateway::wake_injector() {
+    inject_wake_posted_ = false;
     uint64_t one = 1;
     [[maybe_unused]] auto r = write(inject_event_fds_[0], &one, sizeof one);
 }
