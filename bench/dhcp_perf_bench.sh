@@ -40,6 +40,8 @@
 #    "ratio": {"edgegate_kea": x/y, "edgegate_dnsmasq": x/z},
 #    "goal_leases_per_s": 30000, "goal_met": ..., "machine": {...}, ...}
 # leases/s = DHCPACKs perfdhcp received / test period (completed exchanges per second);
+# client_rcvbuf_drops = replies the client's kernel dropped because perfdhcp (one thread,
+# busy sending) did not read its socket in time: replies the server did send;
 # each run also lists perfdhcp's own rate, the packets sent, received and dropped, the
 # server's CPU seconds, steal time, and for edgegated its metrics (fdatasyncs, records per
 # fdatasync, allocations, renewals, fsync latency).
@@ -217,6 +219,10 @@ proc_cpu_s() {  # utime + stime of a process (all its threads), seconds
   awk -v tck="$(getconf CLK_TCK)" '{ print ($14 + $15) / tck }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 cpu_line() { awk '/^cpu /{ print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit }' /proc/stat; }  # steal total
+# UDP datagrams the client's kernel dropped because perfdhcp's socket buffer was full
+client_rcvbuf_errors() {
+  ip netns exec "$NS_CLI" awk '/^Udp:/ { if (!h) { for (i = 2; i <= NF; i++) c[$i] = i; h = 1 } else print $c["RcvbufErrors"] }' /proc/net/snmp
+}
 scrape_edgegate() { ip netns exec "$NS_SRV" curl -sS --max-time 5 http://127.0.0.1:9091/metrics || true; }
 
 RESULTS="$WORK/results.jsonl"
@@ -230,6 +236,7 @@ one_run() {
   sleep 0.3
   read -r -a c0 < <(cpu_line)
   cpu0=$(proc_cpu_s "$SRV_PID")
+  local rb0 rb1; rb0=$(client_rcvbuf_errors)
   out="$WORK/perfdhcp.$server.$rate.$rep"
   local perf_pid=""
   if [ -n "$PERF_DIR" ]; then
@@ -243,12 +250,13 @@ one_run() {
   [ -n "$perf_pid" ] && wait "$perf_pid" 2>/dev/null || true
   cpu1=$(proc_cpu_s "$SRV_PID")
   read -r -a c1 < <(cpu_line)
+  rb1=$(client_rcvbuf_errors)
   [ "$server" = edgegate ] && { scrape_edgegate > "$WORK/metrics.$rate.$rep"; m="$WORK/metrics.$rate.$rep"; }
   srv_stop
   "$PY" - "$server" "$rate" "$rep" "$SECS" "$out" "$cpu0" "$cpu1" "${c0[0]}" "${c0[1]}" "${c1[0]}" "${c1[1]}" \
-    "$m" >> "$RESULTS" <<'PY'
+    "$m" "$((rb1 - rb0))" >> "$RESULTS" <<'PY'
 import json, re, sys
-server, rate, rep, secs, path, cpu0, cpu1, st0, tot0, st1, tot1, mpath = sys.argv[1:13]
+server, rate, rep, secs, path, cpu0, cpu1, st0, tot0, st1, tot1, mpath, rcvbuf = sys.argv[1:14]
 text = open(path).read()
 sec, cur = {}, None
 for line in text.splitlines():
@@ -271,6 +279,7 @@ r = {"server": server, "rate": int(rate), "rep": int(rep),
      "offer_delay_avg_ms": num("DISCOVER-OFFER", "avg delay"), "ack_delay_avg_ms": num("REQUEST-ACK", "avg delay"),
      "ack_delay_max_ms": num("REQUEST-ACK", "max delay"),
      "server_cpu_s": round(float(cpu1) - float(cpu0), 2),
+     "client_rcvbuf_drops": int(rcvbuf),
      "steal_pct": round(100.0 * (float(st1) - float(st0)) / max(1.0, float(tot1) - float(tot0)), 1)}
 if not sec:
     r["error"] = " | ".join(text.strip().splitlines()[-3:])
