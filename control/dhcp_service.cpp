@@ -220,6 +220,7 @@ void dhcp_service::on_frame(uint16_t port, std::span<const uint8_t> frame, uint6
 }
 
 void dhcp_service::on_tick(uint64_t now_s) {
+    if (lease_lines_suppressed_ && clock_s() != lease_lines_second_) flush_lease_lines();  // the storm ended
     book_->expire(now_s);
     schedule_commit();  // expired quarantine records are erased
     if (admissions_.expire_leases(now_s) > 0) schedule_publish();
@@ -302,13 +303,16 @@ void dhcp_service::note_binding(const dhcp::lease_action& a) {
     const char* what = a.kind == dhcp::lease_action::bound      ? "bound"
                        : a.kind == dhcp::lease_action::released ? "released"
                                                                 : "declined";
-    std::string line = "dhcp: " + ip_text(l.address) + " " + what + " (" + mac_text(l.mac);
-    if (a.kind == dhcp::lease_action::bound) {
-        line += l.expires_s == dhcp::k_infinite ? ", infinite" : ", until " + std::to_string(l.expires_s);
+    if (lease_line_allowed()) {
+        std::string line = "dhcp: " + ip_text(l.address) + " " + what + " (" + mac_text(l.mac);
+        if (a.kind == dhcp::lease_action::bound) {
+            line += l.expires_s == dhcp::k_infinite ? ", infinite" : ", until " + std::to_string(l.expires_s);
+        }
+        line += ")";
+        log(line);
     }
-    line += ")";
-    log(line);
     if (a.kind == dhcp::lease_action::bound) {
+        if (!nat_) return;  // nothing to admit: spare the name
         const leases::lease* placed = store_->find_by_ipv4(l.address);
         const std::string name = placed && leases::store_lease_book::is_placement_key(placed->vps_id)
                                      ? placed->vps_id
@@ -329,8 +333,10 @@ void dhcp_service::admit(uint8_t reason, const dp::mac_bytes& mac, uint32_t ipv4
     switch (admissions_.admit(reason, mac, ipv4, name, expires_s, ipv6)) {
     case vm_admissions::result::admitted:
         if (restoring_) break;
-        log("dhcp: " + ip_text(ipv4) + " (" + mac_text(mac) + ", " + std::string(name) +
-            ") admitted to the data plane (NAT slot " + std::to_string(*admissions_.slot_of(mac, ipv4)) + ")");
+        if (lease_line_allowed()) {
+            log("dhcp: " + ip_text(ipv4) + " (" + mac_text(mac) + ", " + std::string(name) +
+                ") admitted to the data plane (NAT slot " + std::to_string(*admissions_.slot_of(mac, ipv4)) + ")");
+        }
         schedule_publish();
         break;
     case vm_admissions::result::unchanged:
@@ -338,7 +344,7 @@ void dhcp_service::admit(uint8_t reason, const dp::mac_bytes& mac, uint32_t ipv4
         break;
     case vm_admissions::result::full:
         ++not_admitted_;
-        if (restoring_) break;
+        if (restoring_ || !lease_line_allowed()) break;
         log("dhcp: warning: " + ip_text(ipv4) + " (" + mac_text(mac) + ") is not admitted to the data plane: " +
             std::to_string(admissions_.capacity()) + " runtime VMs (nat.max_vms) are in use or still have sessions");
         break;
@@ -349,9 +355,35 @@ void dhcp_service::withdraw(uint8_t reason, const dp::mac_bytes& mac, uint32_t i
     if (!nat_) return;
     const bool was = admissions_.slot_of(mac, ipv4).has_value();
     if (admissions_.withdraw(reason, mac, ipv4) && was && !admissions_.slot_of(mac, ipv4)) {
-        log("dhcp: " + ip_text(ipv4) + " (" + mac_text(mac) + ") no longer admitted to the data plane");
+        if (lease_line_allowed()) {
+            log("dhcp: " + ip_text(ipv4) + " (" + mac_text(mac) + ") no longer admitted to the data plane");
+        }
         schedule_publish();
     }
+}
+
+bool dhcp_service::lease_line_allowed() {
+    const uint64_t now = clock_s();
+    if (now != lease_lines_second_) {
+        flush_lease_lines();
+        lease_lines_second_ = now;
+    }
+    if (lease_lines_ < k_lease_lines_per_s) {
+        ++lease_lines_;
+        return true;
+    }
+    ++lease_lines_suppressed_;
+    return false;
+}
+
+void dhcp_service::flush_lease_lines() {
+    if (lease_lines_suppressed_) {
+        log("dhcp: " + std::to_string(lease_lines_suppressed_) +
+            " more lines of bindings, releases, declines and admissions in one second not logged one by one "
+            "(edgegate_dhcp_* metrics count them)");
+    }
+    lease_lines_ = 0;
+    lease_lines_suppressed_ = 0;
 }
 
 void dhcp_service::schedule_publish() {
@@ -400,6 +432,57 @@ std::vector<metrics::pool_stats> dhcp_service::pool_stats() const {
         out.push_back(std::move(p));
     }
     return out;
+}
+
+metrics::dhcp_stats dhcp_service::dhcp_counters(uint64_t now_s) {
+    using dhcp::counter;
+    const dhcp::server& sv = *server_;
+    metrics::dhcp_stats d;
+    d.rx_discover = sv.count(counter::rx_discover);
+    d.rx_request = sv.count(counter::rx_request);
+    d.rx_decline = sv.count(counter::rx_decline);
+    d.rx_release = sv.count(counter::rx_release);
+    d.rx_inform = sv.count(counter::rx_inform);
+    d.tx_offer = sv.count(counter::tx_offer);
+    d.tx_ack = sv.count(counter::tx_ack);
+    d.tx_nak = sv.count(counter::tx_nak);
+    d.request_selecting = sv.count(counter::request_selecting);
+    d.request_init_reboot = sv.count(counter::request_init_reboot);
+    d.request_renewing = sv.count(counter::request_renewing);
+    d.request_rebinding = sv.count(counter::request_rebinding);
+    d.allocations = book_->new_bindings();
+    d.bindings = sv.count(counter::leases_bound);
+    d.releases = sv.count(counter::leases_released);
+    d.declines = sv.count(counter::addresses_declined);
+    d.pool_exhausted = sv.count(counter::pool_exhausted);
+    // A scan of every record: at most once a second, however often /v1/stats or a
+    // scraper asks (1M leases take tens of milliseconds of the control thread).
+    if (now_s != active_at_s_) {
+        active_ = book_->live_bindings(now_s);
+        active_at_s_ = now_s;
+    }
+    d.leases_active = active_;
+    d.replies_held = sv.held_replies();
+    for (size_t r = 0; r < static_cast<size_t>(dhcp::drop_reason::count); ++r) {
+        const auto reason = static_cast<dhcp::drop_reason>(r);
+        d.drops.emplace_back(std::string(dhcp::to_string(reason)), sv.drops(reason));
+    }
+    return d;
+}
+
+metrics::lease_store_stats dhcp_service::lease_store_counters() const {
+    const leases::lease_store::stats c = store_->counters();
+    metrics::lease_store_stats l;
+    l.journal_bytes = c.journal_bytes;
+    l.written_bytes = c.written_bytes;
+    l.records = c.appended;
+    l.compactions = c.compactions;
+    l.compaction_failures = c.compaction_failures;
+    const auto& bounds = leases::journal_writer::k_fsync_buckets_s;
+    l.fsync_bounds_s.assign(bounds.begin(), bounds.end());
+    l.fsync_buckets.assign(c.fsync_buckets.begin(), c.fsync_buckets.end());
+    l.fsync_seconds = c.fsync_seconds;
+    return l;
 }
 
 allocations::outcome dhcp_service::create_allocation(std::string_view vps_id, std::string_view organization_id,

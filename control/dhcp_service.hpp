@@ -98,6 +98,10 @@ public:
     const vm_admissions& admissions() const { return admissions_; }
     /// Per DHCP network: its pool's size and use (GET /v1/stats).
     std::vector<metrics::pool_stats> pool_stats() const;
+    /// The server's counters and the lease store's, for the metrics. Live leases are
+    /// counted over the store (O(records)) at most once per second of `now_s`.
+    metrics::dhcp_stats dhcp_counters(uint64_t now_s);
+    metrics::lease_store_stats lease_store_counters() const;
     size_t static_vms() const { return static_pairs_.size(); }
 
     // --- API allocations (control/allocations) ----------------------------------------
@@ -118,6 +122,13 @@ private:
     void schedule_commit();
     void note_binding(const dhcp::lease_action& a);
     void log(std::string_view line) const;
+    /// Per-lease lines (bound, released, declined, admitted, withdrawn): one each while
+    /// there are at most k_lease_lines_per_s in a second of the clock; beyond that the
+    /// rest of the second is one summary line (flush_lease_lines). A storm of thousands
+    /// of new clients a second must not cost a formatted line and a write() each.
+    bool lease_line_allowed();
+    void flush_lease_lines();
+    static constexpr uint32_t k_lease_lines_per_s = 100;
     /// Admits (mac, ipv4) for `reason` unless it is a [[vms]] pair; logs the outcome.
     void admit(uint8_t reason, const dp::mac_bytes& mac, uint32_t ipv4, std::string_view name, uint64_t expires_s,
                const dp::ipv6_bytes& ipv6 = {});
@@ -156,6 +167,10 @@ private:
     std::vector<dhcp::action> actions_;
     uint64_t frames_sent_ = 0, frames_failed_ = 0;
     uint64_t store_errors_logged_ = 0;
+    uint64_t lease_lines_second_ = 0;
+    uint32_t lease_lines_ = 0;
+    uint64_t lease_lines_suppressed_ = 0;
+    uint64_t active_at_s_ = ~uint64_t{0}, active_ = 0;  ///< dhcp_counters()' live-lease count and when
 };
 
 /// The server's view of config.dhcp (networks, options) and the lease book's (pools,

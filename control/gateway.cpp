@@ -442,6 +442,16 @@ void gateway::inject(uint16_t port, std::span<const uint8_t> frame, const dp::of
     m->offload = offload;
     std::memcpy(m->data, frame.data(), frame.size());
     ring.commit();
+    // One eventfd write for all the frames of this turn (a burst of DHCP replies is
+    // hundreds), not one system call and worker wake-up per frame.
+    if (!inject_wake_posted_) {
+        inject_wake_posted_ = true;
+        boost::asio::post(io_, [this] { wake_injector(); });
+    }
+}
+
+void gateway::wake_injector() {
+    inject_wake_posted_ = false;
     uint64_t one = 1;
     [[maybe_unused]] auto r = write(inject_event_fds_[0], &one, sizeof one);
 }
@@ -808,6 +818,9 @@ metrics::gateway_stats gateway::stats() {
         s.pools = dhcp_->pool_stats();
         s.vms_runtime = dhcp_->admissions().admitted();
         s.allocations = dhcp_->allocs().count();
+        s.dhcp = true;
+        s.dhcp_counters = dhcp_->dhcp_counters(dhcp_service::clock_s());
+        s.lease_store = dhcp_->lease_store_counters();
     }
     return s;
 }

@@ -82,6 +82,8 @@ private:
     void configure_host_kernel();
     void publish_snapshot();
     void inject(uint16_t port, std::span<const uint8_t> frame, const dp::offload_info& offload);
+    /// Wakes worker 0 for the frames injected during this turn of the control loop.
+    void wake_injector();
     void drain_punts();
     void arm_punt_wait();
     void on_tick();
@@ -144,6 +146,7 @@ private:
     std::unique_ptr<neighbour_resolver> resolver_;
     totals last_totals_{};
     uint64_t backend_drops_ = 0;
+    bool inject_wake_posted_ = false;  ///< a wake_injector() is queued on io_
     uint64_t inject_drops_ = 0;   ///< frames the control thread could not inject (ring full)  ///< frames lost before the engine saw them (all ports)
     uint64_t last_status_ms_ = 0;
     std::unique_ptr<dhcp_service> dhcp_;  ///< when [dhcp] is configured (after io_: it posts to it)

@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 
 #include "control/leases/journal_format.hpp"
 #include "control/leases/replay.hpp"
@@ -15,6 +17,8 @@ journal_writer::journal_writer(std::filesystem::path dir, int dir_fd, int fd, ui
                                uint64_t durable_seq, hooks h)
     : dir_(std::move(dir)), dir_fd_(dir_fd), fd_(fd), generation_(generation), durable_(durable_seq),
       hooks_(std::move(h)), queued_seq_(durable_seq), reported_(durable_seq) {
+    const off_t end = ::lseek(fd_, 0, SEEK_END);  // O_APPEND: where the next batch goes
+    stats_.journal_bytes = end > 0 ? static_cast<uint64_t>(end) : 0;
     thread_ = std::thread([this] { run(); });
 }
 
@@ -126,9 +130,14 @@ void journal_writer::run() {
         }
         std::error_code ec;
         bool synced = true;  // an empty batch (rotation only) has nothing to sync
+        double fsync_s = -1;  // the fdatasync's latency, for the metrics; -1: none ran
         if (!batch.empty()) {
             ec = write_all(batch);
-            if (!ec && ::fdatasync(fd_) != 0) ec = {errno, std::system_category()};
+            if (!ec) {
+                const auto t0 = std::chrono::steady_clock::now();
+                if (::fdatasync(fd_) != 0) ec = {errno, std::system_category()};
+                fsync_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            }
             synced = !ec;
         }
         const uint64_t old_gen = generation_.load();
@@ -148,8 +157,17 @@ void journal_writer::run() {
                 ++stats_.batches;
                 ++stats_.fdatasyncs;
                 stats_.bytes += batch.size();
+                stats_.journal_bytes += batch.size();
             }
-            if (rotated) ++stats_.rotations;
+            if (fsync_s >= 0) {
+                const auto& b = k_fsync_buckets_s;
+                ++stats_.fsync_buckets[static_cast<size_t>(std::lower_bound(b.begin(), b.end(), fsync_s) - b.begin())];
+                stats_.fsync_seconds += fsync_s;
+            }
+            if (rotated) {
+                ++stats_.rotations;
+                stats_.journal_bytes = k_file_header_size;
+            }
             reported_ = now_durable;
             if (ec) failed_ = ec;
         }

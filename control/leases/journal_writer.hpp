@@ -17,6 +17,7 @@
 // A failed write or fdatasync is final (after a failed fsync Linux may have dropped
 // the dirty pages, so retrying could report data durable that is not): the writer
 // stops making anything durable and reports store_errc::store_failed.
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -40,8 +41,18 @@ public:
         /// immutable: the store starts compaction of everything up to it.
         std::function<void(uint64_t old_generation)> on_rotated;
     };
+    /// Upper bounds (seconds) of the fdatasync latency histogram; one more bucket
+    /// counts everything above the last. Spans a RAM-backed disk (µs) to a busy
+    /// spinning one (hundreds of ms).
+    static constexpr std::array<double, 14> k_fsync_buckets_s = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                                 0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5};
     struct stats {
         uint64_t batches = 0, fdatasyncs = 0, bytes = 0, rotations = 0;
+        uint64_t journal_bytes = 0;  ///< size of the journal being appended to (header included)
+        /// fdatasync latency of the batches (rotations' syncs not included): per bucket
+        /// of k_fsync_buckets_s (not cumulative), the last one above 2.5 s.
+        std::array<uint64_t, k_fsync_buckets_s.size() + 1> fsync_buckets{};
+        double fsync_seconds = 0;  ///< sum of those latencies
     };
 
     /// Takes ownership of `fd` (journal `generation`, open for append, whose valid

@@ -272,8 +272,11 @@ lease_store::stats lease_store::counters() const {
     s.appended = appended_;
     s.batches = w.batches;
     s.fdatasyncs = w.fdatasyncs;
-    s.journal_bytes = w.bytes;
+    s.written_bytes = w.bytes;
+    s.journal_bytes = w.journal_bytes;
     s.rotations = w.rotations;
+    s.fsync_buckets = w.fsync_buckets;
+    s.fsync_seconds = w.fsync_seconds;
     {
         std::lock_guard lk(compaction_mu_);
         s.compactions = compactions_;

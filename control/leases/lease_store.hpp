@@ -21,6 +21,7 @@
 // Compaction runs on its own thread when the journal passes compact_after_bytes.
 // Owner: one thread (the control thread) for everything but durable_ticket(),
 // which any thread may read.
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -76,9 +77,16 @@ public:
         ticket durable = 0;  ///< every ticket <= this is durable
         std::error_code ec;
     };
+    /// For the metrics; read on the owner thread (the sync thread's part is copied under its lock).
     struct stats {
-        uint64_t appended = 0, batches = 0, fdatasyncs = 0, journal_bytes = 0, rotations = 0;
+        uint64_t appended = 0;        ///< records appended since open
+        uint64_t batches = 0, fdatasyncs = 0, rotations = 0;
+        uint64_t written_bytes = 0;   ///< journal bytes written since open
+        uint64_t journal_bytes = 0;   ///< size of the journal now appended to
         uint64_t compactions = 0, compaction_failures = 0;
+        /// fdatasync latency: journal_writer::k_fsync_buckets_s, per bucket (not cumulative).
+        std::array<uint64_t, journal_writer::k_fsync_buckets_s.size() + 1> fsync_buckets{};
+        double fsync_seconds = 0;
     };
 
     /// Opens (creating if needed) the state directory, replays it and cuts a torn

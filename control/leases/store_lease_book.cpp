@@ -418,6 +418,9 @@ dhcp::ticket store_lease_book::commit(const dhcp::lease& l) {
         // The VM the platform placed: its placement record is its binding. A binding the
         // client had under its own key (a pool address before the allocation) ends.
         leases::lease rec = *placed;
+        if (placed->state != lease_state::bound || !live(static_cast<uint64_t>(placed->expires_s), clock_s_)) {
+            ++new_bindings_;
+        }
         const std::string own_key = binding_key(l.network, l.client);
         std::optional<uint32_t> previous;
         if (const lease* old = store_.find_lease(own_key); old && old->state == lease_state::bound) {
@@ -445,7 +448,12 @@ dhcp::ticket store_lease_book::commit(const dhcp::lease& l) {
     const std::string key = binding_key(l.network, l.client);
     retire_other_binding(*n, l.address, key);
     std::optional<uint32_t> previous;
-    if (const lease* old = store_.find_lease(key); old && old->ipv4 != l.address) previous = old->ipv4;
+    const lease* old = store_.find_lease(key);
+    if (old && old->ipv4 != l.address) previous = old->ipv4;
+    if (!old || old->ipv4 != l.address || old->state != lease_state::bound ||
+        !live(static_cast<uint64_t>(old->expires_s), clock_s_)) {
+        ++new_bindings_;  // not an extension of the client's current binding
+    }
     leases::lease rec;
     rec.vps_id = key;
     rec.client_id = client_bytes(l.client);
@@ -626,6 +634,15 @@ std::optional<dhcp::ticket> store_lease_book::unplace(std::string_view vps_id) {
 uint64_t store_lease_book::available(uint32_t network) const {
     const net_state* n = net(network);
     return n ? n->pool.available() : 0;
+}
+
+uint64_t store_lease_book::live_bindings(uint64_t now_s) const {
+    // Bindings and bound placements alike are records in state bound.
+    uint64_t n = 0;
+    for (const auto& [key, rec] : store_.leases()) {
+        n += rec.state == lease_state::bound && live(static_cast<uint64_t>(rec.expires_s), now_s);
+    }
+    return n;
 }
 
 size_t store_lease_book::holds() const {

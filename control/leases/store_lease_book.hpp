@@ -105,6 +105,11 @@ public:
     size_t holds() const;
     /// Store writes refused (each is logged by the caller through last_error()).
     uint64_t store_errors() const { return store_errors_; }
+    /// Bindings committed that were not an extension of the client's live binding of
+    /// the same address: addresses newly handed out (edgegate_dhcp_allocations_total).
+    uint64_t new_bindings() const { return new_bindings_; }
+    /// Bindings live now (bound, not yet expired), counted over the store: O(records).
+    uint64_t live_bindings(uint64_t now_s) const;
     const std::string& last_error() const { return last_error_; }
 
 private:
@@ -157,6 +162,7 @@ private:
     std::multimap<uint64_t, std::pair<uint32_t, uint32_t>> timers_;
     uint64_t clock_s_ = 0;  ///< the latest now_s seen (for refresh() calls without one)
     uint64_t store_errors_ = 0;
+    uint64_t new_bindings_ = 0;
     std::string last_error_;
 };
 

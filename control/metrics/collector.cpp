@@ -80,6 +80,92 @@ void add_wireguard(std::vector<MetricFamily>& out, const gateway_stats& s) {
                           counter(d(h.malformed), {{"reason", "malformed"}})}));
 }
 
+void add_dhcp(std::vector<MetricFamily>& out, const gateway_stats& s) {
+    const dhcp_stats& c = s.dhcp_counters;
+    auto msg = [](uint64_t v, const char* dir, const char* type) {
+        return counter(d(v), {{"direction", dir}, {"type", type}});
+    };
+    out.push_back(family("edgegate_dhcp_messages_total",
+                         "DHCP messages received (rx) by type, and replies made (tx) by type.", MetricType::Counter,
+                         {msg(c.rx_discover, "rx", "discover"), msg(c.rx_request, "rx", "request"),
+                          msg(c.rx_decline, "rx", "decline"), msg(c.rx_release, "rx", "release"),
+                          msg(c.rx_inform, "rx", "inform"), msg(c.tx_offer, "tx", "offer"),
+                          msg(c.tx_ack, "tx", "ack"), msg(c.tx_nak, "tx", "nak")}));
+    out.push_back(family("edgegate_dhcp_requests_total", "DHCPREQUESTs by client state (RFC 2131 section 4.3.2).",
+                         MetricType::Counter,
+                         {counter(d(c.request_selecting), {{"state", "selecting"}}),
+                          counter(d(c.request_init_reboot), {{"state", "init_reboot"}}),
+                          counter(d(c.request_renewing), {{"state", "renewing"}}),
+                          counter(d(c.request_rebinding), {{"state", "rebinding"}})}));
+    out.push_back(family("edgegate_dhcp_allocations_total",
+                         "Bindings that handed a client an address it did not hold (renewals not counted).",
+                         MetricType::Counter, {counter(d(c.allocations))}));
+    out.push_back(family("edgegate_dhcp_bindings_total", "Bindings committed for an ACK, new and extended.",
+                         MetricType::Counter, {counter(d(c.bindings))}));
+    out.push_back(family("edgegate_dhcp_releases_total", "DHCPRELEASEs that ended the sender's binding.",
+                         MetricType::Counter, {counter(d(c.releases))}));
+    out.push_back(family("edgegate_dhcp_naks_total", "DHCPNAKs sent.", MetricType::Counter, {counter(d(c.tx_nak))}));
+    out.push_back(family("edgegate_dhcp_declines_total", "DHCPDECLINEs that quarantined an address.",
+                         MetricType::Counter, {counter(d(c.declines))}));
+    out.push_back(family("edgegate_dhcp_pool_exhausted_total", "DHCPDISCOVERs not offered an address: pool full.",
+                         MetricType::Counter, {counter(d(c.pool_exhausted))}));
+    out.push_back(family("edgegate_dhcp_leases_active",
+                         "Bindings bound and not expired (recounted at most once a second).", MetricType::Gauge,
+                         {gauge(d(c.leases_active))}));
+    out.push_back(family("edgegate_dhcp_acks_held", "ACKs waiting for their lease to reach the disk.",
+                         MetricType::Gauge, {gauge(d(c.replies_held))}));
+    std::vector<ClientMetric> drops;
+    for (const auto& [reason, v] : c.drops) drops.push_back(counter(d(v), {{"reason", reason}}));
+    out.push_back(family("edgegate_dhcp_drops_total", "DHCP messages dropped without a reply, by reason.",
+                         MetricType::Counter, std::move(drops)));
+
+    std::vector<ClientMetric> size, available, used, quarantined;
+    for (const auto& p : s.pools) {
+        const std::vector<ClientMetric::Label> l = {{"network", p.network}, {"port", p.port}};
+        size.push_back(gauge(d(p.total), l));
+        available.push_back(gauge(d(p.available), l));
+        used.push_back(gauge(d(p.used), l));
+        quarantined.push_back(gauge(d(p.quarantined), l));
+    }
+    out.push_back(family("edgegate_dhcp_pool_size",
+                         "Addresses of each DHCP network's pool ranges (the gateway's own excluded, "
+                         "reservations included).",
+                         MetricType::Gauge, std::move(size)));
+    out.push_back(family("edgegate_dhcp_pool_available", "Pool addresses free to offer now.", MetricType::Gauge,
+                         std::move(available)));
+    out.push_back(family("edgegate_dhcp_pool_used",
+                         "Pool addresses taken: bound, held for an offer, or reserved.", MetricType::Gauge,
+                         std::move(used)));
+    out.push_back(family("edgegate_dhcp_pool_quarantined", "Pool addresses quarantined after a DHCPDECLINE.",
+                         MetricType::Gauge, std::move(quarantined)));
+
+    const lease_store_stats& st = s.lease_store;
+    out.push_back(family("edgegate_lease_store_journal_bytes", "Size of the lease journal being appended to.",
+                         MetricType::Gauge, {gauge(d(st.journal_bytes))}));
+    out.push_back(family("edgegate_lease_store_written_bytes_total", "Bytes written to the lease journal.",
+                         MetricType::Counter, {counter(d(st.written_bytes))}));
+    out.push_back(family("edgegate_lease_store_records_total", "Records appended to the lease journal.",
+                         MetricType::Counter, {counter(d(st.records))}));
+    out.push_back(family("edgegate_lease_store_compactions_total", "Journal compactions into a snapshot, by result.",
+                         MetricType::Counter,
+                         {counter(d(st.compactions), {{"result", "ok"}}),
+                          counter(d(st.compaction_failures), {{"result", "failed"}})}));
+    ClientMetric h;
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b < st.fsync_buckets.size(); ++b) {
+        cumulative += st.fsync_buckets[b];
+        ClientMetric::Bucket bk;
+        bk.cumulative_count = cumulative;
+        bk.upper_bound = b < st.fsync_bounds_s.size() ? st.fsync_bounds_s[b] : std::numeric_limits<double>::infinity();
+        h.histogram.bucket.push_back(bk);
+    }
+    h.histogram.sample_count = cumulative;
+    h.histogram.sample_sum = st.fsync_seconds;
+    out.push_back(family("edgegate_lease_store_fsync_seconds",
+                         "fdatasync latency of each lease-journal batch (one per group commit).",
+                         MetricType::Histogram, {std::move(h)}));
+}
+
 }  // namespace
 
 std::vector<MetricFamily> info_family(const build_info& info) {
@@ -138,6 +224,7 @@ std::vector<MetricFamily> families(const gateway_stats& s, const build_info& inf
         add_wireguard(out, s);
     }
     if (!s.probes.empty()) append_probe_families(out, s.probes);
+    if (s.dhcp) add_dhcp(out, s);
     return out;
 }
 

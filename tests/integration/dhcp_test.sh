@@ -7,7 +7,8 @@
 #  vm2 dhcpcd           [[vms]] reservation 192.168.100.12 (ARP-probes the offer: 5-10 s)
 #  vm3 ISC dhclient     [[vms]] reservation 192.168.100.13; INIT-REBOOT from its lease file; release
 #  vm7 busybox udhcpc   not in [[vms]]: a pool address (192.168.100.100-199), admitted by
-#                       NAT's anti-spoofing at once: it reaches inet
+#                       NAT's anti-spoofing at once: it reaches inet; the metrics (curl
+#                       in eg-gw) count its ACK, allocation and fsync; promtool checks them
 #
 # Then edgegated is restarted (tools/lab gw kernel; tools/lab gw edgegated): the lease
 # store in $EG_LAB_DIR/leases is replayed and vm7 gets the same pool address again.
@@ -93,6 +94,18 @@ t_check_output "vm3 dhclient -r: DHCPRELEASE sent" 'DHCPRELEASE of 192\.168\.100
 t_check_soon "edgegated recorded vm3's release" 10 grep -q '192.168.100.13 released' "$GWLOG"
 configure vm3 192.168.100.13
 
+# ---- metrics ([metrics] of lab.toml, in eg-gw): the value of one series, 0 when absent
+metric() {
+  ip netns exec eg-gw curl -sS --fail --max-time 5 http://127.0.0.1:9091/metrics |
+    awk -v m="$1" '$1 == m { v = $2 } END { print v + 0 }'
+}
+# metric_above SERIES MIN : the series' value is above MIN
+metric_above() { awk -v v="$(metric "$1")" -v min="$2" 'BEGIN { exit !(v > min) }'; }
+export -f metric metric_above
+ACKS_BEFORE=$(metric 'edgegate_dhcp_messages_total{direction="tx",type="ack"}')
+ALLOCS_BEFORE=$(metric 'edgegate_dhcp_allocations_total')
+FSYNCS_BEFORE=$(metric 'edgegate_lease_store_fsync_seconds_count')
+
 # ---- vm7: not in [[vms]]: an address from the pool
 flush4 vm7
 t_check_output "vm7 udhcpc: a pool address" 'lease of 192\.168\.100\.1[0-9][0-9] obtained' udhcpc_once vm7
@@ -102,6 +115,26 @@ t_check_output "edgegated admitted vm7's lease to the data plane" "${VM7_ADDR:-n
 configure vm7 "${VM7_ADDR:-192.168.100.250}"
 t_check_output "vm7 (not in [[vms]]) on its leased address reaches inet through NAT" '^edgegate-lab-ok$' \
   in_ns vm7 curl -sS --max-time 10 http://203.0.113.2/hello.txt
+
+# ---- metrics moved with vm7's lease, and promtool accepts the exposition
+t_check "metrics: the DHCPACK counter rose with vm7's lease (was $ACKS_BEFORE)" \
+  metric_above 'edgegate_dhcp_messages_total{direction="tx",type="ack"}' "$ACKS_BEFORE"
+t_check "metrics: a new allocation counted (was $ALLOCS_BEFORE)" metric_above 'edgegate_dhcp_allocations_total' "$ALLOCS_BEFORE"
+t_check "metrics: DISCOVERs received counted" metric_above 'edgegate_dhcp_messages_total{direction="rx",type="discover"}' 0
+t_check "metrics: the lease's fdatasync is in the histogram (was $FSYNCS_BEFORE)" \
+  metric_above 'edgegate_lease_store_fsync_seconds_count' "$FSYNCS_BEFORE"
+t_check "metrics: the journal has bytes" metric_above 'edgegate_lease_store_journal_bytes' 32
+t_check_soon "metrics: active leases counted" 5 metric_above 'edgegate_dhcp_leases_active' 0
+t_check_eq "metrics: pool size of 192.168.100.0/24 (192.168.100.100-199)" 100 \
+  "$(metric 'edgegate_dhcp_pool_size{network="192.168.100.0/24",port="vm"}')"
+t_check "metrics: fewer than 100 pool addresses available" bash -c \
+  "! metric_above 'edgegate_dhcp_pool_available{network=\"192.168.100.0/24\",port=\"vm\"}' 99"
+if command -v promtool >/dev/null 2>&1; then
+  t_check "promtool check metrics accepts the DHCP and lease-store series" bash -c \
+    "ip netns exec eg-gw curl -sS --fail --max-time 5 http://127.0.0.1:9091/metrics | promtool check metrics"
+else
+  t_log "SKIP promtool check: promtool is not installed (Debian package prometheus; tools/setup installs it)"
+fi
 
 # ---- the lease store: fsynced journal in state_dir
 t_check "lease journal exists in $LEASES" bash -c "ls '$LEASES'/journal-* && test -s \"\$(ls '$LEASES'/journal-* | tail -n 1)\""

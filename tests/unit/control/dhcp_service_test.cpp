@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <set>
@@ -252,6 +253,97 @@ TEST_F(DhcpService, DynamicClientSurvivesARestart) {
     ASSERT_NE(rel, nullptr);
     EXPECT_EQ(rel->state, leases::lease_state::released);
     EXPECT_EQ(svc_->store().find_by_ipv4(addr), nullptr);
+}
+
+TEST_F(DhcpService, MetricsCountMessagesBindingsAndFsyncs) {
+    const metrics::dhcp_stats zero = svc_->dhcp_counters(now_);
+    EXPECT_EQ(zero.rx_discover, 0u);
+    EXPECT_EQ(zero.leases_active, 0u);
+    const uint64_t syncs_before = svc_->store().counters().fdatasyncs;
+
+    const reply ack = dora(k_guest, 0x6001);
+    ASSERT_EQ(ack.m.type(), ctl::dhcp::message_type::ack);
+    metrics::dhcp_stats d = svc_->dhcp_counters(now_ + 1);  // a new second: live leases recounted
+    EXPECT_EQ(d.rx_discover, 1u);
+    EXPECT_EQ(d.tx_offer, 1u);
+    EXPECT_EQ(d.rx_request, 1u);
+    EXPECT_EQ(d.request_selecting, 1u);
+    EXPECT_EQ(d.tx_ack, 1u);
+    EXPECT_EQ(d.allocations, 1u);
+    EXPECT_EQ(d.bindings, 1u);
+    EXPECT_EQ(d.leases_active, 1u);
+    EXPECT_EQ(d.replies_held, 0u) << "the ACK left, nothing waits";
+    ASSERT_EQ(d.drops.size(), static_cast<size_t>(ctl::dhcp::drop_reason::count));
+
+    // The binding's fdatasync is in the histogram; the journal's size is the file's.
+    const metrics::lease_store_stats st = svc_->lease_store_counters();
+    uint64_t fsyncs = 0;
+    for (uint64_t b : st.fsync_buckets) fsyncs += b;
+    EXPECT_EQ(st.fsync_buckets.size(), st.fsync_bounds_s.size() + 1);
+    EXPECT_GE(fsyncs, 1u);
+    EXPECT_EQ(fsyncs, svc_->store().counters().fdatasyncs - syncs_before);
+    EXPECT_GE(st.records, 1u);
+    std::uintmax_t on_disk = 0;
+    for (const auto& e : std::filesystem::directory_iterator(dir_.path() / "leases")) {
+        if (e.path().filename().string().starts_with("journal-")) on_disk = e.file_size();
+    }
+    EXPECT_EQ(st.journal_bytes, on_disk);
+    EXPECT_GT(st.journal_bytes, 32u);
+
+    // RENEWING (unicast, ciaddr): the binding is extended, not a new allocation.
+    ip4_t a;
+    for (int i = 0; i < 4; ++i) a[i] = static_cast<uint8_t>(ack.m.h.yiaddr >> (24 - 8 * i));
+    size_t before = sent_.size();
+    send(k_guest, 3, {}, 0x6002, a, a, k_server);
+    ASSERT_TRUE(wait_for_frames(before + 1));
+    EXPECT_EQ(last().m.type(), ctl::dhcp::message_type::ack);
+    d = svc_->dhcp_counters(now_ + 1);
+    EXPECT_EQ(d.request_renewing, 1u);
+    EXPECT_EQ(d.tx_ack, 2u);
+    EXPECT_EQ(d.bindings, 2u);
+    EXPECT_EQ(d.allocations, 1u);
+
+    // A REQUEST for an address the client cannot have: NAK.
+    before = sent_.size();
+    send(k_guest2, 3, {{50, ipv(ip4("10.9.9.9"))}}, 0x6003);
+    ASSERT_EQ(sent_.size(), before + 1);
+    EXPECT_EQ(last().m.type(), ctl::dhcp::message_type::nak);
+    // RELEASE: counted, and the lease is no longer active (at the next recount).
+    send(k_guest, 7, {{54, ipv(k_server)}}, 0x6004, a, a, k_server);
+    d = svc_->dhcp_counters(now_ + 2);
+    EXPECT_EQ(d.tx_nak, 1u);
+    EXPECT_EQ(d.rx_release, 1u);
+    EXPECT_EQ(d.releases, 1u);
+    EXPECT_EQ(d.leases_active, 0u);
+}
+
+TEST_F(DhcpService, AStormOfBindingsIsSummedUpInTheLog) {
+    // More than k_lease_lines_per_s (100) bindings in a second: one line each for the
+    // first 100 of the second, then one summary line with the count of the rest.
+    const reply ack = dora(k_guest, 0x7001);
+    ASSERT_EQ(ack.m.type(), ctl::dhcp::message_type::ack);
+    ip4_t a;
+    for (int i = 0; i < 4; ++i) a[i] = static_cast<uint8_t>(ack.m.h.yiaddr >> (24 - 8 * i));
+    const uint64_t t0 = dhcp_service::clock_s();
+    log_.clear();
+    const int renewals = 250;
+    const size_t before = sent_.size();
+    for (int i = 0; i < renewals; ++i) send(k_guest, 3, {}, 0x7100 + i, a, a, k_server);  // RENEWING
+    const uint64_t t1 = dhcp_service::clock_s();
+    ASSERT_TRUE(wait_for_frames(before + renewals)) << "the renewals are ACKed";
+    // The summary of the last second is written by the first tick of a later second.
+    while (dhcp_service::clock_s() == t1) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    svc_->on_tick(now_);
+    uint64_t lines = 0, summed = 0;
+    for (const auto& line : log_) {
+        if (line.find(" bound (") != std::string::npos) ++lines;
+        if (const auto at = line.find(" more lines of bindings"); at != std::string::npos) {
+            summed += std::stoull(line.substr(6, at - 6));  // "dhcp: N more lines ..."
+        }
+    }
+    EXPECT_EQ(lines + summed, static_cast<uint64_t>(renewals)) << "every binding is a line or counted in one";
+    EXPECT_LE(lines, 100 * (t1 - t0 + 1)) << "at most 100 binding lines per second";
+    EXPECT_EQ(svc_->server().count(ctl::dhcp::counter::leases_bound), static_cast<uint64_t>(renewals + 1));
 }
 
 TEST_F(DhcpService, BindingsPublishASnapshotWithTheirVm) {

@@ -388,6 +388,41 @@ TEST(LeaseStore, CompactionFoldsJournalsIntoASnapshot) {
     EXPECT_EQ(rep.load.journal_records, 1u);
 }
 
+TEST(LeaseStore, CountersFollowTheJournalFileAndEveryFdatasync) {
+    // edgegate_lease_store_journal_bytes and _fsync_seconds: the size is the journal
+    // file's own, across a rotation; every batch's fdatasync lands in one bucket.
+    test::temp_dir d;
+    auto s = open_ok(d.path());
+    const auto journal_size = [&] {
+        directory_listing l;
+        EXPECT_FALSE(list_state_directory(d.path(), l));
+        return l.journals.empty() ? uint64_t{0} : fs::file_size(journal_path(d.path(), l.journals.back()));
+    };
+    EXPECT_EQ(s->counters().journal_bytes, journal_size());
+    for (int i = 1; i <= 40; ++i) {
+        s->put_lease(make_lease(i));
+        if (i % 10 == 0) s->commit();
+    }
+    auto c = s->counters();
+    EXPECT_EQ(c.fdatasyncs, 4u);
+    uint64_t in_buckets = 0;
+    for (uint64_t b : c.fsync_buckets) in_buckets += b;
+    EXPECT_EQ(in_buckets, 4u);
+    EXPECT_GT(c.fsync_seconds, 0.0);
+    EXPECT_EQ(c.journal_bytes, journal_size());
+    EXPECT_EQ(c.appended, 40u);
+    EXPECT_GT(c.written_bytes, 40u * 70);
+
+    s->compact_now();  // rotation: a new journal with just its header
+    ASSERT_FALSE(s->wait_for_compaction().ec);
+    EXPECT_EQ(s->counters().journal_bytes, journal_size());
+    s->put_lease(make_lease(41));
+    s->commit();
+    c = s->counters();
+    EXPECT_EQ(c.journal_bytes, journal_size());
+    EXPECT_LT(c.journal_bytes, 200u);
+}
+
 TEST(LeaseStore, CompactionInterruptedAfterAnyStepLosesNothing) {
     // Simulates kill -9 between every two steps of compact_state_directory (the
     // steps are listed in compactor.hpp) and checks a reopen sees the same state

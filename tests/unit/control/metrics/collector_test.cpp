@@ -42,6 +42,26 @@ gateway_stats some_stats() {
     p.probes = 4;
     p.failures = 1;
     s.probes.push_back(p);
+    s.dhcp = true;
+    dhcp_stats& d = s.dhcp_counters;
+    d.rx_discover = 21;
+    d.tx_offer = 20;
+    d.rx_request = 19;
+    d.tx_ack = 18;
+    d.tx_nak = 1;
+    d.request_renewing = 5;
+    d.allocations = 13;
+    d.bindings = 18;
+    d.declines = 2;
+    d.leases_active = 12;
+    d.drops = {{"no_network", 3}, {"malformed", 0}};
+    s.pools.push_back({"192.168.100.0/24", "vm", {"192.168.100.100-192.168.100.199"}, 100, 14, 84, 2});
+    lease_store_stats& l = s.lease_store;
+    l.journal_bytes = 4096;
+    l.records = 40;
+    l.fsync_bounds_s = {0.001, 0.01};
+    l.fsync_buckets = {3, 2, 1};
+    l.fsync_seconds = 0.5;
     return s;
 }
 
@@ -77,6 +97,32 @@ TEST(MetricsCollector, TextFormat) {
              "edgegate_probes_total{port=\"10002\",owner=\"org:acme\"} 4\n",
              "edgegate_probe_failures_total{port=\"10002\",owner=\"org:acme\"} 1\n",
              "# TYPE edgegate_probe_latency_seconds histogram\n",
+             "edgegate_dhcp_messages_total{direction=\"rx\",type=\"discover\"} 21\n",
+             "edgegate_dhcp_messages_total{direction=\"tx\",type=\"offer\"} 20\n",
+             "edgegate_dhcp_messages_total{direction=\"rx\",type=\"request\"} 19\n",
+             "edgegate_dhcp_messages_total{direction=\"tx\",type=\"ack\"} 18\n",
+             "edgegate_dhcp_messages_total{direction=\"tx\",type=\"nak\"} 1\n",
+             "edgegate_dhcp_messages_total{direction=\"rx\",type=\"inform\"} 0\n",
+             "edgegate_dhcp_requests_total{state=\"renewing\"} 5\n",
+             "edgegate_dhcp_allocations_total 13\n",
+             "edgegate_dhcp_bindings_total 18\n",
+             "edgegate_dhcp_naks_total 1\n",
+             "edgegate_dhcp_declines_total 2\n",
+             "edgegate_dhcp_leases_active 12\n",
+             "edgegate_dhcp_drops_total{reason=\"no_network\"} 3\n",
+             "edgegate_dhcp_pool_size{network=\"192.168.100.0/24\",port=\"vm\"} 100\n",
+             "edgegate_dhcp_pool_available{network=\"192.168.100.0/24\",port=\"vm\"} 84\n",
+             "edgegate_dhcp_pool_used{network=\"192.168.100.0/24\",port=\"vm\"} 14\n",
+             "edgegate_dhcp_pool_quarantined{network=\"192.168.100.0/24\",port=\"vm\"} 2\n",
+             "edgegate_lease_store_journal_bytes 4096\n",
+             "edgegate_lease_store_records_total 40\n",
+             "edgegate_lease_store_fsync_seconds_bucket{le=\"0.001\"} 3\n",
+             "edgegate_lease_store_fsync_seconds_bucket{le=\"0.01\"} 5\n",
+             "edgegate_lease_store_fsync_seconds_bucket{le=\"+Inf\"} 6\n",
+             "edgegate_lease_store_fsync_seconds_count 6\n",
+             "edgegate_lease_store_fsync_seconds_sum 0.5\n",
+             "# TYPE edgegate_lease_store_fsync_seconds histogram\n",
+             "# TYPE edgegate_dhcp_leases_active gauge\n",
          }) {
         EXPECT_NE(t.find(line), std::string::npos) << "missing: " << line << "in\n" << t;
     }
