@@ -103,25 +103,7 @@ gateway::gateway(cfg::config config)
         h.log = [](const std::string& line) { std::fprintf(stderr, "edgegated: %s\n", line.c_str()); };
         h.republish = [this] { publish_snapshot(); };
         wg_ = std::make_unique<wireguard_service>(config_.wireguard, workers_count_, std::move(h));
-        // Runtime peers may not claim the gateway's networks or static routes; a client
-        // config the gateway writes routes the VM networks to it.
-        std::vector<std::pair<cfg::ip_prefix, std::string>> reserved, routes;
-        std::vector<cfg::ip_prefix> vm_networks;
-        for (const auto& p : config_.ports) {
-            for (const auto* family : {&p.ipv4, &p.ipv6}) {
-                for (const cfg::ip_prefix& a : *family) {
-                    const cfg::ip_prefix net = cfg::network_of(a);
-                    reserved.emplace_back(net, cfg::to_string(net) + " of port " + p.name);
-                    if (p.role == cfg::port_role::vm) {
-                        vm_networks.push_back(net);
-                    }
-                }
-            }
-        }
-        for (const auto& r : config_.routes) {
-            routes.emplace_back(r.prefix, "a [[routes]] prefix");
-        }
-        wg_->set_networks(std::move(reserved), std::move(routes), std::move(vm_networks));
+        share_networks_with_wireguard();
     }
     resolver_ = std::make_unique<neighbour_resolver>(
         neighbours_, config_.neighbours,
@@ -221,6 +203,28 @@ gateway::~gateway() {
     for (int fd : inject_event_fds_) {
         close(fd);
     }
+}
+
+void gateway::share_networks_with_wireguard() {
+    // Runtime peers may not claim the gateway's networks or static routes; a client
+    // config the gateway writes routes the VM networks to it.
+    std::vector<std::pair<cfg::ip_prefix, std::string>> reserved, routes;
+    std::vector<cfg::ip_prefix> vm_networks;
+    for (const auto& p : config_.ports) {
+        for (const auto* family : {&p.ipv4, &p.ipv6}) {
+            for (const cfg::ip_prefix& a : *family) {
+                const cfg::ip_prefix net = cfg::network_of(a);
+                reserved.emplace_back(net, cfg::to_string(net) + " of port " + p.name);
+                if (p.role == cfg::port_role::vm) {
+                    vm_networks.push_back(net);
+                }
+            }
+        }
+    }
+    for (const auto& r : config_.routes) {
+        routes.emplace_back(r.prefix, "a [[routes]] prefix");
+    }
+    wg_->set_networks(std::move(reserved), std::move(routes), std::move(vm_networks));
 }
 
 void gateway::open_ports() {
@@ -615,6 +619,9 @@ api::reload_outcome gateway::reload() {
     config_.vms = next.vms;
     if (config_.host.enabled) {
         configure_host_kernel();
+    }
+    if (wg_) {
+        share_networks_with_wireguard();  // it checks runtime peers against the routes
     }
     publish_snapshot();
     ++config_generation_;

@@ -81,6 +81,8 @@ public:
 
 private:
     void open_ports();
+    /// Tells the WireGuard service the networks and routes runtime peers may not claim.
+    void share_networks_with_wireguard();
     void configure_host_kernel();
     void publish_snapshot();
     void inject(uint16_t port, std::span<const uint8_t> frame, const dp::offload_info& offload);
