@@ -55,11 +55,12 @@ std::optional<cfg::ip_address> ipv4_field(const json& body, const char* name, po
 std::optional<uint16_t> port_field(const json& body, const char* name, policy_result& r) {
     const auto it = body.find(name);
     if (it == body.end()) return std::nullopt;
-    if (!it->is_number_unsigned() || it->get<uint64_t>() < 1 || it->get<uint64_t>() > 65535) {
+    // Any JSON integer (a parsed "80" is unsigned, a built one may be signed).
+    if (!it->is_number_integer() || it->get<int64_t>() < 1 || it->get<int64_t>() > 65535) {
         r = fail(policy_errc::invalid, std::string("field \"") + name + "\" must be an integer 1..65535");
         return std::nullopt;
     }
-    return static_cast<uint16_t>(it->get<uint64_t>());
+    return static_cast<uint16_t>(it->get<int64_t>());
 }
 
 /// The prefix of a port with `role` that holds `a`, as config validation's
