@@ -16,7 +16,7 @@ API=http://127.0.0.1:1537
 PUB=203.0.113.1
 INET4=203.0.113.2
 ECHO_URL=http://198.51.100.80:8081/
-export SECRET API
+export SECRET API PUB INET4 ECHO_URL
 
 t_lab_up --vms 2
 CFG="$EG_LAB_DIR/edgegate.toml"   # the file edgegated runs with (POST /v1/reload re-reads it)
@@ -46,7 +46,7 @@ t_check_output "POST /v1/forwards tcp 8081 -> vm1:80: 201" '^201$' code POST /v1
 t_check_output "curl inet -> $PUB:8081 reaches vm1:80 at once" '^vm1-web$' fetch 8081
 t_check_output "the same POST again: 200 (idempotent)" '^200$' code POST /v1/forwards "$FWD"
 t_check_output "GET /v1/forwards lists it with source api, the config's with source config" \
-  '"id":"tcp/203.0.113.1/8080","source":"config".*"id":"tcp/203.0.113.1/8081","source":"api"' api GET /v1/forwards
+  '"id":"tcp/203.0.113.1/8080"[^}]*"source":"config".*"id":"tcp/203.0.113.1/8081"[^}]*"source":"api"' api GET /v1/forwards
 t_check_output "another target on 8081: 409 conflict" '"code":"conflict"' \
   api POST /v1/forwards '{"protocol":"tcp","public_address":"203.0.113.1","port":8081,"to":"192.168.100.12"}'
 t_check_output "a port in the dynamic range: 409 naming it" '^.*dynamic port_range 10000-50999.*$' \
@@ -69,7 +69,7 @@ t_check_output "edgegatectl forwards add tcp $PUB 8082 vm1 80" 'tcp/203\.0\.113\
 t_check_output "curl inet -> $PUB:8082 reaches vm1" '^vm1-web$' fetch 8082
 t_check "tools/lab restart" "$LAB" restart
 t_check_soon "after the restart the API answers" 20 code GET /v1/info
-t_check_output "after the restart the runtime forward is listed" '"id":"tcp/203.0.113.1/8082","source":"api"' api GET /v1/forwards
+t_check_output "after the restart the runtime forward is listed" '"id":"tcp/203.0.113.1/8082"[^}]*"source":"api"' api GET /v1/forwards
 t_check_output "after the restart curl inet -> $PUB:8082 still reaches vm1" '^vm1-web$' fetch 8082
 t_check_output "edgegated logged what it restored" 'restored 1 runtime forward' grep 'restored' "$EG_LAB_DIR/edgegated.log"
 
@@ -150,7 +150,7 @@ printf '\n[[nat.forwards]]\nprotocol = "tcp"\npublic_address = "203.0.113.1"\npo
 t_check_fails "before the reload $PUB:8083 is not forwarded" fetch 8083
 t_check_output "reload of the changed file: 200, forwards applied" '"applied":\["\[\[nat\.forwards\]\]"\]' api POST /v1/reload
 t_check_output "after the reload $PUB:8083 reaches vm1" '^vm1-web$' fetch 8083
-t_check_output "GET /v1/forwards: 8083 from the config" '"id":"tcp/203.0.113.1/8083","source":"config"' api GET /v1/forwards
+t_check_output "GET /v1/forwards: 8083 from the config" '"id":"tcp/203.0.113.1/8083"[^}]*"source":"config"' api GET /v1/forwards
 t_check_output "vm1 keeps its runtime egress through the reload" '^203\.0\.113\.31$' exit_address vm1
 # A file whose forward lands on the runtime forward's port: 409 conflict, nothing changes.
 printf '\n[[nat.forwards]]\nprotocol = "tcp"\npublic_address = "203.0.113.1"\nport = 8082\nto = "192.168.100.12"\nto_port = 80\n' >> "$CFG"
