@@ -121,6 +121,14 @@ bool overlap(const cfg::nat_forward_config& a, const cfg::nat_forward_config& b)
            b.port_first <= a.port_last;
 }
 
+/// Two forwards onto the same VM ports: the data plane finds a reply's forward by the
+/// VM's address and source port (forwards are stateless), so only one can have them.
+bool same_target(const cfg::nat_forward_config& a, const cfg::nat_forward_config& b) {
+    const uint32_t a_last = a.to_port + uint32_t(a.port_last - a.port_first);
+    const uint32_t b_last = b.to_port + uint32_t(b.port_last - b.port_first);
+    return a.protocol == b.protocol && a.to == b.to && a.to_port <= b_last && b.to_port <= a_last;
+}
+
 bool same_forward(const cfg::nat_forward_config& a, const cfg::nat_forward_config& b) {
     return a.protocol == b.protocol && a.public_address == b.public_address && a.port_first == b.port_first &&
            a.port_last == b.port_last && a.to == b.to && a.to_port == b.to_port;
@@ -256,6 +264,17 @@ policy_result runtime_policies::check_forward(const cfg::nat_forward_config& f, 
         if (overlap(f, g) && !same_forward(f, g))
             return fail(policy_errc::conflict, what + " is already forwarded to " + cfg::to_string(g.to) + ":" +
                                                    std::to_string(g.to_port) + " (" + id + "); delete that first");
+    }
+    const std::string target = cfg::to_string(f.to) + ":" + std::to_string(f.to_port);
+    for (const auto& g : n.forwards) {
+        if (same_target(f, g))
+            return fail(policy_errc::conflict, target + " is already the target of the config's forward " + forward_id(g) +
+                                                   "; a VM port takes one forward (its replies are matched by it)");
+    }
+    for (const auto& [id, g] : forwards_) {
+        if (same_target(f, g) && !same_forward(f, g))
+            return fail(policy_errc::conflict, target + " is already the target of forward " + id +
+                                                   "; a VM port takes one forward (its replies are matched by it)");
     }
     if (f.port_first <= n.port_last && n.port_first <= f.port_last)
         return fail(policy_errc::conflict, what + " falls inside the dynamic port_range " + ports_text(n.port_first, n.port_last) +

@@ -4,7 +4,7 @@
 # lease store, and POST /v1/reload of the config file; checked with curl through the
 # data plane and the IP-echo service in inet, which shows each VM's exit address.
 #
-#  vm1 192.168.100.11 masquerade (HTTP :80; forwards 203.0.113.1:8081.. -> vm1:80)
+#  vm1 192.168.100.11 masquerade (HTTP :80-83; forwards 203.0.113.1:808N -> vm1:8N)
 #  vm2 192.168.100.12 dedicated 203.0.113.20 (config)
 #           │ eg-sw │── eg-vm [edgegated, NAT 203.0.113.1] eg-up ── inet 203.0.113.2
 #                        admin API 127.0.0.1:1537 ◄── curl,        lo 198.51.100.80:8081 ip-echo
@@ -18,6 +18,8 @@ INET4=203.0.113.2
 ECHO_URL=http://198.51.100.80:8081/
 export SECRET API PUB INET4 ECHO_URL
 
+mkdir -p "$EG_LAB_DIR"
+rm -rf "$EG_LAB_DIR/leases"   # a fresh lease store: no runtime entries of an earlier run
 t_lab_up --vms 2
 CFG="$EG_LAB_DIR/edgegate.toml"   # the file edgegated runs with (POST /v1/reload re-reads it)
 cp "$CFG" "$EG_LAB_DIR/edgegate.toml.orig"
@@ -35,15 +37,16 @@ export -f api code ctl exit_address
 
 mkdir -p "$EG_LAB_DIR/www-vm1"
 echo vm1-web > "$EG_LAB_DIR/www-vm1/index.txt"
-t_http_server vm1 0.0.0.0 80 "$EG_LAB_DIR/www-vm1"
+# One server per forward: a VM port takes one forward (replies are matched by it).
+for port in 80 81 82 83; do t_http_server vm1 0.0.0.0 $port "$EG_LAB_DIR/www-vm1"; done
 fetch() { in_ns inet curl -sS --max-time 5 "http://$PUB:$1/index.txt"; }
 export -f fetch
 
 # ---- forwards ---------------------------------------------------------------------------
-FWD='{"protocol":"tcp","public_address":"203.0.113.1","port":8081,"to":"192.168.100.11","to_port":80}'
+FWD='{"protocol":"tcp","public_address":"203.0.113.1","port":8081,"to":"192.168.100.11","to_port":81}'
 t_check_fails "before: $PUB:8081 is not forwarded" fetch 8081
-t_check_output "POST /v1/forwards tcp 8081 -> vm1:80: 201" '^201$' code POST /v1/forwards "$FWD"
-t_check_output "curl inet -> $PUB:8081 reaches vm1:80 at once" '^vm1-web$' fetch 8081
+t_check_output "POST /v1/forwards tcp 8081 -> vm1:81: 201" '^201$' code POST /v1/forwards "$FWD"
+t_check_output "curl inet -> $PUB:8081 reaches vm1:81 at once" '^vm1-web$' fetch 8081
 t_check_output "the same POST again: 200 (idempotent)" '^200$' code POST /v1/forwards "$FWD"
 t_check_output "GET /v1/forwards lists it with source api, the config's with source config" \
   '"id":"tcp/203.0.113.1/8080"[^}]*"source":"config".*"id":"tcp/203.0.113.1/8081"[^}]*"source":"api"' api GET /v1/forwards
@@ -53,6 +56,8 @@ t_check_output "a port in the dynamic range: 409 naming it" '^.*dynamic port_ran
   api POST /v1/forwards '{"protocol":"tcp","public_address":"203.0.113.1","port":20000,"to":"192.168.100.11"}'
 t_check_output "UDP on WireGuard's listen port: 409" '^409$' \
   code POST /v1/forwards '{"protocol":"udp","public_address":"203.0.113.1","port":51820,"to":"192.168.100.11"}'
+t_check_output "vm1:80 is the config forward's target already: 409" '^409$' \
+  code POST /v1/forwards '{"protocol":"tcp","public_address":"203.0.113.1","port":8085,"to":"192.168.100.11","to_port":80}'
 t_check_output "not a NAT address: 400" '^400$' \
   code POST /v1/forwards '{"protocol":"tcp","public_address":"203.0.113.77","port":8085,"to":"192.168.100.11"}'
 t_check_output "an unknown field: 400 unknown_field" '"code":"unknown_field"' \
@@ -64,8 +69,8 @@ t_check_fails "after DELETE $PUB:8081 is not forwarded any more" fetch 8081
 t_check_output "the config's forward 8080 still works" '^vm1-web$' fetch 8080
 
 # A forward made now survives a restart of edgegated (the lease store keeps it).
-t_check_output "edgegatectl forwards add tcp $PUB 8082 vm1 80" 'tcp/203\.0\.113\.1/8082 +api' \
-  ctl forwards add tcp "$PUB" 8082 192.168.100.11 80
+t_check_output "edgegatectl forwards add tcp $PUB 8082 vm1 82" 'tcp/203\.0\.113\.1/8082 +api' \
+  ctl forwards add tcp "$PUB" 8082 192.168.100.11 82
 t_check_output "curl inet -> $PUB:8082 reaches vm1" '^vm1-web$' fetch 8082
 t_check "tools/lab restart" "$LAB" restart
 t_check_soon "after the restart the API answers" 20 code GET /v1/info
@@ -130,12 +135,13 @@ wait "$CLIENT" 2>/dev/null
 t_check_output "DELETE /v1/egress/vm1: 200" '^200$' code DELETE /v1/egress/vm1
 t_check_output "new connections from vm1 work again" '^edgegate-lab-ok$' in_ns vm1 curl -sS --max-time 5 "http://$INET4/hello.txt"
 
-# An egress policy survives a restart too.
-t_check_output "POST /v1/egress vm1 dedicated 203.0.113.31" '^201$' \
-  code POST /v1/egress '{"vm":"vm1","egress":"dedicated","public_address":"203.0.113.31"}'
+# An egress policy survives a restart too. (vm2: vm1 stays masquerade for the forwards
+# below, since a dedicated VM's replies leave from its own address, not the forward's.)
+t_check_output "POST /v1/egress vm2 dedicated 203.0.113.31" '^201$' \
+  code POST /v1/egress '{"vm":"vm2","egress":"dedicated","public_address":"203.0.113.31"}'
 t_check "tools/lab restart (2)" "$LAB" restart
 t_check_soon "after the restart the API answers (2)" 20 code GET /v1/info
-t_check_output "after the restart vm1 still leaves from 203.0.113.31" '^203\.0\.113\.31$' exit_address vm1
+t_check_output "after the restart vm2 still leaves from 203.0.113.31" '^203\.0\.113\.31$' exit_address vm2
 
 # ---- POST /v1/reload -----------------------------------------------------------------------
 # A bad file: 400 with every problem, nothing changes.
@@ -146,12 +152,12 @@ t_check_output "after the refused reload the runtime forward still works" '^vm1-
 t_check_output "... and the config's forward too" '^vm1-web$' fetch 8080
 # A good change: a new config forward 8083, applied at once.
 cp "$EG_LAB_DIR/edgegate.toml.orig" "$CFG"
-printf '\n[[nat.forwards]]\nprotocol = "tcp"\npublic_address = "203.0.113.1"\nport = 8083\nto = "192.168.100.11"\nto_port = 80\n' >> "$CFG"
+printf '\n[[nat.forwards]]\nprotocol = "tcp"\npublic_address = "203.0.113.1"\nport = 8083\nto = "192.168.100.11"\nto_port = 83\n' >> "$CFG"
 t_check_fails "before the reload $PUB:8083 is not forwarded" fetch 8083
 t_check_output "reload of the changed file: 200, forwards applied" '"applied":\["\[\[nat\.forwards\]\]"\]' api POST /v1/reload
 t_check_output "after the reload $PUB:8083 reaches vm1" '^vm1-web$' fetch 8083
 t_check_output "GET /v1/forwards: 8083 from the config" '"id":"tcp/203.0.113.1/8083"[^}]*"source":"config"' api GET /v1/forwards
-t_check_output "vm1 keeps its runtime egress through the reload" '^203\.0\.113\.31$' exit_address vm1
+t_check_output "vm2 keeps its runtime egress through the reload" '^203\.0\.113\.31$' exit_address vm2
 # A file whose forward lands on the runtime forward's port: 409 conflict, nothing changes.
 printf '\n[[nat.forwards]]\nprotocol = "tcp"\npublic_address = "203.0.113.1"\nport = 8082\nto = "192.168.100.12"\nto_port = 80\n' >> "$CFG"
 t_check_output "reload onto a runtime forward's port: 409 conflict naming it" '"code":"conflict".*tcp/203\.0\.113\.1/8082' \

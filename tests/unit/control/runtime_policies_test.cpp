@@ -84,7 +84,7 @@ TEST(RuntimePolicies, ForwardChecksFollowTheConfigRules) {
     runtime_policies t(&c);
     const auto a = lab_lookup();
     const auto check = [&](const json& body) { return t.check_forward(forward(body), a); };
-    json ok = {{"protocol", "tcp"}, {"public_address", "203.0.113.1"}, {"port", 8081}, {"to", "192.168.100.11"}, {"to_port", 80}};
+    json ok = {{"protocol", "tcp"}, {"public_address", "203.0.113.1"}, {"port", 8081}, {"to", "192.168.100.11"}, {"to_port", 81}};
     EXPECT_TRUE(check(ok));
     // An allocation's address is a target too.
     EXPECT_TRUE(check({{"protocol", "tcp"}, {"public_address", "203.0.113.1"}, {"port", 8082}, {"to", "192.168.100.150"}}));
@@ -112,7 +112,13 @@ TEST(RuntimePolicies, ForwardChecksFollowTheConfigRules) {
     EXPECT_TRUE(t.put_forward(forward(ok)));
     EXPECT_FALSE(t.put_forward(forward(ok)));
     EXPECT_TRUE(check(ok));
-    EXPECT_EQ(with("to_port", 81), policy_errc::conflict);
+    EXPECT_EQ(with("to_port", 82), policy_errc::conflict);  // another target for 8081
+    // One forward per VM port: replies are matched to their forward by it.
+    EXPECT_EQ(check({{"protocol", "tcp"}, {"public_address", "203.0.113.1"}, {"port", 8090}, {"to", "192.168.100.11"}, {"to_port", 80}}).error,
+              policy_errc::conflict);  // the config's 8080 -> vm1:80
+    EXPECT_EQ(check({{"protocol", "tcp"}, {"public_address", "203.0.113.1"}, {"port", 8090}, {"to", "192.168.100.11"}, {"to_port", 81}}).error,
+              policy_errc::conflict);  // the runtime 8081 -> vm1:81
+    EXPECT_TRUE(check({{"protocol", "udp"}, {"public_address", "203.0.113.1"}, {"port", 8090}, {"to", "192.168.100.11"}, {"to_port", 81}}));
     EXPECT_NE(t.find_config_forward("tcp/203.0.113.1/8080"), nullptr);
     EXPECT_EQ(t.find_config_forward("tcp/203.0.113.1/8081"), nullptr);
     EXPECT_TRUE(t.erase_forward("tcp/203.0.113.1/8081"));
@@ -152,7 +158,7 @@ TEST(RuntimePolicies, AppliedOverTheSnapshot) {
     t.put_egress("vm2", egress({{"egress", "proxy"}, {"proxy_port", 10050}, {"proxy_force", true}}));
     t.put_egress("vps-a", egress({{"egress", "dedicated"}, {"public_address", "203.0.113.31"}}));
     t.put_egress("vm6", egress({{"egress", "dedicated"}, {"public_address", "203.0.113.32"}}));
-    t.put_forward(forward({{"protocol", "tcp"}, {"public_address", "203.0.113.1"}, {"port", 8081}, {"to", "192.168.100.11"}, {"to_port", 80}}));
+    t.put_forward(forward({{"protocol", "tcp"}, {"public_address", "203.0.113.1"}, {"port", 8081}, {"to", "192.168.100.11"}, {"to_port", 81}}));
     const std::vector<runtime_vm> runtime = {{"vps-a", {2, 0, 0, 0, 0, 0x50}, 0xc0a86496, true},
                                              {"vm6", {2, 0, 0, 0, 0, 0x51}, 0xc0a86497, true}};  // a vps_id that is a [[vms]] name
     auto snap = build_snapshot(c, {{}, {}, {}}, {}, 1, runtime);
@@ -193,7 +199,7 @@ TEST(RuntimePolicyService, PersistedAndRestoredAcrossARestart) {
     {
         auto store = open();
         runtime_policy_service s(&c, store.get(), to_log);
-        const auto f = forward({{"protocol", "tcp"}, {"public_address", "203.0.113.1"}, {"port", 8081}, {"to", "192.168.100.11"}, {"to_port", 80}});
+        const auto f = forward({{"protocol", "tcp"}, {"public_address", "203.0.113.1"}, {"port", 8081}, {"to", "192.168.100.11"}, {"to_port", 81}});
         auto ch = s.add_forward(f, a);
         ASSERT_TRUE(ch.r) << ch.r.message;
         EXPECT_TRUE(ch.changed && ch.created && ch.t != 0);

@@ -66,7 +66,7 @@ protected:
 
 TEST_F(V1RuntimePolicies, Forwards) {
     const std::string body =
-        R"({"protocol":"tcp","public_address":"203.0.113.1","port":8081,"to":"192.168.100.11","to_port":80})";
+        R"({"protocol":"tcp","public_address":"203.0.113.1","port":8081,"to":"192.168.100.11","to_port":81})";
     response r = call("POST", "/v1/forwards", body);
     EXPECT_EQ(r.status, 201u) << r.body.dump();
     EXPECT_EQ(r.body["id"], "tcp/203.0.113.1/8081");
@@ -81,7 +81,7 @@ TEST_F(V1RuntimePolicies, Forwards) {
     EXPECT_EQ(list[0]["ports"], json({8080, 8080}));
     EXPECT_EQ(list[1], json({{"id", "tcp/203.0.113.1/8081"}, {"source", "api"}, {"protocol", "tcp"},
                              {"public_address", "203.0.113.1"}, {"ports", {8081, 8081}}, {"to", "192.168.100.11"},
-                             {"to_ports", {80, 80}}}));
+                             {"to_ports", {81, 81}}}));
 
     r = call("POST", "/v1/forwards", R"({"protocol":"tcp","public_address":"203.0.113.1","port":8081,"to":"192.168.100.12"})");
     EXPECT_EQ(r.status, 409u);
@@ -89,7 +89,7 @@ TEST_F(V1RuntimePolicies, Forwards) {
     EXPECT_EQ(call("POST", "/v1/forwards", R"({"protocol":"tcp","public_address":"203.0.113.1","port":20000,"to":"192.168.100.11"})").status, 409u);
     EXPECT_EQ(call("POST", "/v1/forwards", R"({"protocol":"tcp","public_address":"203.0.113.9","port":8082,"to":"192.168.100.11"})").status, 400u);
     EXPECT_EQ(call("POST", "/v1/forwards", R"({"protocol":"tcp","port":8082,"to":"192.168.100.11"})").status, 400u);
-    EXPECT_EQ(call("POST", "/v1/forwards", R"({"protocol":"tcp","public_address":"203.0.113.1","port":8082,"to":"192.168.100.11","colour":1})").body["error"]["code"],
+    EXPECT_EQ(call("POST", "/v1/forwards", R"({"protocol":"tcp","public_address":"203.0.113.1","port":8082,"to":"192.168.100.11","to_port":82,"colour":1})").body["error"]["code"],
               "unknown_field");
     EXPECT_EQ(call("POST", "/v1/forwards", "{not json").body["error"]["code"], "malformed_json");
 
