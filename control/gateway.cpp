@@ -16,6 +16,8 @@
 #include "control/api/v1_wireguard.hpp"
 #include "control/api/v1_proxy_ports.hpp"
 #include "control/api/v1_allocations.hpp"
+#include "control/api/v1_runtime_policies.hpp"
+#include "control/config_reload.hpp"
 #include "control/snapshot_builder.hpp"
 #include "dataplane/io/buffer_pool.hpp"
 #include "dataplane/io/memory/memory_port.hpp"
@@ -101,25 +103,7 @@ gateway::gateway(cfg::config config)
         h.log = [](const std::string& line) { std::fprintf(stderr, "edgegated: %s\n", line.c_str()); };
         h.republish = [this] { publish_snapshot(); };
         wg_ = std::make_unique<wireguard_service>(config_.wireguard, workers_count_, std::move(h));
-        // Runtime peers may not claim the gateway's networks or static routes; a client
-        // config the gateway writes routes the VM networks to it.
-        std::vector<std::pair<cfg::ip_prefix, std::string>> reserved, routes;
-        std::vector<cfg::ip_prefix> vm_networks;
-        for (const auto& p : config_.ports) {
-            for (const auto* family : {&p.ipv4, &p.ipv6}) {
-                for (const cfg::ip_prefix& a : *family) {
-                    const cfg::ip_prefix net = cfg::network_of(a);
-                    reserved.emplace_back(net, cfg::to_string(net) + " of port " + p.name);
-                    if (p.role == cfg::port_role::vm) {
-                        vm_networks.push_back(net);
-                    }
-                }
-            }
-        }
-        for (const auto& r : config_.routes) {
-            routes.emplace_back(r.prefix, "a [[routes]] prefix");
-        }
-        wg_->set_networks(std::move(reserved), std::move(routes), std::move(vm_networks));
+        share_networks_with_wireguard();
     }
     resolver_ = std::make_unique<neighbour_resolver>(
         neighbours_, config_.neighbours,
@@ -143,6 +127,16 @@ gateway::gateway(cfg::config config)
         }
         proxy_ports_ = std::make_unique<proxy_ports_service>(config_, dhcp_ ? &dhcp_->store() : nullptr,
                                                              proxy_ports_service::log_fn{}, std::move(d));
+        publish_snapshot();
+    }
+    {
+        // Forwards and egress policies set through the API live in the lease store of
+        // [dhcp] or [proxy_ports]; without either there is no state directory and the
+        // API refuses them. Restored ones are checked against this run's config.
+        leases::lease_store* store = dhcp_ ? &dhcp_->store() : proxy_ports_ ? &proxy_ports_->store() : nullptr;
+        runtime_ = std::make_unique<runtime_policy_service>(
+            &config_, store, [](std::string_view line) { std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data()); });
+        runtime_->restore(lookups());
         publish_snapshot();
     }
     if (config_.nat.enabled) {
@@ -218,6 +212,28 @@ gateway::~gateway() {
     for (int fd : inject_event_fds_) {
         close(fd);
     }
+}
+
+void gateway::share_networks_with_wireguard() {
+    // Runtime peers may not claim the gateway's networks or static routes; a client
+    // config the gateway writes routes the VM networks to it.
+    std::vector<std::pair<cfg::ip_prefix, std::string>> reserved, routes;
+    std::vector<cfg::ip_prefix> vm_networks;
+    for (const auto& p : config_.ports) {
+        for (const auto* family : {&p.ipv4, &p.ipv6}) {
+            for (const cfg::ip_prefix& a : *family) {
+                const cfg::ip_prefix net = cfg::network_of(a);
+                reserved.emplace_back(net, cfg::to_string(net) + " of port " + p.name);
+                if (p.role == cfg::port_role::vm) {
+                    vm_networks.push_back(net);
+                }
+            }
+        }
+    }
+    for (const auto& r : config_.routes) {
+        routes.emplace_back(r.prefix, "a [[routes]] prefix");
+    }
+    wg_->set_networks(std::move(reserved), std::move(routes), std::move(vm_networks));
 }
 
 void gateway::open_ports() {
@@ -403,6 +419,12 @@ void gateway::publish_snapshot() {
     if (proxy_ports_) {
         proxy_ports_->apply(next->nat);  // runtime proxy-port assignments over the config's
     }
+    if (runtime_) {
+        // The API's forwards and egress policies over the config's (an allocation's
+        // policy goes with the allocation).
+        if (dhcp_) runtime_->prune(lookups());
+        runtime_->table().apply(next->nat, config_.vms.size());
+    }
     if (wg_) {
         wg_->contribute(*next);  // tunnels, peers and their allowed IPs as routes
     }
@@ -564,93 +586,96 @@ void gateway::arm_reload_signal() {
         if (ec) {
             return;
         }
-        const std::string why = reload();
-        if (why.empty()) {
-            std::fprintf(stderr, "edgegated: reloaded %s (snapshot %" PRIu64 ")\n", config_.source_path.c_str(),
-                         generation_);
+        const api::reload_outcome o = reload();
+        std::string lines;
+        for (const auto& l : o.lines) lines += "\n  " + l;
+        if (o.result == api::reload_outcome::kind::applied) {
+            std::fprintf(stderr, "edgegated: reloaded %s (snapshot %" PRIu64 ")%s\n", config_.source_path.c_str(),
+                         generation_, lines.c_str());
         } else {
-            std::fprintf(stderr, "edgegated: reload of %s refused, nothing changed: %s\n",
-                         config_.source_path.c_str(), why.c_str());
+            const char* why = o.result == api::reload_outcome::kind::invalid         ? "the file is invalid"
+                              : o.result == api::reload_outcome::kind::needs_restart ? "changes that need a restart"
+                                                                                      : "runtime entries would clash";
+            std::fprintf(stderr, "edgegated: reload of %s refused, nothing changed: %s:%s\n", config_.source_path.c_str(),
+                         why, lines.c_str());
         }
         arm_reload_signal();
     });
 }
 
-namespace {
-
-/// The config without what may change at runtime and without line numbers: equal
-/// results mean a reload can apply the rest.
-cfg::config fixed_part(cfg::config c) {
-    c.routes.clear();
-    c.nat.forwards.clear();
-    c.source_path.clear();
-    for (auto& p : c.ports) {
-        p.line = 0;
-    }
-    for (auto& v : c.vms) {
-        v.line = 0;
-    }
-    for (auto& n : c.dhcp.networks) {
-        n.line = 0;
-    }
-    for (auto& w : c.wireguard) {
-        w.line = 0;
-        for (auto& p : w.peers) {
-            p.line = 0;
-        }
-    }
-    return c;
-}
-
-/// The first top-level part that differs, for the message.
-std::string what_differs(const cfg::config& a, const cfg::config& b) {
-    if (!(a.ports == b.ports)) return "[[ports]]";
-    if (!(a.workers == b.workers)) return "[workers]";
-    if (!(a.host == b.host)) return "[host]";
-    if (!(a.nat == b.nat)) return "[nat] (other than its forwards)";
-    if (!(a.vms == b.vms)) return "[[vms]]";
-    if (!(a.uring == b.uring) || !(a.dpdk == b.dpdk)) return "the backend options";
-    if (!(a.neighbours == b.neighbours)) return "[neighbours]";
-    if (!(a.icmp == b.icmp)) return "[icmp]";
-    if (!(a.dhcp == b.dhcp)) return "[dhcp]";
-    if (!(a.wireguard == b.wireguard)) return "[[wireguard]]";
-    return "[gateway]";
-}
-
-}  // namespace
-
-std::string gateway::reload() {
+api::reload_outcome gateway::reload() {
+    api::reload_outcome o;
     const cfg::load_result r = cfg::load_file(config_.source_path);
     if (!r.value) {
-        std::string why = "the file is invalid:";
-        for (const auto& e : r.errors) {
-            why += "\n  " + e.to_string();
-        }
-        return why;
+        o.result = api::reload_outcome::kind::invalid;
+        for (const auto& e : r.errors) o.lines.push_back(e.to_string());
+        return o;
     }
     const cfg::config& next = *r.value;
-    const cfg::config now_fixed = fixed_part(config_), next_fixed = fixed_part(next);
-    if (!(now_fixed.ports == next_fixed.ports && now_fixed.workers == next_fixed.workers &&
-          now_fixed.host == next_fixed.host && now_fixed.nat == next_fixed.nat && now_fixed.vms == next_fixed.vms &&
-          now_fixed.uring == next_fixed.uring && now_fixed.dpdk == next_fixed.dpdk &&
-          now_fixed.neighbours == next_fixed.neighbours && now_fixed.gateway == next_fixed.gateway &&
-          now_fixed.icmp == next_fixed.icmp && now_fixed.dhcp == next_fixed.dhcp &&
-          now_fixed.wireguard == next_fixed.wireguard)) {
-        return what_differs(now_fixed, next_fixed) + " changed: that needs a restart";
+    const reload_plan plan = plan_reload(config_, next);
+    if (!plan.needs_restart.empty()) {
+        o.result = api::reload_outcome::kind::needs_restart;
+        for (const auto& l : plan.needs_restart) o.lines.push_back(l + " changed");
+        return o;
     }
-    if (!(config_.proxy_ports == next.proxy_ports && config_.probes == next.probes)) {
-        return "[proxy_ports] or [probes] changed: that needs a restart";
+    if (runtime_) {
+        // The API's entries must still hold beside the new file (a new config forward
+        // on a runtime forward's port, a dedicated address now a VM's in the file).
+        runtime_policies check = runtime_->table();
+        check.set_config(&next);
+        if (auto problems = check.recheck(lookups()); !problems.empty()) {
+            o.result = api::reload_outcome::kind::conflict;
+            o.lines = std::move(problems);
+            return o;
+        }
     }
-    // Workers keep their sessions: forwards are stateless and routes are read per
-    // packet from the snapshot. (Routes removed from the file stay in the host
-    // kernel's table on the TAP until a restart; new ones are added.)
+    // Workers keep their sessions: forwards are stateless, routes and the VMs' egress
+    // are read per packet from the snapshot (a session keeps the mapping it has).
+    // (Routes removed from the file stay in the host kernel's table on the TAP until
+    // a restart; new ones are added.)
     config_.routes = next.routes;
     config_.nat.forwards = next.nat.forwards;
+    config_.vms = next.vms;
     if (config_.host.enabled) {
         configure_host_kernel();
     }
+    if (wg_) {
+        share_networks_with_wireguard();  // it checks runtime peers against the routes
+    }
     publish_snapshot();
-    return "";
+    ++config_generation_;
+    o.lines = plan.applies;
+    o.generation = config_generation_;
+    return o;
+}
+
+allocation_lookup gateway::lookups() const {
+    allocation_lookup a;
+    if (dhcp_) {
+        const dhcp_service* d = dhcp_.get();
+        a.address_of = [d](std::string_view vps_id) -> std::optional<uint32_t> {
+            const leases::lease* rec = d->allocs().find(vps_id);
+            return rec ? std::optional<uint32_t>(rec->ipv4) : std::nullopt;
+        };
+        a.holds = [d](uint32_t ipv4) {
+            const leases::lease* rec = d->store().find_by_ipv4(ipv4);
+            return rec != nullptr && leases::store_lease_book::is_placement_key(rec->vps_id);
+        };
+    }
+    if (proxy_ports_) {
+        const proxy_ports_service* pp = proxy_ports_.get();
+        a.proxy_port_holder = [pp](uint16_t port) { return pp->table().holder_of(port); };
+    }
+    return a;
+}
+
+void gateway::when_durable(leases::ticket t, std::function<void(std::error_code)> done) {
+    if (dhcp_) {
+        dhcp_->when_durable(t, std::move(done));  // joins DHCP's group commit
+        return;
+    }
+    // [proxy_ports]' own store and no DHCP on this control thread to stall: wait here.
+    done(proxy_ports_ ? proxy_ports_->store().commit().ec : std::error_code{});
 }
 
 totals gateway::sum_counters() const {
@@ -905,7 +930,15 @@ void gateway::start_control_services() {
     if (config_.api.enabled) {
         api::router routes;
         api::add_v1_read_endpoints(routes, api::v1_sources{&config_, [this] { return stats(); },
-                                                           [this] { return now_ms() - started_ms_; }, k_version});
+                                                           [this] { return now_ms() - started_ms_; }, k_version,
+                                                           [this] { return config_generation_; }});
+        api::add_v1_runtime_policy_endpoints(
+            routes, api::runtime_policy_sources{runtime_.get(), &config_, [this] { return lookups(); },
+                                                [this] { publish_snapshot(); },
+                                                [this](leases::ticket t, std::function<void(std::error_code)> done) {
+                                                    when_durable(t, std::move(done));
+                                                }});
+        api::add_v1_reload_endpoint(routes, [this] { return reload(); });
         if (wg_) {
             api::add_v1_wireguard_endpoints(routes, wg_.get(), &config_.wireguard);
         }

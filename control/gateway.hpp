@@ -18,6 +18,7 @@
 #include "config/config.hpp"
 #include "control/dhcp_service.hpp"
 #include "control/api/server.hpp"
+#include "control/api/v1_reload.hpp"
 #include "control/metrics/exposer.hpp"
 #include "control/metrics/gateway_stats.hpp"
 #include "control/nat_log.hpp"
@@ -25,6 +26,7 @@
 #include "control/neighbour_resolver.hpp"
 #include "control/probes/prober.hpp"
 #include "control/proxy_ports_service.hpp"
+#include "control/runtime_policy_service.hpp"
 #include "dataplane/counters.hpp"
 #include "dataplane/handoff.hpp"
 #include "dataplane/io/port_io.hpp"
@@ -79,6 +81,8 @@ public:
 
 private:
     void open_ports();
+    /// Tells the WireGuard service the networks and routes runtime peers may not claim.
+    void share_networks_with_wireguard();
     void configure_host_kernel();
     void publish_snapshot();
     void inject(uint16_t port, std::span<const uint8_t> frame, const dp::offload_info& offload);
@@ -97,12 +101,11 @@ private:
     void arm_reload_signal();
 
 public:
-    /// Re-reads the config file (SIGHUP; later the admin API): applies what a running
-    /// gateway can change — routes and port forwards — with a new
-    /// snapshot, or changes nothing and says why (invalid file; or something that needs
-    /// a restart changed: ports, workers, VMs, NAT addresses and ranges, ...). Returns
-    /// an empty string when applied, else the reason.
-    std::string reload();
+    /// Re-reads the config file (SIGHUP, POST /v1/reload): applies what a running
+    /// gateway can change (control/config_reload: routes, port forwards, VMs' egress)
+    /// with a new snapshot, or changes nothing and says why (an invalid file; something
+    /// that needs a restart changed; a runtime forward or egress policy would clash).
+    api::reload_outcome reload();
 
 private:
     void start_control_services();
@@ -163,6 +166,15 @@ private:
     std::unique_ptr<proxy_ports_service> proxy_ports_;
     std::unique_ptr<probes::prober> prober_;
     void start_proxy_ports();
+
+    // Forwards and egress policies set through the API, kept in the lease store
+    // (control/runtime_policy_service); laid over every snapshot.
+    std::unique_ptr<runtime_policy_service> runtime_;
+    uint64_t config_generation_ = 1;  ///< moves with every applied reload (API caches)
+    /// The allocations and proxy-port holders the runtime checks consult, now.
+    allocation_lookup lookups() const;
+    /// Durable-ticket waits for the runtime records' store.
+    void when_durable(leases::ticket t, std::function<void(std::error_code)> done);
 };
 
 /// Milliseconds on the monotonic clock (the control thread's notion of now).

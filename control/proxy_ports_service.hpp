@@ -73,6 +73,8 @@ public:
     std::vector<std::string> vms_of(std::string_view org) const;
 
     const proxy_port_table& table() const { return table_; }
+    /// The store the assignments live in (shared with other runtime records).
+    leases::lease_store& store() { return *store_; }
     /// Called after every change that was applied (the gateway publishes a snapshot and
     /// updates the probes).
     void on_change(std::function<void()> f) { on_change_ = std::move(f); }

@@ -23,16 +23,6 @@ const char* backend_name(cfg::backend_kind b) {
     return "unknown";
 }
 
-const char* egress_name(cfg::egress_policy e) {
-    switch (e) {
-    case cfg::egress_policy::masquerade: return "masquerade";
-    case cfg::egress_policy::dedicated: return "dedicated";
-    case cfg::egress_policy::port_block: return "port_block";
-    case cfg::egress_policy::proxy: return "proxy";
-    }
-    return "unknown";
-}
-
 json prefixes(const std::vector<cfg::ip_prefix>& ps) {
     json a = json::array();
     for (const auto& p : ps) a.push_back(cfg::to_string(p));
@@ -119,68 +109,23 @@ json stats_json(const metrics::gateway_stats& s) {
               {"allocations", s.allocations}}}};
 }
 
-json forwards_json(const cfg::config& c) {
-    json list = json::array();
-    for (const auto& f : c.nat.forwards) {
-        const uint32_t span = f.port_last - f.port_first;
-        list.push_back({{"protocol", f.protocol == 6 ? "tcp" : "udp"},
-                        {"public_address", cfg::to_string(f.public_address)},
-                        {"ports", {f.port_first, f.port_last}},
-                        {"to", cfg::to_string(f.to)},
-                        {"to_ports", {f.to_port, f.to_port + span}}});
-    }
-    return {{"forwards", std::move(list)}};
-}
-
-json egress_json(const cfg::config& c) {
-    json list = json::array();
-    const auto& pb = c.nat.port_blocks;
-    for (const auto& v : c.vms) {
-        json j = {{"name", v.name},
-                  {"mac", cfg::to_string(v.mac)},
-                  {"ipv4", cfg::to_string(v.ipv4)},
-                  {"egress", egress_name(v.egress)},
-                  {"max_sessions", v.max_sessions ? v.max_sessions : c.nat.sessions_per_vm}};
-        switch (v.egress) {
-        case cfg::egress_policy::masquerade: break;
-        case cfg::egress_policy::dedicated:
-            if (v.public_address) j["public_address"] = cfg::to_string(*v.public_address);
-            break;
-        case cfg::egress_policy::port_block: {
-            const uint32_t first = pb.first_port + v.port_block * uint32_t{pb.block_size};
-            j["port_block"] = {{"index", v.port_block},
-                               {"address", pb.address ? json(cfg::to_string(*pb.address))
-                                           : c.nat.public_addresses.empty()
-                                               ? json(nullptr)
-                                               : json(cfg::to_string(c.nat.public_addresses.front()))},
-                               {"ports", {first, first + pb.block_size - 1}}};
-            break;
-        }
-        case cfg::egress_policy::proxy:
-            j["proxy"] = {{"port", v.proxy_port},
-                          {"upstream", c.nat.proxy.upstream ? json(cfg::to_string(*c.nat.proxy.upstream)) : json(nullptr)},
-                          {"force", v.proxy_force}};
-            break;
-        }
-        list.push_back(std::move(j));
-    }
-    return {{"nat_enabled", c.nat.enabled}, {"vms", std::move(list)}};
-}
-
 void add_v1_read_endpoints(router& r, v1_sources src) {
     auto s = std::make_shared<const v1_sources>(std::move(src));
     // /v1/info is what monitoring polls; its document changes only with the uptime
-    // second (the config is immutable while it is shown), so it is serialized once a
-    // second. A config reload must reset this cache (key it on the config's generation).
+    // second and the config (a reload), so it is serialized once a second, or again
+    // when the config's generation moved.
     struct info_cache {
         uint64_t uptime_s = UINT64_MAX;
+        uint64_t config_generation = 0;
         std::string text;
     };
     auto cache = std::make_shared<info_cache>();
     r.add("GET", "/v1/info", [s, cache](const request&) {
         const uint64_t up = s->uptime_ms();
-        if (up / 1000 != cache->uptime_s) {
+        const uint64_t gen = s->config_generation ? s->config_generation() : 0;
+        if (up / 1000 != cache->uptime_s || gen != cache->config_generation) {
             cache->uptime_s = up / 1000;
+            cache->config_generation = gen;
             cache->text = info_json(*s->config, s->version, up).dump();
         }
         response res;
@@ -188,8 +133,6 @@ void add_v1_read_endpoints(router& r, v1_sources src) {
         return res;
     });
     r.add("GET", "/v1/stats", [s](const request&) { return response{200, stats_json(s->stats()), {}}; });
-    r.add("GET", "/v1/forwards", [s](const request&) { return response{200, forwards_json(*s->config), {}}; });
-    r.add("GET", "/v1/egress", [s](const request&) { return response{200, egress_json(*s->config), {}}; });
 }
 
 }  // namespace eg::ctl::api

@@ -72,7 +72,8 @@ check_forwards() {
   api "$API/v1/forwards" | "$PY" -c '
 import json, sys
 f = json.load(sys.stdin)["forwards"]
-assert f == [{"protocol": "tcp", "public_address": "203.0.113.1", "ports": [8080, 8080],
+assert f == [{"id": "tcp/203.0.113.1/8080", "source": "config", "protocol": "tcp",
+              "public_address": "203.0.113.1", "ports": [8080, 8080],
               "to": "192.168.100.11", "to_ports": [80, 80]}], f
 print("ok")'
 }

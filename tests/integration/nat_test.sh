@@ -192,10 +192,15 @@ t_check_fails "after the reload $PUB:8080 is no longer forwarded" \
 wait "$SLOW"
 t_check_eq "a download running through the reload arrived whole (sha256)" "$BIG_SHA" \
   "$(sha256sum < "$EG_LAB_DIR/big-vm6.bin" | cut -d' ' -f1)"
+# A VM's egress keys apply at runtime (max_sessions here); its port block needs a restart.
 sed -i -E 's/^max_sessions = 8 /max_sessions = 9 /' "$EG_LAB_DIR/edgegate.toml"
 kill -HUP "$(edgegated_pid)"
-t_check_soon "SIGHUP with a changed [[vms]] is refused and says why" 5 \
-  grep -q 'reload of .* refused, nothing changed: \[\[vms\]\] changed' "$GWLOG"
+t_check_soon "SIGHUP with vm5's max_sessions changed applies it" 5 \
+  grep -q '^  \[\[vms\]\] egress of vm5$' "$GWLOG"
+sed -i -E 's/^port_block = 1 /port_block = 2 /' "$EG_LAB_DIR/edgegate.toml"
+kill -HUP "$(edgegated_pid)"
+t_check_soon "SIGHUP with vm3's port block changed is refused and says why" 5 \
+  grep -q '^  \[\[vms\]\] vm3: port_block egress changed$' "$GWLOG"
 
 t_check "edgegated is still running" kill -0 "$(edgegated_pid)"
 t_finish

@@ -66,32 +66,15 @@ TEST(V1Endpoints, Stats) {
     EXPECT_EQ(j["ports"][1]["name"], "uplink");
 }
 
-TEST(V1Endpoints, ForwardsAndEgress) {
-    const cfg::config c = lab_config();
-    const json f = forwards_json(c);
-    ASSERT_EQ(f["forwards"].size(), 1u);
-    EXPECT_EQ(f["forwards"][0], json({{"protocol", "tcp"},
-                                      {"public_address", "203.0.113.1"},
-                                      {"ports", {8080, 8080}},
-                                      {"to", "192.168.100.11"},
-                                      {"to_ports", {80, 80}}}));
-    const json e = egress_json(c);
-    ASSERT_EQ(e["vms"].size(), 6u);
-    EXPECT_EQ(e["vms"][0]["egress"], "masquerade");
-    EXPECT_EQ(e["vms"][1]["public_address"], "203.0.113.20");
-    EXPECT_EQ(e["vms"][2]["port_block"]["ports"], json({60512, 61023}));
-    EXPECT_EQ(e["vms"][3]["proxy"], json({{"port", 10001}, {"upstream", "203.0.113.2"}, {"force", true}}));
-    EXPECT_EQ(e["vms"][4]["max_sessions"], 8);
-    EXPECT_EQ(e["vms"][5]["max_sessions"], 4096);
-}
-
 TEST(V1Endpoints, RoutedThroughTheRouter) {
     const cfg::config c = lab_config();
     router r;
     int stats_calls = 0;
-    add_v1_read_endpoints(r, v1_sources{&c, [&] { ++stats_calls; return some_stats(); }, [] { return uint64_t{5000}; },
-                                        "0.1.0"});
-    for (const char* path : {"/v1/info", "/v1/stats", "/v1/forwards", "/v1/egress"}) {
+    uint64_t generation = 1;
+    cfg::config shown = c;
+    add_v1_read_endpoints(r, v1_sources{&shown, [&] { ++stats_calls; return some_stats(); }, [] { return uint64_t{5000}; },
+                                        "0.1.0", [&] { return generation; }});
+    for (const char* path : {"/v1/info", "/v1/stats"}) {
         request q{"GET", path, "", {}, ""};
         EXPECT_EQ(r.dispatch(q).status, 200u) << path;
         q.method = "POST";
@@ -102,6 +85,12 @@ TEST(V1Endpoints, RoutedThroughTheRouter) {
     const response cached = r.dispatch(info);
     EXPECT_EQ(json::parse(cached.serialized)["name"], "lab-edge");
     EXPECT_EQ(json::parse(cached.serialized)["uptime_s"], 5);
+    // A reload moves the config's generation: the cached document is rebuilt at once,
+    // within the same uptime second.
+    shown.gateway.name = "renamed";
+    EXPECT_EQ(json::parse(r.dispatch(info).serialized)["name"], "lab-edge");
+    ++generation;
+    EXPECT_EQ(json::parse(r.dispatch(info).serialized)["name"], "renamed");
     request q{"GET", "/v1/allocations", "", {}, ""};
     EXPECT_EQ(r.dispatch(q).status, 404u);
 }
