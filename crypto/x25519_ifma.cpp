@@ -84,7 +84,7 @@ EG_IFMA_INLINE fe8 reduce_columns(__m512i c[10]) {
     // 2^260 ≡ 2^5 · 19 = 608 (mod p): column k ≥ 5 folds into column k - 5 (low half of
     // 608 c_k) and k - 4 (high half).
     const __m512i k608 = splat(608);
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int k = 5; k < 9; ++k) {
         c[k - 5] = madd_lo(c[k - 5], c[k], k608);
         c[k - 4] = madd_hi(c[k - 4], c[k], k608);
@@ -100,17 +100,17 @@ EG_IFMA_INLINE fe8 reduce_columns(__m512i c[10]) {
 // dependency chains through the 4-cycle multiply-adds.
 EG_IFMA_INLINE fe8 mul(const fe8& a, const fe8& b) {
     __m512i lo[10], hi[10];
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int k = 0; k < 10; ++k) lo[k] = hi[k] = _mm512_setzero_si512();
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int i = 0; i < 5; ++i) {
-        #pragma GCC unroll 16
+#pragma GCC unroll 16
         for (int j = 0; j < 5; ++j) {
             lo[i + j] = madd_lo(lo[i + j], a.l[i], b.l[j]);
             hi[i + j + 1] = madd_hi(hi[i + j + 1], a.l[i], b.l[j]);
         }
     }
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int k = 0; k < 10; ++k) lo[k] = _mm512_add_epi64(lo[k], hi[k]);
     return reduce_columns(lo);
 }
@@ -120,19 +120,19 @@ EG_IFMA_INLINE fe8 mul(const fe8& a, const fe8& b) {
 // could reach 2^53) keeps every multiplier input below 2^52; columns stay < 2^57.
 EG_IFMA_INLINE fe8 sqr(const fe8& a) {
     __m512i c[10];
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int k = 0; k < 10; ++k) c[k] = _mm512_setzero_si512();
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int i = 0; i < 5; ++i) {
-        #pragma GCC unroll 16
+#pragma GCC unroll 16
         for (int j = i + 1; j < 5; ++j) {
             c[i + j] = madd_lo(c[i + j], a.l[i], a.l[j]);
             c[i + j + 1] = madd_hi(c[i + j + 1], a.l[i], a.l[j]);
         }
     }
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int k = 0; k < 10; ++k) c[k] = _mm512_add_epi64(c[k], c[k]);
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int i = 0; i < 5; ++i) {
         c[2 * i] = madd_lo(c[2 * i], a.l[i], a.l[i]);
         c[2 * i + 1] = madd_hi(c[2 * i + 1], a.l[i], a.l[i]);
@@ -140,16 +140,17 @@ EG_IFMA_INLINE fe8 sqr(const fe8& a) {
     return reduce_columns(c);
 }
 
-// a · k for a constant k < 2^20 (121665, 9): lo/hi halves into columns i and i + 1;
-// the high half of a4 k (< 2^13, weight 2^260) folds into column 0 as 608 times itself.
-EG_IFMA_INLINE fe8 mul_small(const fe8& a, uint64_t k) {
+// c + a · k for a constant k < 2^20 (121665, 9): the halves of a_i k go to columns i and
+// i + 1, the high half of a4 k (< 2^13, weight 2^260) folds into column 0 as 608 times
+// itself. Each column stays < 2^54, and one normalisation covers the sum (the ladder's
+// AA + a24 E).
+EG_IFMA_INLINE fe8 mul_small_add(const fe8& a, uint64_t k, const fe8& c) {
     const __m512i kk = splat(k);
-    const __m512i z = _mm512_setzero_si512();
     __m512i lo[5], hi[5];
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int i = 0; i < 5; ++i) {
-        lo[i] = madd_lo(z, a.l[i], kk);
-        hi[i] = madd_hi(z, a.l[i], kk);
+        lo[i] = madd_lo(c.l[i], a.l[i], kk);
+        hi[i] = madd_hi(_mm512_setzero_si512(), a.l[i], kk);
     }
     return normalize(madd_lo(lo[0], hi[4], splat(608)), _mm512_add_epi64(lo[1], hi[0]),
                      _mm512_add_epi64(lo[2], hi[1]), _mm512_add_epi64(lo[3], hi[2]),
@@ -178,7 +179,7 @@ EG_IFMA_INLINE fe8 sub(const fe8& a, const fe8& b) {
 // Swaps a and b in the lanes whose bit in `swap` is set: a blend, the same instructions
 // and timing whatever the mask.
 EG_IFMA_INLINE void cswap(__mmask8 swap, fe8& a, fe8& b) {
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int i = 0; i < 5; ++i) {
         const __m512i x = a.l[i];
         a.l[i] = _mm512_mask_blend_epi64(swap, a.l[i], b.l[i]);
@@ -310,12 +311,12 @@ template <bool k_base>
         x3 = sqr(add(da, cb));
         const fe8 dmc2 = sqr(sub(da, cb));
         if constexpr (k_base) {
-            z3 = mul_small(dmc2, 9);
+            z3 = mul_small_add(dmc2, 9, fe8{{zero, zero, zero, zero, zero}});
         } else {
             z3 = mul(x1, dmc2);
         }
         x2 = mul(aa, bb);
-        z2 = mul(e, add(aa, mul_small(e, k_a24)));
+        z2 = mul(e, mul_small_add(e, k_a24, aa));
     }
     cswap(_mm512_test_epi64_mask(prev, one), x2, x3);
     cswap(_mm512_test_epi64_mask(prev, one), z2, z3);
