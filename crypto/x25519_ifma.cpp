@@ -2,10 +2,12 @@
 //
 // Representation: a field element mod p = 2^255 - 19 is five limbs of radix 2^52, limb i
 // of all eight lanes in one __m512i. vpmadd52{l,h}uq multiply only the low 52 bits of
-// each input, so every limb that reaches a multiplication must be below 2^52. All field
-// operations below therefore return the "loose" form
+// each input, so every limb that reaches a multiplication must be below 2^52. Products
+// return the "loose" form
 //     limbs 0..3 < 2^52, limb 4 < 2^47 + 2^12   (value < 2^255 + 2^220),
-// and take it as input. The bounds that keep this true are argued next to each step.
+// sums and differences of loose elements the "sum form" (limb 4 < 2^49 + 4), which only
+// products take. The bounds that keep this true are argued next to each step; a test
+// harness drove every operation with extreme limbs against big-integer arithmetic.
 //
 // Constant time: no branch or address depends on a scalar, point or result. The ladder's
 // conditional swap is vpblendmq under a mask computed from the scalar bits (vptestmq),
@@ -68,51 +70,44 @@ EG_IFMA_INLINE fe8 normalize(__m512i r0, __m512i r1, __m512i r2, __m512i r3, __m
 
 // Ten product columns c0..c9 (column k has weight 2^(52k)) to the loose form.
 // Bounds for loose inputs a, b: every lo/hi half is < 2^52 and a column holds at most
-// nine of them, so c_k < 2^56; products with a4 or b4 are < 2^100, so c8 < 2^52 + 2^49
-// and c9 = hi(a4 b4) < 2^44.
+// nine of them (plus doubling when squaring), so c_k < 2^57; products with a4 or b4 are
+// < 2^100, so c9 = hi(a4 b4) < 2^44.
 EG_IFMA_INLINE fe8 reduce_columns(__m512i c[10]) {
-    const __m512i m52 = splat(k_mask52);
-    // Columns 5..8 must be < 2^52 before they are multiplied by 608 below.
-    c[6] = _mm512_add_epi64(c[6], shr(c[5], 52));
-    c[5] = _mm512_and_si512(c[5], m52);
-    c[7] = _mm512_add_epi64(c[7], shr(c[6], 52));
-    c[6] = _mm512_and_si512(c[6], m52);
-    c[8] = _mm512_add_epi64(c[8], shr(c[7], 52));
-    c[7] = _mm512_and_si512(c[7], m52);
-    c[9] = _mm512_add_epi64(c[9], shr(c[8], 52));  // carry ≤ 1: c9 < 2^45
-    c[8] = _mm512_and_si512(c[8], m52);
-    // 2^260 ≡ 2^5 · 19 = 608 (mod p): column k ≥ 5 folds into column k - 5 (low half of
-    // 608 c_k) and k - 4 (high half).
+    // 2^260 ≡ 2^5 · 19 = 608 (mod p). Column k ≥ 5 is split as l + h · 2^52: the
+    // multiply-adds read only l (the low 52 bits of c_k, no mask needed) and put 608 l
+    // into columns k - 5 and k - 4; h < 2^5 has weight 2^(52(k+1)) ≡ 608 · 2^(52(k-4)),
+    // and 608 h < 2^15 is exact in one madd_lo. No carry chain runs through the high
+    // columns.
     const __m512i k608 = splat(608);
 #pragma GCC unroll 16
     for (int k = 5; k < 9; ++k) {
         c[k - 5] = madd_lo(c[k - 5], c[k], k608);
         c[k - 4] = madd_hi(c[k - 4], c[k], k608);
+        c[k - 4] = madd_lo(c[k - 4], shr(c[k], 52), k608);
     }
-    // Column 9 (weight 2^468 ≡ 608 · 2^208): 19 c9 < 2^50 is exact in madd_lo, and
-    // 608 c9 = 19 c9 << 5 < 2^55 goes whole into column 4.
+    // Column 9 (weight 2^468 ≡ 608 · 2^208): 19 c9 < 2^49 is exact in madd_lo, and
+    // 608 c9 = 19 c9 << 5 < 2^54 goes whole into column 4.
     c[4] = _mm512_add_epi64(c[4], shl(madd_lo(_mm512_setzero_si512(), c[9], splat(19)), 5));
     return normalize(c[0], c[1], c[2], c[3], c[4]);
 }
 
 // Schoolbook: the low half of a_i b_j lands in column i + j, the high half (bits 52..103)
-// in column i + j + 1. Low and high halves accumulate separately to halve the
-// dependency chains through the 4-cycle multiply-adds.
+// in column i + j + 1. (Separate low/high accumulators, for shorter dependency chains,
+// measured no faster: the eight lanes and the ladder's independent products already
+// keep the multipliers busy.)
 EG_IFMA_INLINE fe8 mul(const fe8& a, const fe8& b) {
-    __m512i lo[10], hi[10];
+    __m512i c[10];
 #pragma GCC unroll 16
-    for (int k = 0; k < 10; ++k) lo[k] = hi[k] = _mm512_setzero_si512();
+    for (int k = 0; k < 10; ++k) c[k] = _mm512_setzero_si512();
 #pragma GCC unroll 16
     for (int i = 0; i < 5; ++i) {
 #pragma GCC unroll 16
         for (int j = 0; j < 5; ++j) {
-            lo[i + j] = madd_lo(lo[i + j], a.l[i], b.l[j]);
-            hi[i + j + 1] = madd_hi(hi[i + j + 1], a.l[i], b.l[j]);
+            c[i + j] = madd_lo(c[i + j], a.l[i], b.l[j]);
+            c[i + j + 1] = madd_hi(c[i + j + 1], a.l[i], b.l[j]);
         }
     }
-#pragma GCC unroll 16
-    for (int k = 0; k < 10; ++k) lo[k] = _mm512_add_epi64(lo[k], hi[k]);
-    return reduce_columns(lo);
+    return reduce_columns(c);
 }
 
 // Squaring: the ten cross products a_i a_j (i < j) once, their columns doubled, then the
@@ -157,23 +152,42 @@ EG_IFMA_INLINE fe8 mul_small_add(const fe8& a, uint64_t k, const fe8& c) {
                      _mm512_add_epi64(lo[4], hi[3]));
 }
 
-EG_IFMA_INLINE fe8 add(const fe8& a, const fe8& b) {
-    return normalize(_mm512_add_epi64(a.l[0], b.l[0]), _mm512_add_epi64(a.l[1], b.l[1]),
-                     _mm512_add_epi64(a.l[2], b.l[2]), _mm512_add_epi64(a.l[3], b.l[3]),
-                     _mm512_add_epi64(a.l[4], b.l[4]));
+// Sums and differences only ever feed a multiplication, which accepts limb 4 up to
+// 2^49 (then a4 b4 < 2^98 and c9 < 2^47, still exact in reduce_columns' 19 c9), so they
+// skip normalize's fold and only carry r0 → r4: limbs 0..3 < 2^52, limb 4 < 2^49 + 4.
+// That "sum form" must not reach add or sub itself (sub's 2p bound needs the loose form).
+EG_IFMA_INLINE fe8 carry(__m512i r0, __m512i r1, __m512i r2, __m512i r3, __m512i r4) {
+    const __m512i m52 = splat(k_mask52);
+    r1 = _mm512_add_epi64(r1, shr(r0, 52));
+    r0 = _mm512_and_si512(r0, m52);
+    r2 = _mm512_add_epi64(r2, shr(r1, 52));
+    r1 = _mm512_and_si512(r1, m52);
+    r3 = _mm512_add_epi64(r3, shr(r2, 52));
+    r2 = _mm512_and_si512(r2, m52);
+    r4 = _mm512_add_epi64(r4, shr(r3, 52));
+    r3 = _mm512_and_si512(r3, m52);
+    return fe8{{r0, r1, r2, r3, r4}};
 }
 
-// a - b as a + 2p - b: 2p's limbs (2^53 - 38, 2^53 - 2, 2^53 - 2, 2^53 - 2, 2^48 - 2)
-// are each at least the loose bound of b's, so no lane goes negative.
+// a + b for loose a, b, in sum form.
+EG_IFMA_INLINE fe8 add(const fe8& a, const fe8& b) {
+    return carry(_mm512_add_epi64(a.l[0], b.l[0]), _mm512_add_epi64(a.l[1], b.l[1]),
+                 _mm512_add_epi64(a.l[2], b.l[2]), _mm512_add_epi64(a.l[3], b.l[3]),
+                 _mm512_add_epi64(a.l[4], b.l[4]));
+}
+
+// a - b for loose a, b as a + 2p - b, in sum form: 2p's limbs (2^53 - 38, 2^53 - 2,
+// 2^53 - 2, 2^53 - 2, 2^48 - 2) are each at least the loose bound of b's, so no lane
+// goes negative, and limb 4 stays < 2^47 + 2^12 + 2^48.
 EG_IFMA_INLINE fe8 sub(const fe8& a, const fe8& b) {
     const __m512i p0 = splat((uint64_t(1) << 53) - 38);
     const __m512i p1 = splat((uint64_t(1) << 53) - 2);
     const __m512i p4 = splat((uint64_t(1) << 48) - 2);
-    return normalize(_mm512_sub_epi64(_mm512_add_epi64(a.l[0], p0), b.l[0]),
-                     _mm512_sub_epi64(_mm512_add_epi64(a.l[1], p1), b.l[1]),
-                     _mm512_sub_epi64(_mm512_add_epi64(a.l[2], p1), b.l[2]),
-                     _mm512_sub_epi64(_mm512_add_epi64(a.l[3], p1), b.l[3]),
-                     _mm512_sub_epi64(_mm512_add_epi64(a.l[4], p4), b.l[4]));
+    return carry(_mm512_sub_epi64(_mm512_add_epi64(a.l[0], p0), b.l[0]),
+                 _mm512_sub_epi64(_mm512_add_epi64(a.l[1], p1), b.l[1]),
+                 _mm512_sub_epi64(_mm512_add_epi64(a.l[2], p1), b.l[2]),
+                 _mm512_sub_epi64(_mm512_add_epi64(a.l[3], p1), b.l[3]),
+                 _mm512_sub_epi64(_mm512_add_epi64(a.l[4], p4), b.l[4]));
 }
 
 // Swaps a and b in the lanes whose bit in `swap` is set: a blend, the same instructions
