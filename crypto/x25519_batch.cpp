@@ -6,6 +6,7 @@
 #include <sodium/crypto_scalarmult_curve25519.h>
 #include <sodium/utils.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -17,10 +18,12 @@ namespace {
 using detail::x25519_lanes32;
 
 // A remainder of at least this many multiplications is padded to a full IFMA group;
-// fewer go through libsodium one by one. Measured with bench/wireguard_microbench.cpp
-// (BM_X25519_*): one group of eight costs about as much as 1.5 libsodium calls, so two
-// are already cheaper padded.
+// fewer go through libsodium one by one. Measured with bench/x25519_batch_microbench.cpp
+// (CPU time, Sapphire Rapids): a group of eight costs about 1.3 libsodium calls for
+// shared secrets (so one is cheaper alone, two padded) and about 0.6 for public keys
+// (the table method: even one is cheaper padded).
 constexpr size_t k_pad_from = 2;
+constexpr size_t k_pad_from_base = 1;
 
 void ensure_sodium() {
     static const bool ok = sodium_init() >= 0;
@@ -62,7 +65,7 @@ void x25519_batch(std::span<const std::array<uint8_t, 32>> scalars,
     size_t i = 0;
     if (use_ifma(path)) {
         x25519_lanes32 s, p, r;
-        for (; i < n && (n - i >= k_x25519_lanes || n - i >= k_pad_from); i += k_x25519_lanes) {
+        for (; i < n && n - i >= k_pad_from; i += k_x25519_lanes) {
             const size_t m = std::min(k_x25519_lanes, n - i);
             for (size_t l = 0; l < k_x25519_lanes; ++l) {
                 // Padding lanes repeat the group's first multiplication: public filler
@@ -90,7 +93,7 @@ void x25519_batch_base(std::span<const std::array<uint8_t, 32>> scalars,
     size_t i = 0;
     if (use_ifma(path)) {
         x25519_lanes32 s, r;
-        for (; i < n && (n - i >= k_x25519_lanes || n - i >= k_pad_from); i += k_x25519_lanes) {
+        for (; i < n && n - i >= k_pad_from_base; i += k_x25519_lanes) {
             const size_t m = std::min(k_x25519_lanes, n - i);
             for (size_t l = 0; l < k_x25519_lanes; ++l) s[l] = scalars[i + (l < m ? l : 0)];
             detail::x25519_ifma_base_x8(s, r);

@@ -8,8 +8,9 @@
 // it rejects x25519() returning false (WireGuard whitepaper §5.4).
 //
 // Constant time: the IFMA path has no branch and no memory index that depends on a
-// scalar, a point or a result (the ladder's conditional swap is a masked blend, the final
-// reduction and the zero check are arithmetic). Lane count and positions are public.
+// scalar, a point or a result (the ladder's conditional swap is a masked blend, the
+// public-key table is read whole and selected from by masks, the final reduction and the
+// zero check are arithmetic). Lane count and positions are public.
 //
 // Runtime dispatch: the IFMA code is compiled with function-level target attributes, so
 // the project's -march does not matter; on a CPU without AVX-512F + IFMA (checked once
@@ -47,7 +48,9 @@ void x25519_batch(std::span<const std::array<uint8_t, 32>> scalars,
                   x25519_batch_path path = x25519_batch_default_path());
 
 /// pubs[i] = X25519(scalars[i], 9), the public keys of the (clamped) private keys, as
-/// libsodium's crypto_scalarmult_curve25519_base. Same count rules as x25519_batch.
+/// libsodium's crypto_scalarmult_curve25519_base (never all zero). Uses a precomputed
+/// table (built on the first call, about 0.5 ms) and is about 2.3x cheaper per key than
+/// x25519_batch, so even a lone key goes through IFMA where present. Spans of equal size.
 void x25519_batch_base(std::span<const std::array<uint8_t, 32>> scalars,
                        std::span<std::array<uint8_t, 32>> pubs,
                        x25519_batch_path path = x25519_batch_default_path());

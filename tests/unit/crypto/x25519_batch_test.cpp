@@ -193,10 +193,13 @@ TEST_P(X25519Batch, EveryLaneMatchesLibsodium) {
 }
 
 TEST_P(X25519Batch, BaseMatchesLibsodium) {
-    for (size_t n : {1u, 5u, 8u, 1024u + 3u}) {
+    for (size_t n : {1u, 5u, 8u, 16u, 1024u + 3u}) {
         std::vector<b32> s(n), pub(n);
         for (auto& k : s) k = random32();
-        if (n > 1) s[1].fill(0xff);
+        // Byte patterns that put the signed radix-16 recoding of the table method at its
+        // extremes (digits ±8, carries through every position, none at all).
+        const uint8_t patterns[] = {0x00, 0xff, 0x88, 0x77, 0x78, 0x87, 0x80, 0x08, 0xf0, 0x0f};
+        for (size_t p = 0; p < sizeof patterns && p < n; ++p) s[p].fill(patterns[p]);
         x25519_batch_base(s, pub, path());
         for (size_t i = 0; i < n; ++i) {
             b32 want;
