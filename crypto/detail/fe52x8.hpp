@@ -8,8 +8,8 @@
 //     limbs 0..3 < 2^52, limb 4 < 2^47 + 2^12   (value < 2^255 + 2^220),
 // sums and differences of loose elements the "sum form" (limb 4 < 2^49 + 4), which only
 // products take (add_loose / sub_loose return the loose form, for chains of additions).
-// The bounds that keep this true are argued next to each step; a harness drove every
-// operation with extreme limbs against big-integer arithmetic.
+// The bounds that keep this true are argued next to each step and tested at their
+// extremes against big-integer arithmetic (tests/unit/crypto/fe52x8_test.cpp).
 //
 // Constant time: every function here is straight-line code over all lanes (the only
 // loops have public counts); no branch or address depends on an element's value.
