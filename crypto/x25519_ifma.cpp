@@ -6,7 +6,8 @@
 // conditional swap is vpblendmq under a mask computed from the scalar bits (vptestmq),
 // the loop counts are fixed (255 ladder steps, a fixed inversion chain), and the final
 // reduction to canonical form and the byte conversions are straight-line arithmetic.
-// Only the function-level target attribute enables AVX-512 here, so the rest of the
+// (In the GCC 12 -O2 build the ladder function's only conditional jump is its loop's
+// back-edge: `objdump -d` on this object.) Only the function-level target attribute enables AVX-512 here, so the rest of the
 // project's -march does not matter and CPUs without IFMA never execute this code.
 #include "crypto/detail/x25519_ifma.hpp"
 
@@ -100,8 +101,9 @@ void run(const x25519_lanes32& scalars, const uint64_t u[5][k_x25519_lanes], x25
         encode_canonical(r, out[l].data());
     }
     // The ladder's own registers and stack spills are not wiped (as in libsodium); the
-    // scalar copy we made is.
+    // scalar copy and the shared secrets' limbs we stored are.
     sodium_memzero(words, sizeof words);
+    sodium_memzero(result, sizeof result);
 }
 
 }  // namespace
