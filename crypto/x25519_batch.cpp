@@ -20,7 +20,7 @@ using detail::x25519_lanes32;
 // A remainder of at least this many multiplications is padded to a full IFMA group;
 // fewer go through libsodium one by one. Measured with bench/x25519_batch_microbench.cpp
 // (CPU time, Sapphire Rapids): a group of eight costs about 1.3 libsodium calls for
-// shared secrets (so one is cheaper alone, two padded) and about 0.6 for public keys
+// shared secrets (so one is cheaper alone, two padded) and about 0.5 for public keys
 // (the table method: even one is cheaper padded).
 constexpr size_t k_pad_from = 2;
 constexpr size_t k_pad_from_base = 1;
