@@ -21,7 +21,8 @@ cfg::config without_lines(cfg::config c) {
 
 /// A VM's identity: what must stay for its egress to change at runtime.
 bool same_identity(const cfg::vm_config& a, const cfg::vm_config& b) {
-    return a.name == b.name && a.mac == b.mac && a.ipv4 == b.ipv4 && a.organization_id == b.organization_id;
+    return a.name == b.name && a.mac == b.mac && a.ipv4 == b.ipv4 && a.ipv6 == b.ipv6 &&
+           a.organization_id == b.organization_id;
 }
 
 bool same_listen(const cfg::listen_address& a, const cfg::listen_address& b) {
@@ -66,7 +67,7 @@ reload_plan plan_reload(const cfg::config& now_in, const cfg::config& next_in) {
             const cfg::vm_config &a = now.vms[i], &b = next.vms[i];
             if (!same_identity(a, b)) {
                 p.needs_restart.push_back("[[vms]] entry " + std::to_string(i) + " (" + a.name +
-                                          "): its name, mac, ipv4 or organization_id");
+                                          "): its name, mac, ipv4, ipv6 or organization_id");
             } else if (!(a == b)) {
                 const bool blocks = a.egress == cfg::egress_policy::port_block || b.egress == cfg::egress_policy::port_block;
                 if (blocks) {

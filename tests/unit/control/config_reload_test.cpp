@@ -47,7 +47,12 @@ TEST(ConfigReload, RestartPartsAreNamed) {
     b.nat.forwards.clear();  // runtime, but the plan refuses as a whole
     const reload_plan p = plan_reload(a, b);
     EXPECT_EQ(p.needs_restart, (std::vector<std::string>{"[[ports]]", "[workers]", "[api]", "[[vms]] vm3: port_block egress",
-                                                         "[[vms]] entry 5 (vm6): its name, mac, ipv4 or organization_id"}));
+                                                         "[[vms]] entry 5 (vm6): its name, mac, ipv4, ipv6 or organization_id"}));
+    cfg::config v6 = lab_config();
+    ASSERT_TRUE(v6.vms[0].ipv6.has_value());
+    v6.vms[0].ipv6.reset();  // its IPv6 binding is part of who the VM is
+    EXPECT_EQ(plan_reload(a, v6).needs_restart,
+              (std::vector<std::string>{"[[vms]] entry 0 (vm1): its name, mac, ipv4, ipv6 or organization_id"}));
     cfg::config c = lab_config();
     c.vms.pop_back();
     EXPECT_EQ(plan_reload(a, c).needs_restart.size(), 1u);
