@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <initializer_list>
 
+#include "control/snapshot_builder.hpp"
+
 namespace eg::ctl {
 
 namespace {
@@ -438,14 +440,7 @@ void runtime_policies::apply(dp::nat44_policy& nat, size_t config_vms) const {
         }
     }
     for (const auto& [id, f] : forwards_) {
-        dp::nat_forward d;
-        d.proto = f.protocol;
-        d.public_addr = v4(f.public_address);
-        d.port_first = f.port_first;
-        d.port_last = f.port_last;
-        d.to_addr = v4(f.to);
-        d.to_port = f.to_port;
-        nat.forwards.push_back(d);
+        nat.forwards.push_back(to_nat_forward(f));
     }
     nat.index();
 }

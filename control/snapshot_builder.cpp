@@ -105,14 +105,7 @@ dp::nat44_policy build_nat_policy(const cfg::config& config, std::span<const run
     }
     n.retire_token = std::make_shared<int>(0);
     for (const cfg::nat_forward_config& fc : nc.forwards) {
-        dp::nat_forward f;
-        f.proto = fc.protocol;
-        f.public_addr = v4_host_order(fc.public_address);
-        f.port_first = fc.port_first;
-        f.port_last = fc.port_last;
-        f.to_addr = v4_host_order(fc.to);
-        f.to_port = fc.to_port;
-        n.forwards.push_back(f);
+        n.forwards.push_back(to_nat_forward(fc));
     }
     n.index();
     return n;
@@ -146,6 +139,17 @@ void build_vm6_bindings(dp::snapshot& s, const cfg::config& config, std::span<co
 }
 
 }  // namespace
+
+dp::nat_forward to_nat_forward(const cfg::nat_forward_config& f) {
+    dp::nat_forward d;
+    d.proto = f.protocol;
+    d.public_addr = v4_host_order(f.public_address);
+    d.port_first = f.port_first;
+    d.port_last = f.port_last;
+    d.to_addr = v4_host_order(f.to);
+    d.to_port = f.to_port;
+    return d;
+}
 
 std::unique_ptr<dp::snapshot> build_snapshot(const cfg::config& config, const std::vector<port_runtime_info>& ports,
                                              const dp::mac_bytes& host_kernel_mac, uint64_t generation,

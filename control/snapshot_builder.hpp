@@ -27,6 +27,9 @@ struct runtime_vm {
     dp::ipv6_bytes ipv6{};  ///< its dedicated IPv6 (an allocation's /128); zero: none
 };
 
+/// A port forward as the data plane holds it ([[nat.forwards]] and the API's alike).
+dp::nat_forward to_nat_forward(const cfg::nat_forward_config& f);
+
 /// `ports[i]` belongs to config.ports[i]; when the host TAP is enabled it is the last
 /// port (index config.ports.size()) and `host_kernel_mac` is the kernel's MAC there.
 /// `runtime`: the VMs admitted at runtime, masquerade with nat.sessions_per_vm; those

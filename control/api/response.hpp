@@ -6,8 +6,10 @@
 // control plane reports expected failures; nothing escapes to the connection).
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -43,5 +45,14 @@ private:
 /// {"error":{"code":code,"message":message}} with `status`.
 response error_response(unsigned status, std::string_view code, std::string_view message);
 inline response error_response(const api_error& e) { return error_response(e.status(), e.code(), e.what()); }
+
+/// Calls `done` once lease-store ticket `t` is durable, with an error if the store failed
+/// first (dhcp_service::when_durable, proxy_ports_service::when_durable, …).
+using durability_wait = std::function<void(uint64_t t, std::function<void(std::error_code)> done)>;
+
+/// The answer to a write: `ok`, deferred until the write's record (ticket `t`) is
+/// durable, so an acknowledged change survives a crash; 500 store_failed if the store
+/// failed first, its message ending with `unsaved` ("the change is not durable").
+response answer_when_durable(durability_wait wait, uint64_t t, response ok, std::string unsaved);
 
 }  // namespace eg::ctl::api

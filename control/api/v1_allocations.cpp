@@ -61,19 +61,9 @@ dp::mac_bytes mac_field(const json& body) {
 
 /// Replies `ok` once ticket t is durable, 500 if the store failed first.
 response after_durable(dhcp_service& dhcp, leases::ticket t, response ok) {
-    response r;
-    auto shared = std::make_shared<response>(std::move(ok));
-    r.deferred = [&dhcp, t, shared](std::function<void(response)> send) {
-        dhcp.when_durable(t, [shared, send = std::move(send)](std::error_code ec) {
-            if (ec) {
-                send(error_response(500, "store_failed",
-                                    "the lease store failed (" + ec.message() + "); the change is not durable"));
-            } else {
-                send(std::move(*shared));
-            }
-        });
-    };
-    return r;
+    return answer_when_durable([&dhcp](uint64_t tk, std::function<void(std::error_code)> done) {
+        dhcp.when_durable(tk, std::move(done));
+    }, t, std::move(ok), "the change is not durable");
 }
 
 std::string vps_param(const request& r) {

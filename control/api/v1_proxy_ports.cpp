@@ -36,19 +36,9 @@ json assignment_json(const proxy_ports_service& s, const std::string& org, uint1
 /// Replies `ok` once ticket t is durable (an acknowledged assignment survives a crash),
 /// 500 if the store failed first (as the allocations do).
 response after_durable(proxy_ports_service& service, leases::ticket t, response ok) {
-    response r;
-    auto shared = std::make_shared<response>(std::move(ok));
-    r.deferred = [&service, t, shared](std::function<void(response)> send) {
-        service.when_durable(t, [shared, send = std::move(send)](std::error_code ec) {
-            if (ec) {
-                send(error_response(500, "store_failed",
-                                    "the lease store failed (" + ec.message() + "); the change is not durable"));
-            } else {
-                send(std::move(*shared));
-            }
-        });
-    };
-    return r;
+    return answer_when_durable([&service](uint64_t tk, std::function<void(std::error_code)> done) {
+        service.when_durable(tk, std::move(done));
+    }, t, std::move(ok), "the change is not durable");
 }
 
 }  // namespace

@@ -78,20 +78,7 @@ response finish(const runtime_policy_sources& s, const runtime_policy_service::c
     if (!c.r) throw_result(c.r);
     if (c.changed && s.publish) s.publish();
     if (c.t == 0 || !s.when_durable) return ok;
-    response r;
-    auto shared = std::make_shared<response>(std::move(ok));
-    auto when = s.when_durable;
-    r.deferred = [when, t = c.t, shared](std::function<void(response)> send) {
-        when(t, [shared, send = std::move(send)](std::error_code ec) {
-            if (ec) {
-                send(error_response(500, "store_failed", "the lease store failed (" + ec.message() +
-                                                             "); the change is applied but not durable"));
-            } else {
-                send(std::move(*shared));
-            }
-        });
-    };
-    return r;
+    return answer_when_durable(s.when_durable, c.t, std::move(ok), "the change is applied but not durable");
 }
 
 }  // namespace
