@@ -211,20 +211,14 @@ void route_originated_ipv6(packet& p, const snapshot& s, worker_context& w) {
         transmit(p, s, w, hop, d);
         return;
     }
-    if (const vm6_binding* vm = s.vm6.find(dst)) {
-        if (ipv6::header_len + load16(p.l3() + ipv6::payload_len) > s.port(vm->port).mtu) [[unlikely]] {
-            w.drop(p, drop_reason::ipv6_too_big);
-            return;
-        }
-        transmit_to_vm(p, s, *vm);
-        return;
-    }
-    const uint32_t nh = s.routes6.lookup(dst);
-    if (nh == k_lpm_no_route || nh == k_nh_local) {
+    // A VM's bound /128 first, as in forward_ipv6.
+    const vm6_binding* vm = s.vm6.find(dst);
+    const uint32_t nh = vm != nullptr ? k_lpm_no_route : s.routes6.lookup(dst);
+    if (vm == nullptr && (nh == k_lpm_no_route || nh == k_nh_local)) {
         w.drop(p, drop_reason::ipv6_no_route);
         return;
     }
-    const next_hop& hop = s.next_hops[nh];
+    const next_hop hop = vm != nullptr ? next_hop{vm->port} : s.next_hops[nh];
     if (hop.wg_peer != k_no_wg_peer) [[unlikely]] {
         // An echo reply or ICMPv6 error to a tunnel peer (see route_originated_ipv4).
         const uint32_t n = w.workers();
@@ -238,6 +232,10 @@ void route_originated_ipv6(packet& p, const snapshot& s, worker_context& w) {
     }
     if (ipv6::header_len + load16(p.l3() + ipv6::payload_len) > s.port(hop.port).mtu) [[unlikely]] {
         w.drop(p, drop_reason::ipv6_too_big);  // e.g. a jumbo echo reply to a smaller link
+        return;
+    }
+    if (vm != nullptr) {
+        transmit_to_vm(p, s, *vm);
         return;
     }
     uint8_t d[16];
