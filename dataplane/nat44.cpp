@@ -205,6 +205,24 @@ bool is_proxy_flow(const nat44_policy& pol, const nat_vm& vm, const nat_tuple& t
            t.dst_port == pol.proxy_service_port && !(t.flags & nat_tuple::icmp_error);
 }
 
+/// A forward's target answering from a forwarded port (t: the packet, or an ICMP error's
+/// quoted packet reversed; both start at the VM's address and port): the forward whose
+/// public address and port the reply leaves from, with that port in `public_port`. Null
+/// when t is not such a reply. Forwards are stateless, so this is how their replies are
+/// told apart from the VM's own egress, whatever the VM's egress policy.
+const nat_forward* forward_of_reply(const nat44_policy& pol, const nat_tuple& t, uint16_t& public_port) {
+    if (t.proto != proto::tcp && t.proto != proto::udp) {
+        return nullptr;
+    }
+    const uint32_t f = pol.forward_out.find(nat44_policy::forward_key(t.proto, t.src_addr, t.src_port));
+    if (f == flat_map::k_missing) {
+        return nullptr;
+    }
+    const nat_forward& fw = pol.forwards[f];
+    public_port = static_cast<uint16_t>(fw.port_first + (t.src_port - fw.to_port));
+    return &fw;
+}
+
 /// Rewrites an outbound packet of session r: source := public side; destination := the
 /// outside key's remote where it differs (proxy: twice NAT).
 void rewrite_out(packet& p, const session& r) {
@@ -355,12 +373,13 @@ bool decide_hairpin(packet& p, const snapshot& s, worker_context& w, uint32_t& r
         route_dst = t.dst_addr;
         return true;
     }
-    const uint32_t f = pol.forward_out.find(nat44_policy::forward_key(t.proto, t.src_addr, t.src_port));
-    if (vm.egress == nat_egress::dedicated) {
+    // A forward's reply first: a dedicated VM answering through a forward leaves from the
+    // forward's public port too, as its client expects.
+    uint16_t forward_port = 0;
+    if (const nat_forward* fw = forward_of_reply(pol, t, forward_port)) {
+        nat44_rewrite_src(p, fw->public_addr, forward_port);
+    } else if (vm.egress == nat_egress::dedicated) {
         nat44_rewrite_src(p, vm.public_addr, t.src_port);
-    } else if (f != flat_map::k_missing) {
-        const nat_forward& fw = pol.forwards[f];
-        nat44_rewrite_src(p, fw.public_addr, static_cast<uint16_t>(fw.port_first + (t.src_port - fw.to_port)));
     } else {
         uint32_t id = st.table().lookup(tuple_key(t));
         if (id == k_no_session) {
@@ -463,12 +482,9 @@ uint32_t outbound_miss(packet& p, const nat44_policy& pol, worker_context& w, ui
         r = nat_apply_result::refuse_admin;
         return k_no_session;
     }
-    const uint32_t f = (t.proto == proto::tcp || t.proto == proto::udp)
-                           ? pol.forward_out.find(nat44_policy::forward_key(t.proto, t.src_addr, t.src_port))
-                           : flat_map::k_missing;
-    if (f != flat_map::k_missing) {
-        const nat_forward& fw = pol.forwards[f];
-        nat44_rewrite_src(p, fw.public_addr, static_cast<uint16_t>(fw.port_first + (t.src_port - fw.to_port)));
+    uint16_t forward_port = 0;
+    if (const nat_forward* fw = forward_of_reply(pol, t, forward_port)) {
+        nat44_rewrite_src(p, fw->public_addr, forward_port);
         remember_fragment(st, src, dst, p, w.now_s);
         w.counters.nat_translated.add();
         r = nat_apply_result::ok;
@@ -511,6 +527,7 @@ bool nat44_classify(packet& p, const snapshot& s, worker_context& w, flow_key& k
         if (!nat44_tuple(p, t)) [[unlikely]] {
             p.nat_op = vm.stateful() ? nat_op_out_unsupported : nat_op_out_static;
             p.nat_addr = vm.stateful() ? 0 : vm.public_addr;
+            p.nat_port = 0;
             return true;
         }
         if (t.flags & nat_tuple::icmp_error) [[unlikely]] {
@@ -520,6 +537,11 @@ bool nat44_classify(packet& p, const snapshot& s, worker_context& w, flow_key& k
                 p.nat_op = nat_op_error_out_static;
                 p.nat_addr = vm.public_addr;
                 p.nat_port = t.src_port;
+                if (vm.forwarded) {
+                    if (const nat_forward* fw = forward_of_reply(pol, t, p.nat_port)) {
+                        p.nat_addr = fw->public_addr;
+                    }
+                }
                 return true;
             }
             if (w.workers() > 1 && handed_to_owner(p, w, socket_owner(t.src_addr, t.src_port, w.workers()))) {
@@ -533,6 +555,12 @@ bool nat44_classify(packet& p, const snapshot& s, worker_context& w, flow_key& k
         if (!vm.stateful()) {
             p.nat_op = nat_op_out_static;
             p.nat_addr = vm.public_addr;
+            p.nat_port = 0;  // keep the source port
+            if (vm.forwarded) [[unlikely]] {
+                if (const nat_forward* fw = forward_of_reply(pol, t, p.nat_port)) {
+                    p.nat_addr = fw->public_addr;
+                }
+            }
             return true;
         }
         if (t.flags & nat_tuple::no_ports) [[unlikely]] {
@@ -664,13 +692,11 @@ bool nat44_decide(packet& p, const snapshot& s, worker_context& w, uint32_t foun
             // About a forwarded flow? The quoted packet reversed starts at the VM's port.
             nat_tuple t;
             nat44_tuple(p, t);
-            const nat44_policy& pol = s.nat;
-            const uint32_t f = pol.forward_out.find(nat44_policy::forward_key(t.proto, t.src_addr, t.src_port));
-            if (f != flat_map::k_missing) {
-                const nat_forward& fw = pol.forwards[f];
+            uint16_t forward_port = 0;
+            if (const nat_forward* fw = forward_of_reply(s.nat, t, forward_port)) {
                 p.nat_op = nat_op_error_out_static;
-                p.nat_addr = fw.public_addr;
-                p.nat_port = static_cast<uint16_t>(fw.port_first + (t.src_port - fw.to_port));
+                p.nat_addr = fw->public_addr;
+                p.nat_port = forward_port;
                 return true;
             }
         }
@@ -732,7 +758,7 @@ nat_apply_result nat44_apply(packet& p, const snapshot& s, worker_context& w, ui
         nat_tuple t;
         const bool ok = nat44_tuple(p, t);
         if (out) {
-            nat44_rewrite_src(p, p.nat_addr, ok ? t.src_port : 0);
+            nat44_rewrite_src(p, p.nat_addr, p.nat_port != 0 ? p.nat_port : (ok ? t.src_port : 0));
         } else {
             nat44_rewrite_dst(p, p.nat_addr, p.nat_port != 0 ? p.nat_port : (ok ? t.dst_port : 0));
         }

@@ -16,6 +16,7 @@ void nat44_policy::index() {
         public_lookup.insert(addr, (old == flat_map::k_missing ? 0 : old) | bits);
     };
     for (uint32_t i = 0; i < vms.size(); ++i) {
+        vms[i].forwarded = false;
         if (!vms[i].admitted) {
             continue;
         }
@@ -33,6 +34,9 @@ void nat44_policy::index() {
     for (uint32_t i = 0; i < forwards.size(); ++i) {
         const nat_forward& f = forwards[i];
         mark(f.public_addr, nat_public::forwards);
+        if (const uint32_t vm = vm_by_addr.find(f.to_addr); vm != flat_map::k_missing) {
+            vms[vm].forwarded = true;
+        }
         for (uint32_t port = f.port_first; port <= f.port_last; ++port) {
             const uint16_t to = static_cast<uint16_t>(f.to_port + (port - f.port_first));
             forward_in.insert(forward_key(f.proto, f.public_addr, static_cast<uint16_t>(port)), i);

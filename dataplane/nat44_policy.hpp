@@ -33,6 +33,9 @@ struct nat_vm {
     /// False for a runtime slot whose VM left (or was never there): kept for the
     /// sessions it may still own, but not in vm_by_addr, so its traffic is not admitted.
     bool admitted = true;
+    /// Some forward targets this VM's address (index()): a dedicated VM's packets from a
+    /// forwarded port are replies that must leave from the forward's public port.
+    bool forwarded = false;
 
     /// Sessions (ports) are allocated per flow: everything but dedicated.
     bool stateful() const { return egress != nat_egress::dedicated; }

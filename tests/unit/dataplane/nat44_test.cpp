@@ -83,6 +83,13 @@ port = 8080
 to = "192.168.100.11"
 to_port = 80
 
+[[nat.forwards]]
+protocol = "tcp"
+public_address = "203.0.113.1"
+port = 2222
+to = "192.168.100.12"
+to_port = 22
+
 [[vms]]
 name = "vm1"
 mac = "52:54:00:00:01:01"
@@ -357,9 +364,12 @@ TEST_F(Nat44, SnapshotPolicyFromConfig) {
     EXPECT_EQ(n.proxy_service_addr, host_order(k_gw4));
     EXPECT_EQ(n.proxy_service_port, 3128);
     EXPECT_EQ(n.proxy_upstream, host_order(k_inet));
-    ASSERT_EQ(n.forwards.size(), 1u);
+    ASSERT_EQ(n.forwards.size(), 2u);
     EXPECT_EQ(n.forward_in.find(nat44_policy::forward_key(6, host_order(k_pub), 8080)), 0u);
     EXPECT_EQ(n.forward_out.find(nat44_policy::forward_key(6, host_order(k_vm1), 80)), 0u);
+    EXPECT_TRUE(n.vms[0].forwarded);
+    EXPECT_TRUE(n.vms[1].forwarded);
+    EXPECT_FALSE(n.vms[2].forwarded);
     EXPECT_NE(n.public_lookup.find(host_order(k_ded)) & nat_public::dedicated, 0u);
 }
 
@@ -800,6 +810,56 @@ TEST_F(Nat44, DedicatedVmIsStaticOneToOneBothWays) {
     EXPECT_TRUE(sent(pong, k_up, to_up(echo4(k_ded, k_third, 0, 0x99, 3, ttl(63)))));
     EXPECT_EQ(counters.nat_sessions_created.get(), 0u);
     EXPECT_EQ(st->table().size(), 0u);
+    EXPECT_EQ(total_drops(), 0u);
+}
+
+// Regression: a forward to a dedicated VM (203.0.113.1:2222 -> vm2:22) reached the VM, but
+// its replies left from the VM's dedicated address (203.0.113.20:22), which the client
+// never talked to: the dedicated 1:1 rewrite won over the forward's reverse rewrite.
+TEST_F(Nat44, ForwardToADedicatedVmAnswersFromTheForwardsPublicPort) {
+    packet* syn = run(from_up(tcp4(k_inet, k_pub, 50000, 2222, k_tcp_syn)), k_up);
+    EXPECT_TRUE(sent(syn, k_vm, to_vm(k_vm2_mac, tcp4(k_inet, k_vm2, 50000, 22, k_tcp_syn, ttl(63)))));
+    packet* sa = run(from_vm(k_vm2_mac, tcp4(k_vm2, k_inet, 22, 50000, k_tcp_syn | k_tcp_ack)), k_vm);
+    EXPECT_TRUE(sent(sa, k_up, to_up(tcp4(k_pub, k_inet, 2222, 50000, k_tcp_syn | k_tcp_ack, ttl(63)))));
+    // Its own egress from another port still leaves from its dedicated address.
+    packet* o = run(from_vm(k_vm2_mac, tcp4(k_vm2, k_remote, 40022, 443, k_tcp_syn)), k_vm);
+    EXPECT_TRUE(sent(o, k_up, to_up(tcp4(k_ded, k_remote, 40022, 443, k_tcp_syn, ttl(63)))));
+    // And the dedicated address's own port 22 is still the VM's.
+    packet* d = run(from_up(tcp4(k_third, k_ded, 50001, 22, k_tcp_syn)), k_up);
+    EXPECT_TRUE(sent(d, k_vm, to_vm(k_vm2_mac, tcp4(k_third, k_vm2, 50001, 22, k_tcp_syn, ttl(63)))));
+    EXPECT_EQ(counters.nat_sessions_created.get(), 0u);
+    EXPECT_EQ(total_drops(), 0u);
+}
+
+// An ICMP error the dedicated VM sends about a forwarded connection quotes it as its
+// client sent it: to the forward's public address and port, from that address.
+TEST_F(Nat44, IcmpErrorFromADedicatedVmAboutAForwardQuotesTheForward) {
+    packet* syn = run(from_up(tcp4(k_inet, k_pub, 50000, 2222, k_tcp_syn)), k_up);
+    ASSERT_EQ(syn->verdict, k_vm);
+    const bytes got(syn->data + 14, syn->data + syn->len);
+    packet* e = run(from_vm(k_vm2_mac, ipv4(k_vm2, k_inet, 1, icmp4(3, 3, 0, got))), k_vm);
+    ASSERT_EQ(e->verdict, k_up) << "reason " << drop_text(drop_reason(e->drop_reason));
+    const uint8_t* ip = ip_of(e);
+    EXPECT_EQ(addr_at(ip + 12), k_pub);
+    const uint8_t* quoted = ip + 28;
+    EXPECT_EQ(addr_at(quoted + 12), k_inet);
+    EXPECT_EQ(addr_at(quoted + 16), k_pub);
+    EXPECT_EQ(get16(quoted + 20), 50000);
+    EXPECT_EQ(get16(quoted + 22), 2222);
+    EXPECT_TRUE(ipv4_header_ok(ip));
+    EXPECT_TRUE(ipv4_header_ok(quoted));
+    EXPECT_TRUE(checksum_ok(ip + 20, e->len - 14 - 20));
+}
+
+// The same forward reached from another VM through the public address (hairpin): the reply
+// comes back from 203.0.113.1:2222, the address the client connected to.
+TEST_F(Nat44, HairpinToAForwardOfADedicatedVm) {
+    packet* syn = run(from_vm(k_vm1_mac, tcp4(k_vm1, k_pub, 41000, 2222, k_tcp_syn)), k_vm);
+    ASSERT_EQ(syn->verdict, k_vm) << "reason " << drop_text(drop_reason(syn->drop_reason));
+    const uint16_t port = sport_of(syn);
+    EXPECT_TRUE(sent(syn, k_vm, to_vm(k_vm2_mac, tcp4(k_pub, k_vm2, port, 22, k_tcp_syn, ttl(63)))));
+    packet* sa = run(from_vm(k_vm2_mac, tcp4(k_vm2, k_pub, 22, port, k_tcp_syn | k_tcp_ack)), k_vm);
+    EXPECT_TRUE(sent(sa, k_vm, to_vm(k_vm1_mac, tcp4(k_pub, k_vm1, 2222, 41000, k_tcp_syn | k_tcp_ack, ttl(63)))));
     EXPECT_EQ(total_drops(), 0u);
 }
 
