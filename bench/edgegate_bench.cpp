@@ -2,7 +2,7 @@
 // generated traffic and prints one JSON object per scenario.
 //
 //   edgegate-bench --scenario ipv4-forward|ipv6-forward|nat44-established|nat44-new|all
-//                  [--seconds S] [--routes N] [--burst B] [--sessions N]
+//                  [--seconds S | --polls N] [--routes N] [--burst B] [--sessions N]
 //
 // ipv4-forward / ipv6-forward: the vm port replays 1024 pre-built 64-byte UDP frames to
 // random destinations covered by N random routes (plus a default route); the uplink
@@ -16,7 +16,20 @@
 // destination address:port), with a 1 s UDP timeout so the timer wheel expires sessions
 // at the rate they are created: the steady state of creation plus expiry. Timing: wall clock for ns/packet, the TSC for cycles/packet (this VM has no
 // performance counters; the TSC ticks at its nominal rate, reported as tsc_ghz).
+//
+// --polls N measures exactly N worker polls instead of --seconds, and the measured part is
+// the only part valgrind's callgrind instruments when run with --instr-atstart=no: on this
+// shared, noisy box, instructions per packet (callgrind's Ir / "packets") are the figure
+// that repeats, e.g.
+//   valgrind --tool=callgrind --instr-atstart=no build/edgegate-bench --scenario nat44-established --polls 2000
 #include <x86intrin.h>
+
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#else
+#define CALLGRIND_START_INSTRUMENTATION
+#define CALLGRIND_STOP_INSTRUMENTATION
+#endif
 
 #include <cinttypes>
 #include <cstdio>
@@ -89,6 +102,7 @@ struct options {
     uint32_t routes = 10000;
     uint32_t burst = 32;
     uint32_t sessions = 1u << 20;  ///< nat44-established
+    uint32_t polls = 0;            ///< > 0: measure this many worker polls, not `seconds`
 };
 
 void put_mac(uint8_t* p, const uint8_t* mac) { std::memcpy(p, mac, 6); }
@@ -181,7 +195,15 @@ run_result measure(dp::worker& w, const options& opt, Sent sent, int warmup_poll
     const uint64_t c0 = __rdtsc();
     const uint64_t deadline = t0 + static_cast<uint64_t>(opt.seconds * 1e9);
     uint64_t now = t0;
-    while (now < deadline) {
+    if (opt.polls > 0) {
+        CALLGRIND_START_INSTRUMENTATION;
+        for (uint32_t i = 0; i < opt.polls; ++i) {
+            w.poll_once();
+        }
+        CALLGRIND_STOP_INSTRUMENTATION;
+        now = dp::monotonic_ns();
+    }
+    while (now < deadline && opt.polls == 0) {
         for (int i = 0; i < 1024; ++i) {
             w.poll_once();
         }
@@ -491,10 +513,12 @@ int main(int argc, char** argv) {
             opt.sessions = static_cast<uint32_t>(std::stoul(next()));
         } else if (a == "--burst") {
             opt.burst = static_cast<uint32_t>(std::stoul(next()));
+        } else if (a == "--polls") {
+            opt.polls = static_cast<uint32_t>(std::stoul(next()));
         } else {
             std::fprintf(stderr,
                          "usage: edgegate-bench --scenario ipv4-forward|ipv6-forward|nat44-established|nat44-new|all "
-                         "[--seconds S] [--routes N] [--burst B] [--sessions N]\n");
+                         "[--seconds S | --polls N] [--routes N] [--burst B] [--sessions N]\n");
             return 2;
         }
     }

@@ -49,22 +49,17 @@ bool parse_ethernet(packet& p, const mac_bytes& port_mac, worker_counters& c) {
     return true;
 }
 
-void write_ethernet(packet& p, const uint8_t* dst, const uint8_t* src, uint16_t ether_type) {
+void strip_vlan_tags(packet& p) {
     const uint16_t shift = static_cast<uint16_t>(p.l3_offset - eth::header_len);
-    if (shift) {
-        p.data += shift;
-        p.len -= shift;
-        p.l3_offset = eth::header_len;
-        if (p.offload.needs_csum) {
-            p.offload.csum_start = static_cast<uint16_t>(p.offload.csum_start - shift);
-        }
-        if (p.offload.hdr_len > shift) {
-            p.offload.hdr_len = static_cast<uint16_t>(p.offload.hdr_len - shift);
-        }
+    p.data += shift;
+    p.len -= shift;
+    p.l3_offset = eth::header_len;
+    if (p.offload.needs_csum) {
+        p.offload.csum_start = static_cast<uint16_t>(p.offload.csum_start - shift);
     }
-    std::memcpy(p.data + eth::dst, dst, 6);
-    std::memcpy(p.data + eth::src, src, 6);
-    store16(p.data + 12, ether_type);
+    if (p.offload.hdr_len > shift) {
+        p.offload.hdr_len = static_cast<uint16_t>(p.offload.hdr_len - shift);
+    }
 }
 
 void reflect_ethernet(packet& p, const mac_bytes& port_mac) {

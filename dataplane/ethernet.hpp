@@ -5,7 +5,10 @@
 // and records where L3 starts. The router is VLAN-unaware: tags are parsed and
 // skipped on input; forwarded frames leave untagged (write_ethernet), while replies
 // built in place keep the tags they came with.
+#include <cstring>
+
 #include "dataplane/counters.hpp"
+#include "dataplane/headers.hpp"
 #include "dataplane/packet.hpp"
 #include "dataplane/snapshot.hpp"
 
@@ -15,9 +18,21 @@ namespace eg::dp {
 /// for runts, truncated tags and unicast frames for another MAC.
 bool parse_ethernet(packet& p, const mac_bytes& port_mac, worker_counters& c);
 
+/// Drops the 802.1Q tags before L3 (p.l3_offset > 14), keeping the offload offsets
+/// (which count from the frame start) on the same bytes. Cold: tagged frames are rare.
+void strip_vlan_tags(packet& p);
+
 /// Replaces everything before L3 with an untagged Ethernet header. Keeps the offload
-/// offsets (which count from the frame start) pointing at the same bytes.
-void write_ethernet(packet& p, const uint8_t* dst, const uint8_t* src, uint16_t ether_type);
+/// offsets pointing at the same bytes. Inline: every forwarded packet takes it, and an
+/// untagged frame needs only the two addresses and the type written.
+inline void write_ethernet(packet& p, const uint8_t* dst, const uint8_t* src, uint16_t ether_type) {
+    if (p.l3_offset != eth::header_len) [[unlikely]] {
+        strip_vlan_tags(p);
+    }
+    std::memcpy(p.data + eth::dst, dst, 6);
+    std::memcpy(p.data + eth::src, src, 6);
+    store16(p.data + 12, ether_type);
+}
 
 /// For replies built in place: sends the frame back to its sender from `port_mac`.
 void reflect_ethernet(packet& p, const mac_bytes& port_mac);

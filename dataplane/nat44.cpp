@@ -30,15 +30,8 @@ flow_key tuple_key(const nat_tuple& t) {
     return make_flow_key(t.src_addr, t.src_port, t.dst_addr, t.dst_port, t.proto);
 }
 
-/// Per packet: refreshes the session and follows TCP's flags. Writes the record only
-/// when the state changes (the first packet each way, FIN, RST, a new SYN).
-void track(nat44_state& st, uint32_t id, const packet& p, bool outbound, uint32_t now_s) {
-    flow_table& t = st.table();
-    t.touch(id, now_s);
-    const session& r = t.at(id);
-    if (r.inside.proto != proto::tcp) {
-        return;
-    }
+/// track()'s TCP part: follows the flags of a packet of TCP session r.
+void track_tcp(flow_table& t, uint32_t id, const session& r, const packet& p, bool outbound) {
     const uint8_t flags = tcp_flags(p);
     uint8_t ns = r.state;
     if ((flags & tcp_flag::syn) && !(flags & tcp_flag::ack) && (ns & (k_fin_out | k_fin_in | k_rst))) {
@@ -53,6 +46,18 @@ void track(nat44_state& st, uint32_t id, const packet& p, bool outbound, uint32_
     }
     if (ns != r.state) [[unlikely]] {
         t.set_state(id, ns, tcp_class(ns));
+    }
+}
+
+/// Per packet: refreshes the session and follows TCP's flags. Writes the record only
+/// when the state changes (the first packet each way, FIN, RST, a new SYN). Inline: the
+/// touch is one store, and only TCP needs more.
+inline void track(nat44_state& st, uint32_t id, const packet& p, bool outbound, uint32_t now_s) {
+    flow_table& t = st.table();
+    t.touch(id, now_s);
+    const session& r = t.at(id);
+    if (r.inside.proto == proto::tcp) {
+        track_tcp(t, id, r, p, outbound);
     }
 }
 
@@ -239,16 +244,23 @@ void rewrite_in(packet& p, const session& r) {
     }
 }
 
-/// A first fragment leaves its translation for the datagram's later fragments.
-/// `before_src` / `before_dst`: its addresses before the rewrite.
-void remember_fragment(nat44_state& st, uint32_t before_src, uint32_t before_dst, const packet& p, uint32_t now_s) {
+/// remember_fragment()'s note, for a first fragment (MF set).
+[[gnu::cold]] void note_first_fragment(nat44_state& st, uint32_t before_src, uint32_t before_dst, const packet& p,
+                                           uint32_t now_s) {
     const uint8_t* ip = p.l3();
-    if (!(load16(ip + ipv4::frag) & ipv4::flag_mf)) [[likely]] {
-        return;
-    }
     const uint32_t new_src = load32(ip + ipv4::src), new_dst = load32(ip + ipv4::dst);
     st.fragments().remember(before_src, before_dst, ip[ipv4::proto], load16(ip + ipv4::id),
                             new_src != before_src ? new_src : 0, new_dst != before_dst ? new_dst : 0, now_s);
+}
+
+/// A first fragment leaves its translation for the datagram's later fragments.
+/// `before_src` / `before_dst`: its addresses before the rewrite. Inline: nearly every
+/// packet is whole, and only needs the MF bit looked at.
+inline void remember_fragment(nat44_state& st, uint32_t before_src, uint32_t before_dst, const packet& p,
+                              uint32_t now_s) {
+    if (load16(p.l3() + ipv4::frag) & ipv4::flag_mf) [[unlikely]] {
+        note_first_fragment(st, before_src, before_dst, p, now_s);
+    }
 }
 
 /// Inbound first fragments record their translation when it is decided (step 2), so
@@ -613,7 +625,7 @@ bool nat44_classify(packet& p, const snapshot& s, worker_context& w, flow_key& k
     return true;
 }
 
-bool nat44_decide(packet& p, const snapshot& s, worker_context& w, uint32_t found, uint32_t& route_dst) {
+bool nat44_decide_slow(packet& p, const snapshot& s, worker_context& w, uint32_t found, uint32_t& route_dst) {
     const uint8_t* ip = p.l3();
     route_dst = load32(ip + ipv4::dst);
     switch (p.nat_op) {

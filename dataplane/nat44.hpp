@@ -22,6 +22,7 @@
 #include <cstdint>
 
 #include "dataplane/flow_table.hpp"
+#include "dataplane/headers.hpp"
 #include "dataplane/nat44_state.hpp"
 #include "dataplane/packet.hpp"
 #include "dataplane/snapshot.hpp"
@@ -53,10 +54,26 @@ enum nat_op : uint8_t {
 /// looked up in the worker's flow table and the result passed to nat44_decide.
 bool nat44_classify(packet& p, const snapshot& s, worker_context& w, flow_key& key, bool& needs_lookup);
 
+/// nat44_decide for everything but its inline fast path.
+bool nat44_decide_slow(packet& p, const snapshot& s, worker_context& w, uint32_t session, uint32_t& route_dst);
+
 /// Step 2, for every packet nat44_classify kept (session = the lookup result, or
 /// k_no_session when there was none). Sets route_dst (host order) to the address the
 /// packet is to be routed by. False: dropped (counted) or handed off (hairpin).
-bool nat44_decide(packet& p, const snapshot& s, worker_context& w, uint32_t session, uint32_t& route_dst);
+/// Inline for the packets of established sessions, which are nearly all of them: the
+/// session names where the packet goes (an inbound first fragment also leaves a note
+/// for its datagram's later fragments: the slow path).
+inline bool nat44_decide(packet& p, const snapshot& s, worker_context& w, uint32_t session, uint32_t& route_dst) {
+    if (session != k_no_session && (p.nat_op == nat_op_out ||
+                                    (p.nat_op == nat_op_in && !(load16(p.l3() + ipv4::frag) & ipv4::flag_mf)))) {
+        p.nat_ref = session;
+        const dp::session& r = w.nat->table().at(session);
+        // Outbound: the remote (the upstream proxy for a proxied flow); inbound: the VM.
+        route_dst = p.nat_op == nat_op_out ? r.outside.src_addr : r.inside.src_addr;
+        return true;
+    }
+    return nat44_decide_slow(p, s, w, session, route_dst);
+}
 
 enum class nat_apply_result : uint8_t { ok, dropped, refuse_admin };
 

@@ -106,8 +106,11 @@ t_check_eq "ping vm1 and vm5 at once with identifier 4242: every reply back" 2 "
 TR=$(in_ns vm1 timeout 25 traceroute -n -N 1 -q 1 -w 2 -m 4 $INET4 2>&1)
 t_check_output "traceroute (UDP) vm1 -> inet: hop 1 is the gateway" '^ 1 +192\.168\.100\.1 ' printf '%s\n' "$TR"
 t_check_output "traceroute (UDP) vm1 -> inet: hop 2's port-unreachable came back through NAT" "^ 2 +203\.0\.113\.2 " printf '%s\n' "$TR"
-TRT=$(in_ns vm1 timeout 25 traceroute -n -N 1 -q 1 -w 2 -m 4 -T -p 80 $INET4 2>&1)
-t_check_output "traceroute -T vm1 -> inet:80 reaches hop 2" "^ 2 +203\.0\.113\.2 " printf '%s\n' "$TRT"
+# Two probes per hop: hop 2 must answer at least one. With one probe a single lost SYN
+# or SYN-ACK on a loaded box failed the check (2 of 4 runs once; 0 of 40 in a loop on
+# the lab alone, so the loss was not found to be the NAT's).
+TRT=$(in_ns vm1 timeout 25 traceroute -n -N 1 -q 2 -w 2 -m 4 -T -p 80 $INET4 2>&1)
+t_check_output "traceroute -T vm1 -> inet:80 reaches hop 2" "^ 2 .*203\.0\.113\.2 " printf '%s\n' "$TRT"
 t_check_output "ping -M do -s 1472 vm1 -> inet (full-size DF packets through NAT)" ' 0% packet loss' \
   in_ns vm1 ping -n -c 2 -i 0.2 -W 2 -M do -s 1472 $INET4
 
