@@ -22,14 +22,6 @@ namespace eg::dp {
 namespace {
 
 using namespace eg::test;
-// The frame builders, ahead of eg::dp's header-layout namespaces of the same names
-// (dataplane/headers.hpp: eth, arp, ipv4, ...), which the using-directive alone loses to.
-using eg::test::arp;
-using eg::test::eth;
-using eg::test::icmp4;
-using eg::test::icmp6;
-using eg::test::ipv4;
-using eg::test::ipv6;
 
 constexpr std::string_view k_config = R"(
 [workers]
