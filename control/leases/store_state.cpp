@@ -5,8 +5,8 @@ namespace eg::ctl::leases {
 bool store_state::apply(const record_view& r) {
     switch (r.type) {
         case record_type::lease_put: {
-            lease l;
-            if (!decode_lease(r.payload, l)) return false;
+            lease_view l;
+            if (!decode_lease_view(r.payload, l)) return false;
             put_lease(l);
             return true;
         }
@@ -46,19 +46,29 @@ void store_state::unindex(const lease& l) {
     }
 }
 
-void store_state::put_lease(const lease& l) {
-    auto it = leases_.find(std::string_view(l.vps_id));
-    if (it == leases_.end()) {
-        it = leases_.emplace(l.vps_id, l).first;
-    } else {
-        unindex(it->second);
-        it->second = l;
+void store_state::put_lease(const lease_view& l) {
+    // try_emplace: a miss is one walk of the bucket, not a find() and then an
+    // emplace() that walks it again (replaying a journal, nearly every put is new).
+    auto [it, inserted] = leases_.try_emplace(std::string(l.vps_id));
+    lease& rec = it->second;
+    const bool holds = holds_address(l.state) && l.ipv4 != 0;
+    if (inserted) {
+        rec.vps_id = it->first;
+    } else if (!holds || rec.ipv4 != l.ipv4) {
+        unindex(rec);  // its address is no longer this lease's (a renewal keeps its entry)
     }
-    if (holds_address(l.state) && l.ipv4 != 0) {
-        auto [pos, inserted] = by_ipv4_.try_emplace(l.ipv4, &it->second);
-        if (!inserted) {
+    rec.organization_id.assign(l.organization_id);
+    rec.client_id.assign(l.client_id);
+    rec.mac = l.mac;
+    rec.ipv4 = l.ipv4;
+    rec.ipv6 = l.ipv6;
+    rec.expires_s = l.expires_s;
+    rec.state = l.state;
+    if (holds) {
+        auto [pos, fresh] = by_ipv4_.try_emplace(l.ipv4, &rec);
+        if (!fresh && pos->second != &rec) {
             ++conflicts_;
-            pos->second = &it->second;
+            pos->second = &rec;
         }
     }
 }
