@@ -1,5 +1,7 @@
 #include "control/leases/store_state.hpp"
 
+#include <algorithm>
+
 namespace eg::ctl::leases {
 
 bool store_state::apply(const record_view& r) {
@@ -127,10 +129,28 @@ size_t store_state::record_count() const {
 
 uint64_t store_state::encode(std::vector<uint8_t>& buf, size_t chunk,
                              const std::function<bool(std::vector<uint8_t>&)>& flush) const {
+    // Leases in the bucket order of a table sized for exactly the records written
+    // (replay sizes its table from the snapshot's end record to the same bucket count):
+    // the restart's inserts then walk the bucket array and its own fresh memory in
+    // order instead of jumping across both for every record. Any order is a valid
+    // snapshot; this one is only faster to read back.
+    const uint64_t total = leases_.size() + record_count();
+    size_t buckets = 1;
+    {
+        lease_map sized;
+        sized.reserve(static_cast<size_t>(std::min<uint64_t>(total, uint64_t{1} << 26)));
+        buckets = sized.bucket_count();
+    }
+    std::vector<std::pair<size_t, const lease*>> order;
+    order.reserve(leases_.size());
+    const string_hash hash;
+    for (const auto& [id, l] : leases_) order.emplace_back(hash(id) % buckets, &l);
+    std::sort(order.begin(), order.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
     uint64_t seq = 0;
     auto maybe_flush = [&] { return buf.size() < chunk || flush(buf); };
-    for (const auto& [id, l] : leases_) {
-        encode_lease_put(buf, ++seq, l);
+    for (const auto& [bucket, l] : order) {
+        encode_lease_put(buf, ++seq, *l);
         if (!maybe_flush()) return seq;
     }
     for (const auto& [ns, m] : records_) {
