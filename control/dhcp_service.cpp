@@ -156,24 +156,37 @@ dhcp_service::dhcp_service(const cfg::config& config, boost::asio::io_context& i
     // (1M leases: a walk over a million scattered hash nodes is 0.1-0.2 s; a pass over
     // an array of pointers lets the loads overlap).
     const uint64_t now = clock_s();
-    uint64_t bound = 0;
+    uint64_t bound = 0, live = 0, first_end = 0;
     const uint64_t placements = restored.placements.size();
     restoring_ = true;
     const auto live_binding = [now](const leases::lease& l) {
         return l.state == leases::lease_state::bound && (l.expires_s == 0 || uint64_t(l.expires_s) > now);
     };
+    // The live bindings are counted on the way (for /v1/stats, which would otherwise
+    // walk the store for them, until a write or the first of them ends).
+    const auto count_live = [&](const leases::lease& l) {
+        if (!live_binding(l)) return;
+        ++live;
+        if (l.expires_s != 0 && (first_end == 0 || uint64_t(l.expires_s) < first_end)) first_end = uint64_t(l.expires_s);
+    };
     for (const leases::lease* l : restored.placements) {
         bound += l->state == leases::lease_state::bound;
+        count_live(*l);
         if (!nat_) continue;  // nothing to admit to
         admit(admitted_by_allocation, l->mac, l->ipv4, l->vps_id, 0, l->ipv6);
         if (live_binding(*l)) admit(admitted_by_lease, l->mac, l->ipv4, l->vps_id, uint64_t(l->expires_s));
     }
     for (const leases::lease* l : restored.bindings) {
         bound += l->state == leases::lease_state::bound;
+        count_live(*l);
         if (!nat_ || !live_binding(*l)) continue;  // (and no name to format per lease)
         admit(admitted_by_lease, l->mac, l->ipv4, "dhcp-" + mac_text(l->mac), uint64_t(l->expires_s));
     }
     restoring_ = false;
+    active_ = live;
+    active_at_s_ = now;
+    active_until_s_ = first_end;
+    active_appended_ = store_->counters().appended;
     if (not_admitted_) {
         this->log("dhcp: warning: " + std::to_string(not_admitted_) + " bindings are not admitted to the data plane: " +
                   "nat.max_vms (" + std::to_string(config.nat.max_vms) + ") is too small");
@@ -471,9 +484,12 @@ metrics::dhcp_stats dhcp_service::dhcp_counters(uint64_t now_s) {
     d.pool_exhausted = sv.count(counter::pool_exhausted);
     // A scan of every record: at most once a second, however often /v1/stats or a
     // scraper asks (1M leases take tens of milliseconds of the control thread).
-    if (now_s != active_at_s_) {
+    const bool unchanged = store_->counters().appended == active_appended_ && now_s >= active_at_s_ &&
+                           (active_until_s_ == 0 || now_s < active_until_s_);
+    if (now_s != active_at_s_ && !unchanged) {
         active_ = book_->live_bindings(now_s);
         active_at_s_ = now_s;
+        active_appended_ = ~uint64_t{0};  // good for this second only
     }
     d.leases_active = active_;
     d.replies_held = sv.held_replies();
