@@ -20,7 +20,7 @@
 # 64 MiB by default: the most a restart of edgegated meets, since it compacts whenever
 # its journal passes that; not with --mix alloc, which has no bindings to renew). A
 # restart that replays the 79 MB journal compacts it in the background afterwards
-# (it passed 64 MiB) — that is part of the run. Page cache warm (the files were just written or copied); not measured
+# (it is past compact_after_bytes) — that is part of the run. Page cache warm (the files were just written or copied); not measured
 # cold. Prints one JSON object on stdout:
 #   {"leases": N, "mix": ..., "journal": {"ready_s": median, "ready_s_all": [...],
 #    "replay_s": median (edgegated's own figure), "cpu_s": CPU time of edgegated's main
