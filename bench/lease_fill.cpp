@@ -2,6 +2,7 @@
 // bench/lease_restart_bench.sh (edgegated's restart with 1M leases).
 //
 //   edgegate-lease-fill --config FILE [--allocations N] [--bindings M] [--compact]
+//                       [--renew-bytes B|compaction]
 //
 // Opens config.dhcp.state_dir (relative paths: from the working directory, as
 // edgegated does) and writes through the daemon's own code: N API allocations
@@ -10,7 +11,12 @@
 // DHCP bindings (store_lease_book: hold_any + commit, as the DHCP server does on a
 // REQUEST; client key = a MAC, lease_time_s of the network). Group-commits every 4096
 // writes; --compact then folds the journal into a snapshot (and, with N = M = 0, just
-// compacts an existing directory). Prints one JSON object:
+// compacts an existing directory). --renew-bytes then renews the DHCP bindings in the
+// store round-robin (commit of the same client and address with a later end, as a
+// client's RENEW does: one record each) until the journal holds about B bytes;
+// "compaction" is just short of store_options' default compact_after_bytes, the most
+// journal edgegated leaves uncompacted: with a snapshot of every lease beside it, the
+// worst case a restart meets. Prints one JSON object:
 //   {"allocations": N, "bindings": M, "leases": total in the store, "fill_s": ...,
 //    "journal_bytes": ..., "snapshot_bytes": ...}
 // The directory must not hold leases yet unless both counts are 0.
@@ -19,6 +25,7 @@
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <vector>
 #include <chrono>
 
 #include "config/config.hpp"
@@ -33,7 +40,8 @@ using namespace eg;
 namespace fs = std::filesystem;
 
 int usage() {
-    std::fprintf(stderr, "usage: edgegate-lease-fill --config FILE [--allocations N] [--bindings M] [--compact]\n");
+    std::fprintf(stderr, "usage: edgegate-lease-fill --config FILE [--allocations N] [--bindings M] [--compact] "
+                         "[--renew-bytes B|compaction]\n");
     return 2;
 }
 
@@ -52,6 +60,7 @@ int main(int argc, char** argv) {
     std::string config_path;
     uint64_t n_alloc = 0, n_bind = 0;
     bool compact = false;
+    uint64_t renew_bytes = 0;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--config" && i + 1 < argc) {
@@ -62,6 +71,11 @@ int main(int argc, char** argv) {
             n_bind = std::strtoull(argv[++i], nullptr, 10);
         } else if (a == "--compact") {
             compact = true;
+        } else if (a == "--renew-bytes" && i + 1 < argc) {
+            const std::string b = argv[++i];
+            // One group commit (4096 renewals, ~330 KB) short of the threshold.
+            renew_bytes = b == "compaction" ? ctl::leases::store_options{}.compact_after_bytes - (1u << 20)
+                                            : std::strtoull(b.c_str(), nullptr, 10);
         } else {
             return usage();
         }
@@ -147,6 +161,42 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "lease-fill: commit failed: %s\n", c.ec.message().c_str());
         return 1;
     }
+    uint64_t renewals = 0;
+    if (renew_bytes > 0) {
+        std::vector<ctl::dhcp::lease> bound;
+        for (const auto& [key, rec] : store->leases()) {
+            if (!key.starts_with("b:") || rec.state != ctl::leases::lease_state::bound || rec.client_id.empty()) continue;
+            ctl::dhcp::lease l;
+            l.network = net;
+            l.address = rec.ipv4;
+            l.client = {rec.client_id[0] == ctl::dhcp::client_key::client_id ? ctl::dhcp::client_key::client_id
+                                                                             : ctl::dhcp::client_key::hardware,
+                        rec.client_id.substr(1)};
+            l.mac = rec.mac;
+            l.state = ctl::dhcp::lease_state::bound;
+            bound.push_back(std::move(l));
+        }
+        if (bound.empty()) {
+            std::fprintf(stderr, "lease-fill: no DHCP bindings to renew\n");
+            return 1;
+        }
+        const uint64_t start = dir_bytes(config.dhcp.state_dir, "journal-");
+        for (uint64_t written = 0; written < renew_bytes;) {
+            for (int k = 0; k < 4096; ++k) {
+                ctl::dhcp::lease& l = bound[renewals++ % bound.size()];
+                l.expires_s = now + lease_time + renewals / bound.size() + 1;
+                if (book.commit(l) == 0) {
+                    std::fprintf(stderr, "lease-fill: renewal %" PRIu64 " was not stored\n", renewals);
+                    return 1;
+                }
+            }
+            if (const auto c = store->commit(); c.ec) {
+                std::fprintf(stderr, "lease-fill: commit failed: %s\n", c.ec.message().c_str());
+                return 1;
+            }
+            written = dir_bytes(config.dhcp.state_dir, "journal-") - start;
+        }
+    }
     if (compact) {
         store->compact_now();
         if (const auto cr = store->wait_for_compaction(); cr.ec) {
@@ -157,9 +207,10 @@ int main(int argc, char** argv) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const size_t total = store->leases().size();
     store.reset();
-    std::printf("{\"allocations\": %" PRIu64 ", \"bindings\": %" PRIu64 ", \"leases\": %zu, \"fill_s\": %.2f, "
+    std::printf("{\"allocations\": %" PRIu64 ", \"bindings\": %" PRIu64 ", \"renewals\": %" PRIu64
+                ", \"leases\": %zu, \"fill_s\": %.2f, "
                 "\"journal_bytes\": %" PRIu64 ", \"snapshot_bytes\": %" PRIu64 "}\n",
-                n_alloc, n_bind, total, secs, dir_bytes(config.dhcp.state_dir, "journal-"),
+                n_alloc, n_bind, renewals, total, secs, dir_bytes(config.dhcp.state_dir, "journal-"),
                 dir_bytes(config.dhcp.state_dir, "snapshot"));
     return 0;
 }

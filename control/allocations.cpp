@@ -41,7 +41,8 @@ std::optional<std::string> allocations::check_organization_id(std::string_view v
 }
 
 allocations::allocations(leases::lease_store& store, leases::store_lease_book& book, const cfg::config& config,
-                         const std::vector<dhcp::network_config>& server_networks, std::vector<std::string>* problems)
+                         const std::vector<dhcp::network_config>& server_networks, std::vector<std::string>* problems,
+                         const std::vector<const leases::lease*>* placements)
     : store_(store), book_(book) {
     pools::ipv6_allocator::key_type key{};
     bool need_key = false;
@@ -86,16 +87,24 @@ allocations::allocations(leases::lease_store& store, leases::store_lease_book& b
     // Recorded /128s are the VMs' own: bind them again exactly (never re-derive). The
     // allocators' tables are sized first (1M allocations: rehashing them as they grow
     // cost about a quarter of the restart).
+    std::vector<const leases::lease*> walked;
+    if (!placements) {
+        for (const auto& [k, rec] : store_.leases()) {
+            if (leases::store_lease_book::is_placement_key(k)) walked.push_back(&rec);
+        }
+        placements = &walked;
+    }
     std::vector<std::pair<network*, const leases::lease*>> recorded;
+    recorded.reserve(placements->size());
     std::vector<size_t> per_network(networks_.size());
-    for (const auto& [k, rec] : store_.leases()) {
-        if (!leases::store_lease_book::is_placement_key(k) || rec.ipv6 == leases::ipv6_bytes{}) continue;
+    for (const leases::lease* rec : *placements) {
+        if (rec->ipv6 == leases::ipv6_bytes{}) continue;
         network* n = nullptr;
         for (auto& cand : networks_) {
-            if (rec.ipv4 - cand.subnet < (uint64_t{1} << (32 - cand.prefix_len))) n = &cand;
+            if (rec->ipv4 - cand.subnet < (uint64_t{1} << (32 - cand.prefix_len))) n = &cand;
         }
         if (!n || !n->ipv6) continue;
-        recorded.emplace_back(n, &rec);
+        recorded.emplace_back(n, rec);
         ++per_network[static_cast<size_t>(n - networks_.data())];
     }
     for (size_t i = 0; i < networks_.size(); ++i) {
@@ -137,11 +146,7 @@ std::vector<const leases::lease*> allocations::list() const {
     return out;
 }
 
-size_t allocations::count() const {
-    size_t n = 0;
-    for (const auto& [k, rec] : store_.leases()) n += leases::store_lease_book::is_placement_key(k);
-    return n;
-}
+size_t allocations::count() const { return book_.placements(); }
 
 allocations::outcome allocations::create(std::string_view vps_id, std::string_view organization_id,
                                          const dp::mac_bytes& mac, std::string_view network_name, uint64_t now_s) {

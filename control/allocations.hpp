@@ -55,9 +55,12 @@ public:
     /// `networks` in config order (config.dhcp.networks); `server_networks` the DHCP
     /// server's view of them (same order). Reads the IPv6 allocator key from the store
     /// (a random one is made and stored on first use) and rebinds recorded /128s.
-    /// Problems (a recorded /128 that no longer fits) go to `problems`.
+    /// Problems (a recorded /128 that no longer fits) go to `problems`. `placements`:
+    /// the placement records the book's restore found (store_lease_book::restored_records),
+    /// so a start does not walk the store again; null: walk it.
     allocations(leases::lease_store& store, leases::store_lease_book& book, const cfg::config& config,
-                const std::vector<dhcp::network_config>& server_networks, std::vector<std::string>* problems = nullptr);
+                const std::vector<dhcp::network_config>& server_networks, std::vector<std::string>* problems = nullptr,
+                const std::vector<const leases::lease*>* placements = nullptr);
 
     /// The checks the API applies to its inputs (the messages name the field).
     static std::optional<std::string> check_vps_id(std::string_view vps_id);
@@ -71,6 +74,7 @@ public:
     const leases::lease* find(std::string_view vps_id) const;
     /// Every allocation, sorted by vps_id.
     std::vector<const leases::lease*> list() const;
+    /// O(1): the book counts its placements.
     size_t count() const;
 
     const std::vector<network>& networks() const { return networks_; }

@@ -171,6 +171,10 @@ private:
     uint32_t lease_lines_ = 0;
     uint64_t lease_lines_suppressed_ = 0;
     uint64_t active_at_s_ = ~uint64_t{0}, active_ = 0;  ///< dhcp_counters()' live-lease count and when
+    /// The count also holds while the store has had no write since (its appended
+    /// counter) and no binding it counted has ended (the restore's count, until the
+    /// earliest end among them; 0 = none ends).
+    uint64_t active_appended_ = ~uint64_t{0}, active_until_s_ = 0;
 };
 
 /// The server's view of config.dhcp (networks, options) and the lease book's (pools,

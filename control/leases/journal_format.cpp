@@ -131,7 +131,7 @@ void encode_snapshot_end(std::vector<uint8_t>& o, uint64_t seq, uint64_t count) 
     end_record(o, start);
 }
 
-bool decode_lease(std::span<const uint8_t> in, lease& out) {
+bool decode_lease_view(std::span<const uint8_t> in, lease_view& out) {
     if (in.size() < k_lease_fixed) return false;
     const uint8_t* p = in.data();
     const size_t vps_len = load_le16(p + 2), org_len = load_le16(p + 4), client_len = load_le16(p + 6);
@@ -145,10 +145,28 @@ bool decode_lease(std::span<const uint8_t> in, lease& out) {
     std::memcpy(out.ipv6.data(), p + 18, 16);
     out.expires_s = static_cast<int64_t>(load_le64(p + 34));
     const auto* text = reinterpret_cast<const char*>(p + k_lease_fixed);
-    out.vps_id.assign(text, vps_len);
-    out.organization_id.assign(text + vps_len, org_len);
-    out.client_id.assign(text + vps_len + org_len, client_len);
+    out.vps_id = std::string_view(text, vps_len);
+    out.organization_id = std::string_view(text + vps_len, org_len);
+    out.client_id = std::string_view(text + vps_len + org_len, client_len);
     return true;
+}
+
+bool decode_lease(std::span<const uint8_t> in, lease& out) {
+    lease_view v;
+    if (!decode_lease_view(in, v)) return false;
+    out.vps_id.assign(v.vps_id);
+    out.organization_id.assign(v.organization_id);
+    out.client_id.assign(v.client_id);
+    out.mac = v.mac;
+    out.ipv4 = v.ipv4;
+    out.ipv6 = v.ipv6;
+    out.expires_s = v.expires_s;
+    out.state = v.state;
+    return true;
+}
+
+lease_view view_of(const lease& l) {
+    return {l.vps_id, l.organization_id, l.client_id, l.mac, l.ipv4, l.ipv6, l.expires_s, l.state};
 }
 
 bool decode_lease_erase(std::span<const uint8_t> in, std::string_view& vps_id) {

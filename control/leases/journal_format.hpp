@@ -75,6 +75,23 @@ bool valid_kv(std::string_view ns, std::string_view key, size_t value_size);
 // Payload decoders: false when the payload is malformed (wrong size, bad lengths,
 // unknown state, fields over their limits).
 bool decode_lease(std::span<const uint8_t> payload, lease& out);
+/// A lease_put payload as it lies in the file: the text fields are views into the
+/// payload (valid while its bytes are). Replay decodes into this and copies straight
+/// into the map node, so a record costs no temporary lease and no string copies
+/// beyond the node's own (1M records: the temporaries were a malloc/free pair each
+/// for every field past the small-string buffer).
+struct lease_view {
+    std::string_view vps_id, organization_id, client_id;
+    mac_bytes mac{};
+    uint32_t ipv4 = 0;
+    ipv6_bytes ipv6{};
+    int64_t expires_s = 0;
+    lease_state state = lease_state::offered;
+};
+/// The same checks as decode_lease; `out` is unchanged when it returns false.
+bool decode_lease_view(std::span<const uint8_t> payload, lease_view& out);
+/// A view of a lease's fields (valid while `l` is unchanged).
+lease_view view_of(const lease& l);
 bool decode_lease_erase(std::span<const uint8_t> payload, std::string_view& vps_id);
 struct kv_view {
     std::string_view ns, key;

@@ -65,6 +65,40 @@ bool store_lease_book::is_placement_key(std::string_view key) {
     return !key.empty() && !key.starts_with(k_binding_prefix) && !key.starts_with(k_quarantine_prefix);
 }
 
+void store_lease_book::address_set::cover(uint32_t subnet, uint8_t prefix_len) {
+    subnet_ = subnet;
+    size_ = uint64_t{1} << (32 - prefix_len);
+    bits_.assign((size_ + 63) / 64, 0);
+}
+
+bool store_lease_book::address_set::contains(uint32_t a) const {
+    const uint64_t i = uint64_t{a - subnet_};
+    if (i < size_) return bits_[i / 64] >> (i % 64) & 1;
+    return outside_.contains(a);
+}
+
+bool store_lease_book::address_set::insert(uint32_t a) {
+    const uint64_t i = uint64_t{a - subnet_};
+    if (i < size_) {
+        const uint64_t bit = uint64_t{1} << (i % 64);
+        if (bits_[i / 64] & bit) return false;
+        bits_[i / 64] |= bit;
+        return true;
+    }
+    return outside_.emplace(a, true).second;
+}
+
+bool store_lease_book::address_set::erase(uint32_t a) {
+    const uint64_t i = uint64_t{a - subnet_};
+    if (i < size_) {
+        const uint64_t bit = uint64_t{1} << (i % 64);
+        if (!(bits_[i / 64] & bit)) return false;
+        bits_[i / 64] &= ~bit;
+        return true;
+    }
+    return outside_.erase(a) != 0;
+}
+
 const lease* store_lease_book::placement_of(const net_state& n, const dp::mac_bytes& mac) const {
     const auto p = n.placed_by_mac.find(mac);
     return p == n.placed_by_mac.end() ? nullptr : store_.find_lease(p->second);
@@ -88,7 +122,7 @@ const pools::ipv4_pool_set* store_lease_book::pool(uint32_t network) const {
 }
 
 store_lease_book::store_lease_book(lease_store& store, const std::vector<book_network>& networks, uint64_t now_s,
-                                   std::vector<std::string>* problems)
+                                   std::vector<std::string>* problems, restored_records* restored)
     : store_(store), clock_s_(now_s) {
     const auto problem = [&](std::string text) {
         if (problems) problems->push_back(std::move(text));
@@ -96,6 +130,7 @@ store_lease_book::store_lease_book(lease_store& store, const std::vector<book_ne
     for (const book_network& cfg : networks) {
         net_state& n = nets_[cfg.id];
         n.cfg = cfg;
+        n.reserved.cover(cfg.subnet, cfg.prefix_len);
         // One pool over the connected prefix; everything outside the ranges excluded.
         pools::ipv4_pool::options o;
         o.excluded_addresses = cfg.excluded;
@@ -116,11 +151,10 @@ store_lease_book::store_lease_book(lease_store& store, const std::vector<book_ne
             const auto st = n.pool.state(a);
             const bool inside = st != pools::ipv4_pool::address_state::outside &&
                                 st != pools::ipv4_pool::address_state::excluded;
-            if (n.reserved.contains(a)) {
+            if (!n.reserved.insert(a)) {
                 problem("reservation " + ip_text(a) + " is listed for two MACs; the first one keeps it");
                 continue;
             }
-            n.reserved[a] = inside;
             if (inside) {
                 if (const std::error_code ec = n.pool.reserve(a)) problem("reservation " + ip_text(a) + ": " + ec.message());
             }
@@ -131,6 +165,8 @@ store_lease_book::store_lease_book(lease_store& store, const std::vector<book_ne
     // three kinds, so the maps below are sized once (with 1M leases each walk over the
     // hash nodes, and each rehash, costs a good part of a second).
     std::vector<const lease*> placements, quarantines, bindings;
+    placements.reserve(store_.leases().size());
+    bindings.reserve(store_.leases().size());
     for (const auto& [key, rec] : store_.leases()) {
         if (key.starts_with(k_binding_prefix)) {
             bindings.push_back(&rec);
@@ -152,10 +188,7 @@ store_lease_book::store_lease_book(lease_store& store, const std::vector<book_ne
         placed.emplace_back(n, rec);
         ++per_net[n];
     }
-    for (auto& [n, count] : per_net) {
-        n->reserved.reserve(n->reserved.size() + count);
-        n->placed_by_mac.reserve(count);
-    }
+    for (auto& [n, count] : per_net) n->placed_by_mac.reserve(count);
     for (const auto& [n, rec] : placed) {
         if (n->reserved.contains(rec->ipv4) || n->placed_by_mac.contains(rec->mac)) {
             problem("allocation " + rec->vps_id + ": " + ip_text(rec->ipv4) +
@@ -165,9 +198,10 @@ store_lease_book::store_lease_book(lease_store& store, const std::vector<book_ne
         n->placed_by_mac.emplace(rec->mac, rec->vps_id);
         if (!rec->client_id.empty()) n->placed_client[client_from_bytes(rec->client_id)] = rec->vps_id;
         const bool inside = in_ranges(*n, rec->ipv4);
-        n->reserved.emplace(rec->ipv4, inside);
+        n->reserved.insert(rec->ipv4);
         if (inside) n->pool.reserve(rec->ipv4);
     }
+    placements_ = placements.size();
     for (const lease* rec : quarantines) {
         const std::string& key = rec->vps_id;
         if (key.size() != k_quarantine_prefix.size() + 8) continue;
@@ -204,6 +238,10 @@ store_lease_book::store_lease_book(lease_store& store, const std::vector<book_ne
     }
     std::sort(binding_timers.begin(), binding_timers.end());
     for (const auto& t : binding_timers) timers_.emplace_hint(timers_.end(), t);
+    if (restored) {
+        restored->placements = std::move(placements);
+        restored->bindings = std::move(bindings);
+    }
 }
 
 store_lease_book::net_state* store_lease_book::net(uint32_t id) {
@@ -429,14 +467,17 @@ dhcp::ticket store_lease_book::commit(const dhcp::lease& l) {
             r.state = lease_state::released;
             put(r);
         }
-        for (auto it = n->placed_client.begin(); it != n->placed_client.end();) {
-            it = it->second == rec.vps_id ? n->placed_client.erase(it) : std::next(it);
-        }
-        n->placed_client[l.client] = rec.vps_id;
+        const std::string old_client = rec.client_id;  // `placed` changes with the put
         rec.client_id = client_bytes(l.client);
         rec.expires_s = l.expires_s == dhcp::k_infinite ? 0 : static_cast<int64_t>(l.expires_s);
         rec.state = lease_state::bound;
         const ticket t = put(rec);
+        if (t != k_never) {
+            // The record now names its new client; the index follows it (only once the
+            // record says so: an entry client -> vps_id always matches its record).
+            forget_placed_client(*n, old_client, rec.vps_id);
+            n->placed_client[l.client] = rec.vps_id;
+        }
         if (const auto h = n->hold_of.find(l.client); h != n->hold_of.end()) {
             const uint32_t other = h->second;
             erase_hold(*n, other);
@@ -587,18 +628,27 @@ store_lease_book::place_result store_lease_book::place(uint32_t network, std::st
         return res;
     }
     // allocate() took the pool bit: it stays taken, as a reservation's.
-    n->reserved[*a] = true;
+    n->reserved.insert(*a);
     n->placed_by_mac[mac] = rec.vps_id;
+    ++placements_;
     res.record = store_.find_lease(vps_id);
     res.t = r.t;
     return res;
 }
 
+void store_lease_book::forget_placed_client(net_state& n, std::string_view client_bytes, std::string_view vps_id) {
+    // An entry client -> vps_id is made only from the placement record's own client_id
+    // (restore, or commit after the record was stored), so that names the one entry
+    // the placement can have: a lookup, not a scan of every bound placement (with 500k
+    // DHCP-bound allocations the scan cost milliseconds on each of their renewals).
+    if (client_bytes.empty()) return;
+    const auto it = n.placed_client.find(client_from_bytes(client_bytes));
+    if (it != n.placed_client.end() && it->second == vps_id) n.placed_client.erase(it);
+}
+
 void store_lease_book::forget_placement(net_state& n, const lease& rec) {
     n.placed_by_mac.erase(rec.mac);
-    for (auto it = n.placed_client.begin(); it != n.placed_client.end();) {
-        it = it->second == rec.vps_id ? n.placed_client.erase(it) : std::next(it);
-    }
+    forget_placed_client(n, rec.client_id, rec.vps_id);
 }
 
 std::optional<dhcp::ticket> store_lease_book::unplace(std::string_view vps_id) {
@@ -611,11 +661,8 @@ std::optional<dhcp::ticket> store_lease_book::unplace(std::string_view vps_id) {
         const auto p = n->placed_by_mac.find(rec->mac);
         if (p != n->placed_by_mac.end() && p->second == vps_id) {
             forget_placement(*n, *rec);
-            const auto r = n->reserved.find(address);
-            if (r != n->reserved.end()) {
-                if (r->second) n->pool.release(address);
-                n->reserved.erase(r);
-            }
+            // In the pool's ranges, its pool bit was taken for the reservation.
+            if (n->reserved.erase(address) && in_ranges(*n, address)) n->pool.release(address);
         }
     }
     const auto r = store_.erase_lease(vps_id);
@@ -624,6 +671,7 @@ std::optional<dhcp::ticket> store_lease_book::unplace(std::string_view vps_id) {
         last_error_ = "lease store refused to erase allocation " + std::string(vps_id) + ": " + r.ec.message();
         return k_never;
     }
+    --placements_;
     if (n) {
         erase_hold(*n, address);
         refresh(*n, address, clock_s_);

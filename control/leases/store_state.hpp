@@ -31,7 +31,10 @@ public:
     /// Applies one decoded record; false if its payload is malformed (state unchanged).
     bool apply(const record_view& r);
 
-    void put_lease(const lease& l);
+    void put_lease(const lease& l) { put_lease(view_of(l)); }
+    /// One hash lookup: the node is found or made, then its fields are assigned in
+    /// place (an update reuses the strings' buffers).
+    void put_lease(const lease_view& l);
     /// Sizes the hash tables for about n leases (replay does it from file sizes, so
     /// loading 1M leases does not rehash twenty times).
     void reserve(size_t n);

@@ -444,6 +444,36 @@ TEST_F(DhcpService, AnAllocatedAddressIsHandedToItsMac) {
     EXPECT_EQ(svc_->book().reserved_address(host_order(ip4("192.168.100.0")), k_guest), std::nullopt);
 }
 
+TEST_F(DhcpService, ADeletedAllocationsClientDoesNotFollowItsVpsId) {
+    // The book finds a bound allocation by its DHCP client through an index it keeps in
+    // step with the record's client_id (no scan over every bound allocation). When the
+    // allocation is deleted the client's entry goes with it - before and after a
+    // restart - so a new allocation under the same vps_id for another MAC is not the
+    // old client's.
+    const uint32_t net = host_order(ip4("192.168.100.0"));
+    const auto guest = ctl::dhcp::client_key::from_mac(k_guest);
+    const mac_t other_mac{0x52, 0x54, 0, 0, 9, 9};
+    for (const bool restart : {false, true}) {
+        SCOPED_TRACE(restart ? "deleted after a restart" : "deleted before any restart");
+        const auto o = svc_->create_allocation("vps-7", "org-1", k_guest, "", now_);
+        ASSERT_EQ(o.error, allocations::errc::ok) << o.message;
+        ASSERT_EQ(dora(k_guest, restart ? 0x7101 : 0x7001).m.h.yiaddr, o.record->ipv4);
+        ASSERT_TRUE(svc_->book().find_by_client(net, guest, now_));
+        EXPECT_EQ(svc_->book().find_by_client(net, guest, now_)->address, o.record->ipv4);
+        if (restart) start();
+        ASSERT_TRUE(svc_->book().find_by_client(net, guest, now_)) << "the index is rebuilt from the records";
+        ASSERT_EQ(svc_->remove_allocation("vps-7").error, allocations::errc::ok);
+        EXPECT_FALSE(svc_->book().find_by_client(net, guest, now_) &&
+                     svc_->book().find_by_client(net, guest, now_)->state == ctl::dhcp::lease_state::bound);
+        const auto again = svc_->create_allocation("vps-7", "org-2", other_mac, "", now_);
+        ASSERT_EQ(again.error, allocations::errc::ok) << again.message;
+        const auto found = svc_->book().find_by_client(net, guest, now_);
+        EXPECT_FALSE(found && found->address == again.record->ipv4) << "the old client follows vps-7";
+        ASSERT_EQ(svc_->remove_allocation("vps-7").error, allocations::errc::ok);
+    }
+    EXPECT_EQ(svc_->allocs().count(), 0u);
+}
+
 TEST_F(DhcpService, AnAllocationMayTakeTheAddressOfALeaseThatRanOut) {
     // Every pool address (.100-.110) bound, then all leases run out: their records still
     // name the addresses, but an allocation takes one (and the store keeps one holder).

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -75,6 +77,178 @@ TEST(LeaseJournalFormat, LeaseRoundTripsThroughItsRecord) {
     EXPECT_EQ(s.records, 1u);
     EXPECT_EQ(s.stop, scan_stop::end);
     EXPECT_EQ(s.valid_end, b.size());
+}
+
+/// The payload of one lease_put record (frame and body header stripped).
+std::vector<uint8_t> lease_payload(const lease& l) {
+    std::vector<uint8_t> b;
+    encode_lease_put(b, 1, l);
+    return std::vector<uint8_t>(b.begin() + k_frame_header_size + k_body_header_size, b.end());
+}
+
+// Replay decodes lease records into views (decode_lease_view) instead of leases:
+// every payload the old decoder accepted it must accept with the same fields, and
+// every one it refused it must refuse, leaving the output alone.
+TEST(LeaseJournalFormat, LeaseViewDecodesWhatDecodeLeaseDoes) {
+    lease long_ids = sample(9);
+    long_ids.vps_id = std::string(k_max_lease_key, 'v');        // past the small-string buffer
+    long_ids.organization_id = std::string(k_max_id, 'o');
+    long_ids.client_id = std::string(k_max_client_id, '\x01');
+    lease bare = sample(4);
+    bare.organization_id.clear();
+    bare.client_id.clear();
+    bare.expires_s = -1;  // any 64-bit value round trips
+    const auto base = lease_payload(sample(5));
+    const auto set16 = [](std::vector<uint8_t> p, size_t at, uint16_t v) {
+        p[at] = static_cast<uint8_t>(v);
+        p[at + 1] = static_cast<uint8_t>(v >> 8);
+        return p;
+    };
+    const auto with = [](std::vector<uint8_t> p, size_t at, uint8_t v) {
+        p[at] = v;
+        return p;
+    };
+    struct row {
+        const char* name;
+        std::vector<uint8_t> payload;
+        bool ok;
+    };
+    const std::vector<row> rows = {
+        {"sample", base, true},
+        {"longest fields", lease_payload(long_ids), true},
+        {"no org, no client, negative expiry", lease_payload(bare), true},
+        {"empty", {}, false},
+        {"one byte short of the fixed part", std::vector<uint8_t>(base.begin(), base.begin() + 41), false},
+        {"one byte short", std::vector<uint8_t>(base.begin(), base.end() - 1), false},
+        {"one byte over", [&] { auto p = base; p.push_back(0); return p; }(), false},
+        {"state 0", with(base, 0, 0), false},
+        {"state 6", with(base, 0, 6), false},
+        {"pad byte set", with(base, 1, 1), false},
+        {"vps_id length 0", set16(base, 2, 0), false},
+        {"vps_id over its limit", set16(base, 2, k_max_lease_key + 1), false},
+        {"organization over its limit", set16(base, 4, k_max_id + 1), false},
+        {"client over its limit", set16(base, 6, k_max_client_id + 1), false},
+        {"lengths past the payload", set16(base, 2, 200), false},
+    };
+    for (const row& r : rows) {
+        lease_view v;
+        v.vps_id = "untouched";
+        lease l;
+        l.vps_id = "untouched";
+        EXPECT_EQ(decode_lease_view(r.payload, v), r.ok) << r.name;
+        EXPECT_EQ(decode_lease(r.payload, l), r.ok) << r.name;
+        if (!r.ok) {
+            EXPECT_EQ(v.vps_id, "untouched") << r.name;
+            continue;
+        }
+        EXPECT_EQ(v.vps_id, l.vps_id) << r.name;
+        EXPECT_EQ(v.organization_id, l.organization_id) << r.name;
+        EXPECT_EQ(v.client_id, l.client_id) << r.name;
+        EXPECT_EQ(v.mac, l.mac) << r.name;
+        EXPECT_EQ(v.ipv4, l.ipv4) << r.name;
+        EXPECT_EQ(v.ipv6, l.ipv6) << r.name;
+        EXPECT_EQ(v.expires_s, l.expires_s) << r.name;
+        EXPECT_EQ(v.state, l.state) << r.name;
+        EXPECT_EQ(lease_payload(l), r.payload) << r.name;  // and re-encodes to the same bytes
+    }
+    lease out;
+    ASSERT_TRUE(decode_lease(lease_payload(long_ids), out));
+    EXPECT_EQ(out, long_ids);
+}
+
+// put_lease from a view assigns in place: an update of a key (long and short fields,
+// growing and shrinking) leaves exactly the new lease, and the address index follows it.
+TEST(LeaseJournalFormat, PutFromAViewUpdatesInPlace) {
+    struct step {
+        const char* name;
+        lease l;
+    };
+    lease a = sample(1);
+    a.vps_id = std::string(40, 'a');  // a heap-allocated key
+    a.organization_id = std::string(100, 'x');
+    lease a2 = a;
+    a2.organization_id = "short";
+    a2.client_id.clear();
+    a2.ipv4 += 100;
+    lease a3 = a2;
+    a3.state = lease_state::released;  // keeps its address in the record, not in the index
+    lease a4 = a2;
+    a4.organization_id = std::string(200, 'y');
+    lease a5 = a4;
+    a5.expires_s += 3600;  // a renewal: same address, its index entry stays
+    lease b = sample(2);
+    b.ipv4 = a4.ipv4;  // takes the address from a (a conflict: the later put wins)
+    const std::vector<step> steps = {{"a", a},
+                                     {"a moved, shorter fields", a2},
+                                     {"a released", a3},
+                                     {"a bound again, longer org", a4},
+                                     {"a renewed", a5},
+                                     {"b takes a's address", b}};
+    store_state st;
+    std::map<std::string, lease> model;
+    for (const step& s : steps) {
+        const auto payload = lease_payload(s.l);
+        lease_view v;
+        ASSERT_TRUE(decode_lease_view(payload, v)) << s.name;
+        st.put_lease(v);
+        model[s.l.vps_id] = s.l;
+        ASSERT_EQ(st.leases().size(), model.size()) << s.name;
+        for (const auto& [id, l] : model) {
+            const lease* got = st.find_lease(id);
+            ASSERT_NE(got, nullptr) << s.name;
+            EXPECT_EQ(*got, l) << s.name;
+            if (holds_address(l.state) && st.find_by_ipv4(l.ipv4) && st.find_by_ipv4(l.ipv4)->vps_id == id) {
+                EXPECT_EQ(st.find_by_ipv4(l.ipv4), got) << s.name;
+            }
+        }
+        const lease* holder = st.find_by_ipv4(s.l.ipv4);
+        if (holds_address(s.l.state)) {
+            ASSERT_NE(holder, nullptr) << s.name;
+            EXPECT_EQ(holder->vps_id, s.l.vps_id) << s.name;
+        } else {
+            EXPECT_EQ(holder, nullptr) << s.name;
+        }
+        EXPECT_EQ(st.address_conflicts(), &s == &steps.back() ? 1u : 0u) << s.name;
+    }
+    EXPECT_EQ(st.find_by_ipv4(a.ipv4), nullptr);  // a moved away from it
+    ASSERT_NE(st.find_by_ipv4(a4.ipv4), nullptr);
+    EXPECT_EQ(st.find_by_ipv4(a4.ipv4)->vps_id, b.vps_id);
+    EXPECT_EQ(st.address_conflicts(), 1u);
+}
+
+// A snapshot lists its leases in the bucket order of a table sized for exactly its
+// records, the size replay picks from the end record, so a restart's inserts walk that
+// table in order. Whatever the order, it must replay to the same state.
+TEST(LeaseJournalFormat, SnapshotListsLeasesInTheBucketOrderReplayUses) {
+    for (const int n : {0, 1, 2, 97, 3000}) {
+        store_state st;
+        for (int i = 0; i < n; ++i) st.put_lease(sample(i));
+        const std::string v = "{}";
+        st.put_record("forward", "k", {reinterpret_cast<const uint8_t*>(v.data()), v.size()});
+        std::vector<uint8_t> b(k_file_header_size);
+        encode_file_header({file_kind::snapshot, 2, 9}, b.data());
+        const uint64_t count = st.encode(b, 1u << 30, [](std::vector<uint8_t>&) { return true; });
+        ASSERT_EQ(count, static_cast<uint64_t>(n) + 1);
+        encode_snapshot_end(b, count + 1, count);
+
+        store_state::lease_map sized;
+        sized.reserve(count);
+        std::vector<size_t> buckets;
+        scan_records(std::span(b).subspan(k_file_header_size), [&](const record_view& r) {
+            lease l;
+            if (r.type == record_type::lease_put && decode_lease(r.payload, l)) {
+                buckets.push_back(sized.bucket(l.vps_id));
+            }
+            return true;
+        });
+        EXPECT_EQ(buckets.size(), static_cast<size_t>(n));
+        EXPECT_TRUE(std::is_sorted(buckets.begin(), buckets.end())) << n << " leases";
+
+        store_state back;
+        const auto r = replay_snapshot_image(b, back);
+        EXPECT_TRUE(r.complete) << r.problem;
+        EXPECT_EQ(back, st) << n << " leases";
+    }
 }
 
 TEST(LeaseJournalFormat, HeaderRoundTripsAndRejectsTheOtherKind) {
