@@ -19,9 +19,10 @@
 // Every initiation in the queue must already have passed mac1, mac2 under load and the
 // rate limit (cookie_checker::validate and the caller's limiter): those checks stay in
 // front of any DH work; open_initiation_begin verifies mac1 once more, as
-// open_initiation does. Owner: the handshake thread; allocation-free apart from nothing:
-// the caller provides the scratch space through the queue's size (at most
-// k_responder_batch_max per call).
+// open_initiation does. Owner: the handshake thread. Allocation-free: the scratch for up
+// to k_responder_batch_max initiations lives on the stack (about 30 KB), and every copy
+// of a secret in it (our static key for the es lanes, ephemerals, DH results, Noise
+// states) is wiped before return.
 #include <cstddef>
 #include <cstdint>
 #include <span>
