@@ -45,7 +45,9 @@ constexpr size_t k_block = 64;
 inline uint32_t load32(const uint8_t* p) {
     return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
 }
+#if !defined(__SSSE3__)
 inline uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+#endif
 
 /// A BLAKE2s state (RFC 7693 §3.3) that buffers the last block until final, as the
 /// final compression must carry the last-block flag.
