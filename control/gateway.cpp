@@ -102,6 +102,13 @@ gateway::gateway(cfg::config config)
         };
         h.log = [](const std::string& line) { std::fprintf(stderr, "edgegated: %s\n", line.c_str()); };
         h.republish = [this] { publish_snapshot(); };
+        // Initiations punted in one drain are answered together once it is done
+        // (batched Diffie-Hellmans); a lone one costs the same as answering it at once.
+        h.schedule_flush = [this] {
+            boost::asio::post(io_, [this] {
+                if (wg_) wg_->flush_initiations();
+            });
+        };
         wg_ = std::make_unique<wireguard_service>(config_.wireguard, workers_count_, std::move(h));
         share_networks_with_wireguard();
     }

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -205,6 +206,7 @@ std::string wireguard_service::allowed_ip_conflict(const cfg::ip_prefix& a) cons
 }
 
 wireguard_add_result wireguard_service::add_peer(const wireguard_new_peer& np, uint64_t now) {
+    flush_initiations();
     using outcome = wireguard_add_result::outcome;
     const auto fail = [](outcome o, std::string m) {
         wireguard_add_result r;
@@ -290,6 +292,7 @@ wireguard_add_result wireguard_service::add_peer(const wireguard_new_peer& np, u
 }
 
 bool wireguard_service::remove_peer(const cfg::wg_key& key) {
+    flush_initiations();
     const std::string k(key.begin(), key.end());
     for (auto& t : tunnels_) {
         const auto it = t->by_key.find(k);
@@ -497,9 +500,11 @@ void wireguard_service::on_frame(const dp::frame_message& m, uint64_t now) {
         handle_initiation(*t, msg, src, sport, now);
         break;
     case crypto::message_type::response:
+        flush_initiations();  // a queued initiation from that peer would have come first
         handle_response(*t, msg, src, sport, now);
         break;
     case crypto::message_type::cookie_reply:
+        flush_initiations();
         handle_cookie_reply(msg, now);
         break;
     default:
@@ -544,47 +549,85 @@ void wireguard_service::handle_initiation(tunnel& t, std::span<const uint8_t> ms
     if (!admitted(t, msg, src, sport, now)) {
         return;
     }
-    crypto::initiation_prelude prelude;
-    if (crypto::open_initiation(t.identity, init, prelude) != crypto::handshake_error::ok) {
-        ++counters_.rejected;
-        prelude.wipe();
-        return;
+    // A batch answers for one identity: another tunnel's initiation ends it.
+    if (queue_tunnel_ != &t) flush_initiations();
+    queue_tunnel_ = &t;
+    queue_.push_back({init, now});
+    queue_source_.emplace_back(src, sport);
+    if (!hooks_.schedule_flush || queue_.size() == crypto::k_responder_batch_max) {
+        flush_initiations();
+    } else if (!flush_scheduled_) {
+        flush_scheduled_ = true;
+        hooks_.schedule_flush();
     }
-    const auto it = t.by_key.find(std::string(prelude.remote_static.begin(), prelude.remote_static.end()));
-    if (it == t.by_key.end() || !peers_[it->second]) {
-        ++counters_.unknown_peer;
-        prelude.wipe();
-        return;
+}
+
+/// respond_batch's view of the service: peers by static key, new indices, and what the
+/// sequential handle_initiation did with each outcome.
+class wireguard_service::batch_sink final : public crypto::responder_sink {
+public:
+    batch_sink(wireguard_service& s, tunnel& t) : s_(s), t_(t) {}
+
+    crypto::handshake* find_peer(const crypto::public_key& remote_static) override {
+        const auto it = t_.by_key.find(std::string(remote_static.begin(), remote_static.end()));
+        if (it == t_.by_key.end() || !s_.peers_[it->second]) return nullptr;
+        peer& p = *s_.peers_[it->second];
+        found_.emplace_back(p.hs.get(), &p);
+        return p.hs.get();
     }
-    peer& p = *peers_[it->second];
-    if (p.hs->consume_initiation(prelude, init, now) != crypto::handshake_error::ok) {
-        ++counters_.rejected;  // replayed timestamp or a flood from that peer
-        prelude.wipe();
-        return;
+    uint32_t new_index(crypto::handshake& hs) override { return s_.new_index(peer_of(hs)); }
+    void done(size_t i, crypto::handshake_error e, crypto::handshake* hs, const crypto::message_response* resp) override {
+        if (e != crypto::handshake_error::ok) {
+            // unknown_peer comes only from the lookup (hs null); everything else is a
+            // refusal of an initiation that was ours to judge.
+            if (e == crypto::handshake_error::unknown_peer && hs == nullptr) {
+                ++s_.counters_.unknown_peer;
+            } else {
+                ++s_.counters_.rejected;  // bad static, replayed timestamp, a flood from that peer, zero DH
+            }
+            return;
+        }
+        peer& p = peer_of(*hs);
+        const uint64_t now = s_.queue_[i].now;
+        const auto [src, sport] = s_.queue_source_[i];
+        std::array<uint8_t, crypto::k_response_size> out;
+        crypto::serialise(*resp, out);
+        p.cookie.add_macs(out, now);
+        crypto::session_keys keys;
+        if (p.hs->derive_keys(keys) != crypto::handshake_error::ok) {
+            ++s_.counters_.rejected;
+            return;
+        }
+        // The endpoint follows the authenticated initiation; then keys, then the response
+        // (the worker has the keypair before the initiator can use it).
+        s_.set_endpoint(p, src, sport);
+        s_.session_derived(p, keys, now);
+        s_.send_udp(t_, src, sport, out);
+        ++s_.counters_.responses_sent;
+        p.timers.on_authenticated_packet_received(now);
+        p.timers.on_authenticated_packet_sent(now);
+        p.timers.on_authenticated_packet_traversal(now);
     }
-    prelude.wipe();
-    crypto::message_response resp;
-    if (p.hs->create_response(new_index(p), resp) != crypto::handshake_error::ok) {
-        ++counters_.rejected;
-        return;
+
+private:
+    peer& peer_of(const crypto::handshake& hs) {
+        for (const auto& [h, p] : found_)
+            if (h == &hs) return *p;
+        std::abort();  // respond_batch names only handshakes find_peer returned
     }
-    std::array<uint8_t, crypto::k_response_size> out;
-    crypto::serialise(resp, out);
-    p.cookie.add_macs(out, now);
-    crypto::session_keys keys;
-    if (p.hs->derive_keys(keys) != crypto::handshake_error::ok) {
-        ++counters_.rejected;
-        return;
-    }
-    // The endpoint follows the authenticated initiation; then keys, then the response
-    // (the worker has the keypair before the initiator can use it).
-    set_endpoint(p, src, sport);
-    session_derived(p, keys, now);
-    send_udp(t, src, sport, out);
-    ++counters_.responses_sent;
-    p.timers.on_authenticated_packet_received(now);
-    p.timers.on_authenticated_packet_sent(now);
-    p.timers.on_authenticated_packet_traversal(now);
+
+    wireguard_service& s_;
+    tunnel& t_;
+    std::vector<std::pair<const crypto::handshake*, peer*>> found_;
+};
+
+void wireguard_service::flush_initiations() {
+    flush_scheduled_ = false;
+    if (queue_.empty()) return;
+    batch_sink sink(*this, *queue_tunnel_);
+    crypto::respond_batch(queue_tunnel_->identity, queue_, sink);
+    queue_.clear();
+    queue_source_.clear();
 }
 
 void wireguard_service::handle_response(tunnel& t, std::span<const uint8_t> msg, uint32_t src, uint16_t sport,
@@ -678,6 +721,7 @@ void wireguard_service::send_initiation(peer& p, uint64_t now) {
 }
 
 void wireguard_service::on_event(const dp::wg_event& e, uint64_t now) {
+    flush_initiations();
     if (e.slot >= peers_.size() || !peers_[e.slot]) {
         return;
     }
@@ -723,6 +767,7 @@ void wireguard_service::poll_telemetry(peer& p) {
 }
 
 void wireguard_service::on_tick(uint64_t now) {
+    flush_initiations();
     bool removed = false;
     for (auto& pp : peers_) {
         if (!pp) {

@@ -26,6 +26,7 @@
 #include "config/config.hpp"
 #include "crypto/cookie.hpp"
 #include "crypto/handshake.hpp"
+#include "crypto/responder_batch.hpp"
 #include "crypto/timers.hpp"
 #include "dataplane/snapshot.hpp"
 #include "dataplane/wireguard_state.hpp"
@@ -91,6 +92,10 @@ public:
         std::function<void(const std::string&)> log;
         /// Publishes a new snapshot (peers were added or removed); may be empty in tests.
         std::function<void()> republish;
+        /// Asks for one flush_initiations() call after the handlers that are running now
+        /// (the gateway: boost::asio::post), so that the initiations of one control-loop
+        /// turn are answered together. Empty: each initiation is answered as it arrives.
+        std::function<void()> schedule_flush;
     };
 
     /// Throws std::runtime_error for what config validation cannot see (a peer key
@@ -107,7 +112,16 @@ public:
     void contribute(dp::snapshot& s) const;
 
     /// A punted frame (frame_message::wireguard) or worker event (wireguard_event).
+    /// Initiations that pass the checks before any Diffie-Hellman work (admitted) are
+    /// queued when hooks.schedule_flush is set, and answered by flush_initiations.
     void on_frame(const dp::frame_message& m, uint64_t now_ns);
+    /// Answers the queued initiations with batched Diffie-Hellmans
+    /// (crypto/responder_batch.hpp): the same replies, counters and refusals, in arrival
+    /// order, as answering each on arrival. Every other entry point that could observe
+    /// or change handshake state flushes first, so the queue is never overtaken.
+    void flush_initiations();
+    /// Initiations waiting for flush_initiations (tests).
+    size_t queued_initiations() const { return queue_.size(); }
     void on_event(const dp::wg_event& e, uint64_t now_ns);
     /// Timers; call every few hundred milliseconds at most.
     void on_tick(uint64_t now_ns);
@@ -131,6 +145,7 @@ public:
 private:
     struct tunnel;
     struct peer;
+    class batch_sink;
 
     void handle_initiation(tunnel& t, std::span<const uint8_t> msg, uint32_t src, uint16_t sport, uint64_t now);
     void handle_response(tunnel& t, std::span<const uint8_t> msg, uint32_t src, uint16_t sport, uint64_t now);
@@ -178,6 +193,11 @@ private:
     std::unordered_map<uint32_t, bucket> rate_;
     uint64_t rate_swept_ns_ = 0;
     wireguard_handshake_counters counters_;
+    /// Admitted initiations for one tunnel, in arrival order, and where each came from.
+    std::vector<crypto::queued_initiation> queue_;
+    std::vector<std::pair<uint32_t, uint16_t>> queue_source_;
+    tunnel* queue_tunnel_ = nullptr;
+    bool flush_scheduled_ = false;
     uint64_t seed_ = 0;
     uint32_t never_used_ = 0;                               ///< slots from here were never used
     std::vector<std::pair<uint32_t, uint64_t>> freed_;      ///< (slot, when freed)

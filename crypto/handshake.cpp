@@ -43,16 +43,30 @@ local_identity local_identity::from_private(const private_key& priv) {
 
 handshake_error open_initiation(const local_identity& local, const message_initiation& msg,
                                 initiation_prelude& out) {
+    const handshake_error e = open_initiation_begin(local, msg, out);
+    if (e != handshake_error::ok) return e;
+    key32 es;
+    const bool es_ok = x25519(es, local.static_keys.priv, msg.ephemeral);
+    const handshake_error r = open_initiation_end(msg, es, es_ok, out);
+    sodium_memzero(es.data(), es.size());
+    return r;
+}
+
+handshake_error open_initiation_begin(const local_identity& local, const message_initiation& msg,
+                                      initiation_prelude& out) {
     if (!mac1_valid(local.macs.mac1, msg)) return handshake_error::invalid_mac1;
     out.st = local.responder_init;
-    uint8_t head[80];
-    std::memcpy(head, msg.ephemeral.data(), 32);
-    std::memcpy(head + 32, msg.encrypted_static.data(), 48);
-    if (!noise_read_msg1_static(out.st, local.static_keys, std::span<const uint8_t, 80>(head, 80),
-                                out.remote_ephemeral, out.remote_static)) {
+    noise_read_msg1_e(out.st, msg.ephemeral);
+    return handshake_error::ok;
+}
+
+handshake_error open_initiation_end(const message_initiation& msg, const key32& es, bool es_ok,
+                                    initiation_prelude& out) {
+    if (!noise_read_msg1_s(out.st, es, es_ok, msg.encrypted_static, out.remote_static)) {
         out.wipe();
         return handshake_error::decrypt_failed;
     }
+    out.remote_ephemeral = msg.ephemeral;
     out.sender_index = msg.sender_index;
     return handshake_error::ok;
 }
@@ -68,10 +82,11 @@ handshake::handshake(const local_identity& local, const public_key& remote_stati
 }
 
 x25519_keypair handshake::next_ephemeral() {
-    if (!have_test_ephemeral_) return x25519_generate();
-    have_test_ephemeral_ = false;
-    x25519_keypair kp = x25519_from_private(test_ephemeral_);
-    sodium_memzero(test_ephemeral_.data(), test_ephemeral_.size());
+    if (test_ephemerals_ == 0) return x25519_generate();
+    x25519_keypair kp = x25519_from_private(test_ephemeral_[0]);
+    for (size_t i = 1; i < test_ephemerals_; ++i) test_ephemeral_[i - 1] = test_ephemeral_[i];
+    --test_ephemerals_;
+    sodium_memzero(test_ephemeral_[test_ephemerals_].data(), sizeof(private_key));
     return kp;
 }
 
@@ -145,10 +160,32 @@ handshake_error handshake::consume_initiation(const initiation_prelude& prelude,
 }
 
 handshake_error handshake::create_response(uint32_t local_index, message_response& out) {
+    const handshake_error e = begin_response();
+    if (e != handshake_error::ok) return e;
+    key32 ee, se;
+    const bool ee_ok = x25519(ee, ephemeral_.priv, remote_ephemeral_);
+    const bool se_ok = ee_ok && x25519(se, ephemeral_.priv, remote_static_);  // no se work after a zero ee
+    const handshake_error r = finish_response(local_index, ee, ee_ok, se, se_ok, out);
+    sodium_memzero(ee.data(), ee.size());
+    sodium_memzero(se.data(), se.size());
+    return r;
+}
+
+handshake_error handshake::begin_response() {
     if (state_ != state::consumed_initiation) return handshake_error::wrong_state;
     ephemeral_ = next_ephemeral();
+    uint8_t e[32];
+    noise_write_msg2_e(st_, ephemeral_.pub, e);
+    state_ = state::responding;
+    return handshake_error::ok;
+}
+
+handshake_error handshake::finish_response(uint32_t local_index, const key32& ee, bool ee_ok, const key32& se,
+                                           bool se_ok, message_response& out) {
+    if (state_ != state::responding) return handshake_error::wrong_state;
     uint8_t body[noise_msg2_size(0)];
-    if (!noise_write_msg2(st_, ephemeral_, remote_ephemeral_, remote_static_, psk_, {}, body)) {
+    std::memcpy(body, ephemeral_.pub.data(), 32);
+    if (!noise_write_msg2_rest(st_, ee, ee_ok, se, se_ok, psk_, {}, body)) {
         clear();
         return handshake_error::zero_dh;
     }

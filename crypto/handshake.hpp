@@ -16,6 +16,8 @@
 // consume_response → derive_keys.
 //
 // Owner: one thread per peer (the handshake thread). No exceptions; allocation-free.
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <span>
 
@@ -69,6 +71,15 @@ struct initiation_prelude {
 /// skipped cookie_checker. decrypt_failed for anything not made for our key.
 handshake_error open_initiation(const local_identity& local, const message_initiation& msg,
                                 initiation_prelude& out);
+/// open_initiation in two phases around its one Diffie-Hellman, es = X25519(our static
+/// private key, msg.ephemeral), so that a responder can compute the es of many
+/// initiations in one batch (responder_batch.hpp). begin: mac1, then the e token into
+/// out.st (invalid_mac1 or ok). end: es (es_ok = false when it was zero) and s; on
+/// failure out is wiped. begin + X25519 + end is exactly open_initiation.
+handshake_error open_initiation_begin(const local_identity& local, const message_initiation& msg,
+                                      initiation_prelude& out);
+handshake_error open_initiation_end(const message_initiation& msg, const key32& es, bool es_ok,
+                                    initiation_prelude& out);
 
 /// Keys and indices for a new transport keypair (transport.hpp).
 struct session_keys {
@@ -82,7 +93,14 @@ struct session_keys {
 
 class handshake {
 public:
-    enum class state : uint8_t { zeroed, created_initiation, consumed_initiation, created_response, consumed_response };
+    enum class state : uint8_t {
+        zeroed,
+        created_initiation,
+        consumed_initiation,
+        responding,  ///< between begin_response and finish_response
+        created_response,
+        consumed_response
+    };
 
     /// local must outlive the handshake. psk: 32 zero bytes when none is configured. Precomputes DH(our static, theirs);
     /// valid() is false when that is zero (a small-order peer key), and such a peer can
@@ -107,6 +125,19 @@ public:
     handshake_error consume_initiation(const initiation_prelude& prelude, const message_initiation& msg,
                                        uint64_t now);
     handshake_error create_response(uint32_t local_index, message_response& out);
+    /// create_response in two phases around its two Diffie-Hellmans, so that a responder
+    /// can batch them across peers (responder_batch.hpp). begin_response (after
+    /// consume_initiation) picks our ephemeral and mixes it in; the caller then computes
+    /// ee = X25519(response_scalar(), response_ee_point()) and
+    /// se = X25519(response_scalar(), remote_static()); finish_response takes them (and
+    /// whether each was non-zero) and writes the response. begin + the two X25519 +
+    /// finish is exactly create_response; a zero DH clears the handshake as there.
+    handshake_error begin_response();
+    /// Valid between begin_response and finish_response. Secret: the caller wipes copies.
+    const private_key& response_scalar() const { return ephemeral_.priv; }
+    const public_key& response_ee_point() const { return remote_ephemeral_; }
+    handshake_error finish_response(uint32_t local_index, const key32& ee, bool ee_ok, const key32& se, bool se_ok,
+                                    message_response& out);
 
     /// After consume_response (initiator) or create_response (responder): the transport
     /// keys (initiator sends with T1, responder with T2). Wipes the handshake secrets and
@@ -118,11 +149,11 @@ public:
 
     /// Test hook: the next create_initiation / create_response uses this ephemeral
     /// private key instead of a random one (known-answer tests against an independent
-    /// implementation). Never call it outside tests: a reused ephemeral breaks forward
-    /// secrecy.
+    /// implementation; up to four queued, used in order, for a peer answered more than
+    /// once in one batch). Never call it outside tests: a reused ephemeral breaks
+    /// forward secrecy.
     void use_ephemeral_for_test(const private_key& k) {
-        test_ephemeral_ = k;
-        have_test_ephemeral_ = true;
+        if (test_ephemerals_ < test_ephemeral_.size()) test_ephemeral_[test_ephemerals_++] = k;
     }
 
 private:
@@ -141,8 +172,8 @@ private:
 
     x25519_keypair next_ephemeral();
 
-    private_key test_ephemeral_{};
-    bool have_test_ephemeral_ = false;
+    std::array<private_key, 4> test_ephemeral_{};
+    size_t test_ephemerals_ = 0;
     tai64n latest_timestamp_{};
     uint64_t last_initiation_consumed_ = 0;
     bool have_consumed_initiation_ = false;

@@ -70,14 +70,27 @@ bool noise_read_msg1_static(noise_state& st, const x25519_keypair& s_r, std::spa
     scratch w(st);
     public_key e;
     std::memcpy(e.data(), in.data(), 32);
-    kdf(w.st.ck, e, &w.st.ck);
-    mix_hash(w.st, e);
-    if (!x25519(w.dh, s_r.priv, e)) return false;
-    kdf(w.st.ck, w.dh, &w.st.ck, &w.k);
-    public_key s;
-    if (!aead_open(s.data(), w.k, 0, in.subspan(32, 48), w.st.h)) return false;
-    mix_hash(w.st, in.subspan(32, 48));
+    noise_read_msg1_e(w.st, e);
+    const bool es_ok = x25519(w.dh, s_r.priv, e);
+    if (!noise_read_msg1_s(w.st, w.dh, es_ok, in.subspan<32, 48>(), s_i)) return false;
     e_i = e;
+    st = w.st;
+    return true;
+}
+
+void noise_read_msg1_e(noise_state& st, const public_key& e_i) {
+    kdf(st.ck, e_i, &st.ck);
+    mix_hash(st, e_i);
+}
+
+bool noise_read_msg1_s(noise_state& st, const key32& es, bool es_ok, std::span<const uint8_t, 48> enc_s,
+                       public_key& s_i) {
+    if (!es_ok) return false;
+    scratch w(st);
+    kdf(w.st.ck, es, &w.st.ck, &w.k);
+    public_key s;
+    if (!aead_open(s.data(), w.k, 0, enc_s, w.st.h)) return false;
+    mix_hash(w.st, enc_s);
     s_i = s;
     st = w.st;
     return true;
@@ -97,16 +110,30 @@ bool noise_read_msg1_payload(noise_state& st, const key32& ss, std::span<const u
 bool noise_write_msg2(noise_state& st, const x25519_keypair& e_r, const public_key& e_i, const public_key& s_i,
                       const key32& psk, std::span<const uint8_t> payload, uint8_t* out) {
     scratch w(st);
-    // e
-    std::memcpy(out, e_r.pub.data(), 32);
-    kdf(w.st.ck, e_r.pub, &w.st.ck);
-    mix_hash(w.st, e_r.pub);
-    // ee
-    if (!x25519(w.dh, e_r.priv, e_i)) return false;
-    kdf(w.st.ck, w.dh, &w.st.ck);
-    // se
-    if (!x25519(w.dh, e_r.priv, s_i)) return false;
-    kdf(w.st.ck, w.dh, &w.st.ck);
+    noise_write_msg2_e(w.st, e_r.pub, out);
+    key32 se;
+    const bool ee_ok = x25519(w.dh, e_r.priv, e_i);
+    const bool se_ok = ee_ok && x25519(se, e_r.priv, s_i);  // as before: no se work after a zero ee
+    const bool ok = noise_write_msg2_rest(w.st, w.dh, ee_ok, se, se_ok, psk, payload, out);
+    sodium_memzero(se.data(), se.size());
+    if (!ok) return false;
+    st = w.st;
+    return true;
+}
+
+void noise_write_msg2_e(noise_state& st, const public_key& e_r_pub, uint8_t* out) {
+    std::memcpy(out, e_r_pub.data(), 32);
+    kdf(st.ck, e_r_pub, &st.ck);
+    mix_hash(st, e_r_pub);
+}
+
+bool noise_write_msg2_rest(noise_state& st, const key32& ee, bool ee_ok, const key32& se, bool se_ok,
+                           const key32& psk, std::span<const uint8_t> payload, uint8_t* out) {
+    if (!ee_ok || !se_ok) return false;
+    scratch w(st);
+    // ee, se
+    kdf(w.st.ck, ee, &w.st.ck);
+    kdf(w.st.ck, se, &w.st.ck);
     // psk: (C, τ, k) = KDF3(C, Q); h = HASH(h ‖ τ)
     key32 tau;
     kdf(w.st.ck, psk, &w.st.ck, &tau, &w.k);

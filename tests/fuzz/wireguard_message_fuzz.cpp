@@ -8,7 +8,10 @@
 //   path 1  responder: cookie_checker (flag bit 0 = under load) → parse →
 //           open_initiation → consume_initiation → create_response → derive_keys,
 //           with a fixed static key (flag bit 1: the harness writes a valid mac1 first,
-//           so the fuzzer reaches the Diffie-Hellman and AEAD code, not only mac1)
+//           so the fuzzer reaches the Diffie-Hellman and AEAD code, not only mac1;
+//           flag bit 2: the parsed initiation also goes through respond_batch in a queue
+//           [it, a valid initiation of the same peer, it again] and every outcome and
+//           response byte must equal the sequential path's)
 //   path 2  initiator: a created initiation (fixed ephemeral, so the same every run),
 //           then the datagram as a response (bit 1: receiver index and mac1 fixed up)
 //           or a cookie reply
@@ -29,6 +32,7 @@
 #include "crypto/cookie.hpp"
 #include "crypto/handshake.hpp"
 #include "crypto/messages.hpp"
+#include "crypto/responder_batch.hpp"
 #include "crypto/transport.hpp"
 
 namespace {
@@ -85,6 +89,63 @@ void fix_mac1(std::vector<uint8_t>& msg, const public_key& receiver) {
     m.add_macs(msg, k_now);
 }
 
+/// The initiator's fixed initiation (fixed ephemeral and timestamp), parsed.
+const message_initiation& fixed_initiation() {
+    static const message_initiation m = [] {
+        handshake hs(initiator_id(), responder_id().static_keys.pub, k_psk);
+        hs.use_ephemeral_for_test(fixed_key(3));
+        message_initiation init;
+        if (hs.create_initiation(0x01020304, k_wall, init) != handshake_error::ok) fail("create_initiation");
+        std::array<uint8_t, k_initiation_size> b{};
+        serialise(init, b);
+        cookie_maker(responder_id().static_keys.pub).add_macs(b, k_now);
+        if (parse(b, init) != parse_error::ok) fail("parse of our initiation");
+        return init;
+    }();
+    return m;
+}
+
+struct outcome {
+    handshake_error e = handshake_error::ok;
+    std::array<uint8_t, k_response_size> response{};
+    key32 send{};
+    bool operator==(const outcome&) const = default;
+};
+
+/// One responder whose only peer is initiator_id(), with fixed response ephemerals.
+struct batch_world : responder_sink {
+    handshake hs{responder_id(), initiator_id().static_keys.pub, k_psk};
+    std::vector<outcome> out;
+    batch_world() {
+        for (uint8_t k = 0; k < 3; ++k) hs.use_ephemeral_for_test(fixed_key(uint8_t(10 + k)));
+    }
+    handshake* find_peer(const public_key& s) override { return s == hs.remote_static() ? &hs : nullptr; }
+    uint32_t new_index(handshake&) override { return 7; }
+    void done(size_t, handshake_error e, handshake* h, const message_response* r) override {
+        outcome o;
+        o.e = e;
+        if (r) {
+            serialise(*r, o.response);
+            session_keys k;
+            if (h->derive_keys(k) != handshake_error::ok) fail("derive_keys after a batched response");
+            o.send = k.send;
+        }
+        out.push_back(o);
+    }
+};
+
+void batch_differential(const message_initiation& fuzzed) {
+    const queued_initiation q[3] = {
+        {fuzzed, k_now}, {fixed_initiation(), k_now + 30 * k_ns_per_ms}, {fuzzed, k_now + 60 * k_ns_per_ms}};
+    batch_world seq;
+    for (const queued_initiation& qi : q) respond_batch(responder_id(), std::span(&qi, 1), seq);
+    for (x25519_batch_path path : {x25519_batch_path::sodium, x25519_batch_default_path()}) {
+        batch_world bat;
+        respond_batch(responder_id(), q, bat, path);
+        if (bat.out != seq.out) fail("respond_batch differs from the sequential path");
+    }
+}
+
 void responder(std::vector<uint8_t>& msg, uint8_t flags) {
     if (flags & 2) fix_mac1(msg, responder_id().static_keys.pub);
     cookie_checker checker(responder_id().static_keys.pub);
@@ -97,6 +158,7 @@ void responder(std::vector<uint8_t>& msg, uint8_t flags) {
     }
     message_initiation init;
     if (parse(msg, init) != parse_error::ok) return;
+    if (flags & 4) batch_differential(init);
     initiation_prelude pre;
     if (open_initiation(responder_id(), init, pre) != handshake_error::ok) return;
     handshake hs(responder_id(), initiator_id().static_keys.pub, k_psk);
@@ -178,6 +240,7 @@ void write_corpus(const char* dir) {
     put("parse_initiation", 0, 0, ib);
     put("responder_initiation", 1, 0, ib);
     put("responder_initiation_under_load", 1, 1, ib);
+    put("responder_initiation_batched", 1, 4, ib);
 
     initiation_prelude pre;
     message_response resp;
