@@ -19,6 +19,7 @@
 #include "control/api/v1_runtime_policies.hpp"
 #include "control/config_reload.hpp"
 #include "control/snapshot_builder.hpp"
+#include "crypto/x25519_batch.hpp"
 #include "dataplane/io/buffer_pool.hpp"
 #include "dataplane/io/memory/memory_port.hpp"
 #include "dataplane/io/pcap/pcap_port.hpp"
@@ -104,11 +105,16 @@ gateway::gateway(cfg::config config)
         h.republish = [this] { publish_snapshot(); };
         // Initiations punted in one drain are answered together once it is done
         // (batched Diffie-Hellmans); a lone one costs the same as answering it at once.
-        h.schedule_flush = [this] {
-            boost::asio::post(io_, [this] {
-                if (wg_) wg_->flush_initiations();
-            });
-        };
+        // Only where the batch is faster (AVX-512 IFMA): elsewhere it runs the same
+        // libsodium calls one by one and wipes ~30 KB of scratch per flush, so without
+        // the hook each initiation is answered on arrival.
+        if (crypto::x25519_batch_default_path() == crypto::x25519_batch_path::ifma) {
+            h.schedule_flush = [this] {
+                boost::asio::post(io_, [this] {
+                    if (wg_) wg_->flush_initiations();
+                });
+            };
+        }
         wg_ = std::make_unique<wireguard_service>(config_.wireguard, workers_count_, std::move(h));
         share_networks_with_wireguard();
     }
