@@ -45,7 +45,18 @@ constexpr size_t k_block = 64;
 inline uint32_t load32(const uint8_t* p) {
     return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
 }
-#if !defined(__SSSE3__)
+#if defined(__SSSE3__)
+/// Half of G (RFC 7693 §3.1) on four lanes at once: a += b + x; d = (d ^ a) >>> 16 or 8
+/// (a byte shuffle, `rot_d`); c += d; b = (b ^ c) >>> b_bits (12 or 7).
+template <int b_bits>
+inline void g_half(__m128i& a, __m128i& b, __m128i& c, __m128i& d, __m128i x, __m128i rot_d) {
+    a = _mm_add_epi32(_mm_add_epi32(a, b), x);
+    d = _mm_shuffle_epi8(_mm_xor_si128(d, a), rot_d);
+    c = _mm_add_epi32(c, d);
+    b = _mm_xor_si128(b, c);
+    b = _mm_or_si128(_mm_srli_epi32(b, b_bits), _mm_slli_epi32(b, 32 - b_bits));
+}
+#else
 inline uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
 #endif
 
@@ -85,35 +96,18 @@ struct state {
                                    int(last ? ~k_iv[6] : k_iv[6]), int(k_iv[7]));
         for (int r = 0; r < 10; ++r) {
             const uint8_t* s = k_sigma[r];
-            __m128i x = _mm_setr_epi32(int(m[s[0]]), int(m[s[2]]), int(m[s[4]]), int(m[s[6]]));
-            a = _mm_add_epi32(_mm_add_epi32(a, b), x);
-            d = _mm_shuffle_epi8(_mm_xor_si128(d, a), rot16);
-            c = _mm_add_epi32(c, d);
-            b = _mm_xor_si128(b, c);
-            b = _mm_or_si128(_mm_srli_epi32(b, 12), _mm_slli_epi32(b, 20));
-            x = _mm_setr_epi32(int(m[s[1]]), int(m[s[3]]), int(m[s[5]]), int(m[s[7]]));
-            a = _mm_add_epi32(_mm_add_epi32(a, b), x);
-            d = _mm_shuffle_epi8(_mm_xor_si128(d, a), rot8);
-            c = _mm_add_epi32(c, d);
-            b = _mm_xor_si128(b, c);
-            b = _mm_or_si128(_mm_srli_epi32(b, 7), _mm_slli_epi32(b, 25));
-            // diagonalise
+            auto words = [&](int i0) {  // message words s[i0], s[i0 + 2], s[i0 + 4], s[i0 + 6]
+                return _mm_setr_epi32(int(m[s[i0]]), int(m[s[i0 + 2]]), int(m[s[i0 + 4]]), int(m[s[i0 + 6]]));
+            };
+            // Column step: G on the four columns.
+            g_half<12>(a, b, c, d, words(0), rot16);
+            g_half<7>(a, b, c, d, words(1), rot8);
+            // Diagonal step: rows 1-3 rotated so the diagonals line up as columns.
             b = _mm_shuffle_epi32(b, _MM_SHUFFLE(0, 3, 2, 1));
             c = _mm_shuffle_epi32(c, _MM_SHUFFLE(1, 0, 3, 2));
             d = _mm_shuffle_epi32(d, _MM_SHUFFLE(2, 1, 0, 3));
-            x = _mm_setr_epi32(int(m[s[8]]), int(m[s[10]]), int(m[s[12]]), int(m[s[14]]));
-            a = _mm_add_epi32(_mm_add_epi32(a, b), x);
-            d = _mm_shuffle_epi8(_mm_xor_si128(d, a), rot16);
-            c = _mm_add_epi32(c, d);
-            b = _mm_xor_si128(b, c);
-            b = _mm_or_si128(_mm_srli_epi32(b, 12), _mm_slli_epi32(b, 20));
-            x = _mm_setr_epi32(int(m[s[9]]), int(m[s[11]]), int(m[s[13]]), int(m[s[15]]));
-            a = _mm_add_epi32(_mm_add_epi32(a, b), x);
-            d = _mm_shuffle_epi8(_mm_xor_si128(d, a), rot8);
-            c = _mm_add_epi32(c, d);
-            b = _mm_xor_si128(b, c);
-            b = _mm_or_si128(_mm_srli_epi32(b, 7), _mm_slli_epi32(b, 25));
-            // undiagonalise
+            g_half<12>(a, b, c, d, words(8), rot16);
+            g_half<7>(a, b, c, d, words(9), rot8);
             b = _mm_shuffle_epi32(b, _MM_SHUFFLE(2, 1, 0, 3));
             c = _mm_shuffle_epi32(c, _MM_SHUFFLE(1, 0, 3, 2));
             d = _mm_shuffle_epi32(d, _MM_SHUFFLE(0, 3, 2, 1));
