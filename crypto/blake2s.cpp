@@ -193,6 +193,20 @@ struct state {
     std::abort();
 }
 
+/// RFC 2104's key block: the key zero-padded to the 64-byte block, or its BLAKE2s-256
+/// digest, zero-padded, when it is longer than a block. The caller wipes k.
+void hmac_key_block(uint8_t (&k)[k_block], bytes_view key) {
+    std::memset(k, 0, k_block);
+    if (key.size() > k_block) {
+        key32 d;
+        blake2s_hash(d, key);
+        std::memcpy(k, d.data(), d.size());
+        sodium_memzero(d.data(), d.size());
+    } else if (!key.empty()) {
+        std::memcpy(k, key.data(), key.size());
+    }
+}
+
 /// HMAC-BLAKE2s with the key's ipad and opad blocks already compressed (RFC 2104: the
 /// key, zero-padded to the 64-byte block, XOR 0x36 / 0x5c). Valid for messages of at
 /// least one byte: with an empty message the ipad block would have to be the final one.
@@ -200,15 +214,8 @@ struct hmac_key {
     state inner, outer;
 
     explicit hmac_key(bytes_view key) {
-        uint8_t k[k_block] = {};
-        if (key.size() > k_block) {
-            key32 d;
-            blake2s_hash(d, key);
-            std::memcpy(k, d.data(), d.size());
-            sodium_memzero(d.data(), d.size());
-        } else if (!key.empty()) {
-            std::memcpy(k, key.data(), key.size());
-        }
+        uint8_t k[k_block];
+        hmac_key_block(k, key);
         uint8_t pad[k_block];
         for (size_t i = 0; i < k_block; ++i) pad[i] = k[i] ^ 0x36;
         inner.init(32, 0);
@@ -270,15 +277,8 @@ void blake2s_keyed(std::span<uint8_t> out, bytes_view key, bytes_view data) {
 void hmac_blake2s(key32& out, bytes_view key, bytes_view a, bytes_view b) {
     if (a.empty() && b.empty()) {
         // H(ipad-block) with the block as the final one: the prepared form cannot say that.
-        uint8_t k[k_block] = {}, pad[k_block];
-        if (key.size() > k_block) {
-            key32 d;
-            blake2s_hash(d, key);
-            std::memcpy(k, d.data(), d.size());
-            sodium_memzero(d.data(), d.size());
-        } else if (!key.empty()) {
-            std::memcpy(k, key.data(), key.size());
-        }
+        uint8_t k[k_block], pad[k_block];
+        hmac_key_block(k, key);
         uint8_t ih[32];
         state s;
         for (size_t i = 0; i < k_block; ++i) pad[i] = k[i] ^ 0x36;
