@@ -155,6 +155,11 @@ bool decode_lease(std::span<const uint8_t> in, lease& out) {
     lease_view v;
     if (!decode_lease_view(in, v)) return false;
     out.vps_id.assign(v.vps_id);
+    assign_fields(out, v);
+    return true;
+}
+
+void assign_fields(lease& out, const lease_view& v) {
     out.organization_id.assign(v.organization_id);
     out.client_id.assign(v.client_id);
     out.mac = v.mac;
@@ -162,7 +167,6 @@ bool decode_lease(std::span<const uint8_t> in, lease& out) {
     out.ipv6 = v.ipv6;
     out.expires_s = v.expires_s;
     out.state = v.state;
-    return true;
 }
 
 lease_view view_of(const lease& l) {

@@ -92,6 +92,8 @@ struct lease_view {
 bool decode_lease_view(std::span<const uint8_t> payload, lease_view& out);
 /// A view of a lease's fields (valid while `l` is unchanged).
 lease_view view_of(const lease& l);
+/// Copies every field of `v` but vps_id (the key, which a map node already holds) into `out`.
+void assign_fields(lease& out, const lease_view& v);
 bool decode_lease_erase(std::span<const uint8_t> payload, std::string_view& vps_id);
 struct kv_view {
     std::string_view ns, key;

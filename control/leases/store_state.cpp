@@ -59,13 +59,7 @@ void store_state::put_lease(const lease_view& l) {
     } else if (!holds || rec.ipv4 != l.ipv4) {
         unindex(rec);  // its address is no longer this lease's (a renewal keeps its entry)
     }
-    rec.organization_id.assign(l.organization_id);
-    rec.client_id.assign(l.client_id);
-    rec.mac = l.mac;
-    rec.ipv4 = l.ipv4;
-    rec.ipv6 = l.ipv6;
-    rec.expires_s = l.expires_s;
-    rec.state = l.state;
+    assign_fields(rec, l);
     if (holds) {
         auto [pos, fresh] = by_ipv4_.try_emplace(l.ipv4, &rec);
         if (!fresh && pos->second != &rec) {
