@@ -630,12 +630,8 @@ bool nat44_decide_slow(packet& p, const snapshot& s, worker_context& w, uint32_t
     route_dst = load32(ip + ipv4::dst);
     switch (p.nat_op) {
     case nat_op_out: {
-        p.nat_ref = found;
-        if (found != k_no_session) {
-            const session& r = w.nat->table().at(found);
-            route_dst = r.outside.src_addr;  // the upstream proxy for a proxied flow, else dst
-            return true;
-        }
+        // No session: nat44_decide decided the found ones inline. Step 3 opens it.
+        p.nat_ref = k_no_session;
         const nat44_policy& pol = s.nat;
         const nat_vm& vm = pol.vms[p.nat_addr];
         if (vm.egress == nat_egress::proxy) {
