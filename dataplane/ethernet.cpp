@@ -6,7 +6,7 @@
 
 namespace eg::dp {
 
-bool parse_ethernet(packet& p, const mac_bytes& port_mac, worker_counters& c) {
+bool parse_ethernet_slow(packet& p, const mac_bytes& port_mac, worker_counters& c) {
     if (p.len < eth::header_len) [[unlikely]] {
         p.drop(reason_index(drop_reason::eth_runt));
         c.drop(drop_reason::eth_runt);

@@ -34,8 +34,10 @@ inline bool validate_ipv4(packet& p, worker_context& w) {
     return validate_ipv4_slow(p, w);
 }
 
-/// Finishes forwarding after the route lookup (`nh` from snapshot.routes4).
-void forward_ipv4(packet& p, const snapshot& s, worker_context& w, uint32_t nh);
+/// Finishes forwarding a burst after the route lookup: pkts[i] goes to next hop nh[i]
+/// (from snapshot.routes4): local delivery, TTL, MTU, NAT44's apply step, the next
+/// Ethernet header; each packet leaves with its verdict.
+void forward_ipv4_burst(packet* const* pkts, const uint32_t* nh, uint32_t n, const snapshot& s, worker_context& w);
 
 /// Routes a packet the engine originated (ICMP error, echo reply): looks up its
 /// destination and transmits without a TTL decrement.

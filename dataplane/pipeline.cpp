@@ -148,9 +148,7 @@ void process_burst(burst& b, const snapshot& s, worker_context& w) {
     }
     if (n4) {
         s.routes4.lookup_bulk(v4_dst, v4_nh, n4);
-        for (uint32_t j = 0; j < n4; ++j) {
-            forward_ipv4(*v4[j], s, w, v4_nh[j]);
-        }
+        forward_ipv4_burst(v4, v4_nh, n4, s, w);
     }
     if (n6) {
         s.routes6.lookup_bulk(v6_dst, v6_nh, n6);
