@@ -1111,6 +1111,9 @@ struct forward_meta {
     int to_line = 0;
     std::string ports_key;  ///< "nat.forwards[0].port" or "...ports"
     int ports_line = 0;
+    bool target_ok = false;  ///< to, to_port and the ports give a valid VM port range
+    std::string target_key;  ///< "nat.forwards[0].to_port" where written, else "...to"
+    int target_line = 0;
 };
 
 struct nat_meta {
@@ -1205,10 +1208,17 @@ void parse_forward(loader& l, const toml::table& t, const std::string& path, con
                                      "a forward's target is a VM behind a vm port");
         }
     }
+    bool to_port_ok = true;
+    fm.target_key = r.key("to");
+    fm.target_line = fm.to_line;
     if (const auto* n = r.get("to_port")) {
+        to_port_ok = false;
+        fm.target_key = r.key("to_port");
+        fm.target_line = line_of(*n);
         if (const auto p = want_port(l, *n, r.key("to_port"))) {
             f.to_port = *p;
-            if (ports_ok && uint32_t{*p} + (f.port_last - f.port_first) > 65535) {
+            to_port_ok = !ports_ok || uint32_t{*p} + (f.port_last - f.port_first) <= 65535;
+            if (!to_port_ok) {
                 l.fail(r.key("to_port"), line_of(*n),
                        std::to_string(*p) + " + the " + std::to_string(f.port_last - f.port_first) +
                            " further ports of " + fm.ports_key + " (" + ports_text(f.port_first, f.port_last) +
@@ -1220,6 +1230,7 @@ void parse_forward(loader& l, const toml::table& t, const std::string& path, con
         f.to_port = f.port_first;
     }
     fm.ok = ok && ports_ok;
+    fm.target_ok = fm.ok && fm.to_ok && to_port_ok;
 }
 
 void parse_nat(loader& l, const toml::table& t, config& c, const meta& m, nat_meta& nm) {
@@ -1647,6 +1658,25 @@ void validate_nat(loader& l, const config& c, const nat_meta& nm, const std::vec
                 l.fail(fm.ports_key, fm.ports_line,
                        what + " falls inside the port-block area " + area +
                            " (nat.port_blocks); use ports below first_port " + std::to_string(pb.first_port));
+            }
+        }
+        if (fm.target_ok) {
+            // Forwards are stateless: the data plane finds a reply's forward by the VM's
+            // address and source port, so one VM port can be the target of one forward.
+            const uint32_t last = f.to_port + uint32_t(f.port_last - f.port_first);
+            for (std::size_t j = 0; j < i; ++j) {
+                const nat_forward_config& g = n.forwards[j];
+                const uint32_t g_last = g.to_port + uint32_t(g.port_last - g.port_first);
+                if (!nm.forwards[j].target_ok || g.protocol != f.protocol || g.to != f.to ||
+                    !ranges_overlap(f.to_port, last, g.to_port, g_last))
+                    continue;
+                l.fail(fm.target_key, fm.target_line,
+                       std::string(f.protocol == 6 ? "tcp" : "udp") + " " + to_string(f.to) + ":" +
+                           ports_text(f.to_port, last) + " is already the target of " + nm.forwards[j].key +
+                           " (line " + std::to_string(g.line) + ", " + to_string(g.to) + ":" +
+                           ports_text(g.to_port, g_last) +
+                           "); a VM port takes one forward, since its replies are matched to the forward by it");
+                break;
             }
         }
         if (fm.to_ok && n.anti_spoofing && !c.vms.empty() && vm_addrs_known &&

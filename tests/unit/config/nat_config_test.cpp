@@ -511,6 +511,17 @@ const bad_case k_bad_cases[] = {
      "nat.forwards[0].to_port (line 18): must be between 1 and 65535, got 0"},
     {"forwards overlap", PORTS NAT FWD("tcp", "ports = [100, 200]\n") FWD("tcp", "port = 150\n"),
      "nat.forwards[1].port (line 21): tcp 203.0.113.1:150 overlaps nat.forwards[0] (line 13, ports 100..200)"},
+    {"forwards onto one VM port", PORTS NAT FWD("tcp", "port = 100\n") FWD("tcp", "port = 101\n") "to_port = 100\n",
+     "nat.forwards[1].to_port (line 23): tcp 192.168.100.11:100 is already the target of nat.forwards[0] (line 13, "
+     "192.168.100.11:100); a VM port takes one forward"},
+    {"forward range onto another forward's VM ports", PORTS NAT FWD("udp", "ports = [100, 200]\n")
+         FWD("udp", "ports = [300, 309]\n") "to_port = 195\n",
+     "nat.forwards[1].to_port (line 23): udp 192.168.100.11:195..204 is already the target of nat.forwards[0] "
+     "(line 13, 192.168.100.11:100..200)"},
+    {"forward onto another forward's VM port by default", PORTS NAT FWD("tcp", "ports = [300, 310]\n") "to_port = 100\n"
+         FWD("tcp", "port = 105\n"),
+     "nat.forwards[1].to (line 23): tcp 192.168.100.11:105 is already the target of nat.forwards[0] (line 13, "
+     "192.168.100.11:100..110)"},
     {"forward inside the dynamic range", PORTS NAT FWD("tcp", "port = 8080\n"),
      "nat.forwards[0].port (line 16): tcp 203.0.113.1:8080 falls inside the dynamic port_range 1024..61439"},
     {"forward range reaching into the dynamic range", PORTS NAT FWD("udp", "ports = [1000, 1100]\n"),
@@ -652,6 +663,22 @@ std::string case_name(const testing::TestParamInfo<bad_case>& info) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, NatConfigBadCase, testing::ValuesIn(k_bad_cases), case_name);
+
+// One VM port takes one forward per protocol (a reply is matched to its forward by the
+// VM's address and source port); the same port number under the other protocol, or on
+// another VM, is a different target.
+TEST(NatConfig, ForwardTargetsMayShareOnlyAcrossProtocolsOrVms) {
+    const auto ok = load(PORTS NAT FWD("tcp", "port = 53\n") FWD("udp", "port = 53\n")
+                             "[[nat.forwards]]\nprotocol = \"tcp\"\npublic_address = \"203.0.113.1\"\nport = 54\n"
+                             "to = \"192.168.100.12\"\nto_port = 53\n");
+    ASSERT_TRUE(ok.errors.empty()) << all_errors(ok);
+    EXPECT_EQ(ok.value->nat.forwards.size(), 3u);
+
+    const auto twice = load(PORTS NAT FWD("tcp", "port = 53\n") FWD("tcp", "port = 54\n") "to_port = 53\n");
+    ASSERT_EQ(twice.errors.size(), 1u) << all_errors(twice);
+    EXPECT_EQ(twice.errors[0].key, "nat.forwards[1].to_port");
+    EXPECT_EQ(twice.errors[0].line, 23);
+}
 
 }  // namespace
 }  // namespace eg::cfg
