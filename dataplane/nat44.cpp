@@ -113,14 +113,9 @@ uint32_t add_session(nat44_state& st, const nat44_policy& pol, worker_context& w
 }
 
 /// Erases a mapping nobody uses any more and gives its port back.
-void drop_mapping(nat44_state& st, const nat44_policy& pol, uint32_t mapping) {
+void drop_mapping(nat44_state& st, uint32_t mapping) {
     const session& m = st.table().at(mapping);
-    const uint32_t vm_index = m.owner_vm;
-    if (vm_index < pol.vms.size()) {
-        if (nat_port_pool* pool = st.pool_for(pol.vms[vm_index], vm_index, m.outside.proto)) {
-            pool->release(m.outside.dst_port);
-        }
-    }
+    st.release_port(m.outside.dst_addr, m.outside.dst_port, m.outside.proto);
     st.table().erase(mapping);
 }
 
@@ -141,8 +136,7 @@ uint32_t create_outbound(packet& p, const nat44_policy& pol, worker_context& w, 
     const flow_key map_in = make_flow_key(t.src_addr, t.src_port, 0, 0, t.proto, k_key_mapping);
     uint32_t mapping = table.lookup(map_in);
     if (mapping == k_no_session) {
-        nat_port_pool* pool = st.pool_for(vm, vm_index, t.proto);
-        const uint16_t port = pool ? pool->allocate(t.src_port) : 0;
+        const uint16_t port = st.allocate_port(vm, t.proto, t.src_port);
         if (port == 0) [[unlikely]] {
             w.drop(p, drop_reason::nat_no_free_port);
             warn(st, w.counters, nat44_event::ports_exhausted, vm_index, w.now_s, t);
@@ -155,7 +149,7 @@ uint32_t create_outbound(packet& p, const nat44_policy& pol, worker_context& w, 
         mapping = table.insert_absent(map_in, make_flow_key(0, 0, vm.public_addr, port, t.proto, k_key_mapping),
                                       init, w.now_s);
         if (mapping == k_no_session) [[unlikely]] {
-            pool->release(port);
+            st.release_port(vm.public_addr, port, t.proto);
             w.drop(p, drop_reason::nat_table_full);
             return k_no_session;
         }
@@ -170,7 +164,7 @@ uint32_t create_outbound(packet& p, const nat44_policy& pol, worker_context& w, 
                                     t.proto == proto::tcp ? k_seen_out : 0);
     if (id == k_no_session) [[unlikely]] {
         if (st.refs(mapping) == 0) {
-            drop_mapping(st, pol, mapping);
+            drop_mapping(st, mapping);
         }
         w.drop(p, drop_reason::nat_table_full);
     }
@@ -863,7 +857,7 @@ void nat44_expire(nat44_state& st, const nat44_policy& policy, worker_counters& 
     });
     for (uint32_t i = 0; i < n_dead; ++i) {
         if (st.refs(dead[i]) == 0) {
-            drop_mapping(st, policy, dead[i]);
+            drop_mapping(st, dead[i]);
         }
     }
 }

@@ -102,9 +102,10 @@ public:
 
     /// Sizes everything from the policy at startup (cold; may throw std::bad_alloc):
     /// per-VM state for policy.vm_capacity VMs (at least policy.vms.size()). Later
-    /// snapshots may add VMs up to that capacity (masquerade VMs admitted at runtime:
-    /// they use the pool-address ports, no state of their own) and forwards; the
-    /// public addresses, port blocks and the [[vms]] are fixed for this state's life.
+    /// snapshots may add VMs up to that capacity and change any VM's egress policy
+    /// (a port block included: every block has its ports here from the start) and the
+    /// forwards; the public addresses and the port-block plan are fixed for this
+    /// state's life.
     nat44_state(const nat44_policy& policy, uint32_t worker_id, uint32_t max_sessions);
 
     flow_table& table() { return table_; }
@@ -112,9 +113,14 @@ public:
     nat44_event_ring& events() { return events_; }
     uint32_t worker_id() const { return worker_id_; }
 
-    /// The pool of `proto` ports for VM `vm` (its block, or its pool address slice);
-    /// nullptr when this worker has none.
-    nat_port_pool* pool_for(const nat_vm& vm, uint32_t vm_index, uint8_t proto);
+    /// A public port for a new mapping of VM `vm`: `preferred` when free, else a free
+    /// one of this worker's slice of the VM's port block (port_block) or of its pool
+    /// address's dynamic range; 0 when none is free.
+    uint16_t allocate_port(const nat_vm& vm, uint8_t proto, uint16_t preferred);
+    /// Gives back a mapping's public port, found by the address and port themselves
+    /// (the block area of the block address, else the dynamic range of a pool address),
+    /// not by the VM's policy: a policy may have changed since the port was taken.
+    void release_port(uint32_t public_addr, uint16_t port, uint8_t proto);
 
     /// Per-VM session counts. Written by the owning worker only (a relaxed load and
     /// store: a plain add on x86, no locked instruction); the control thread reads
@@ -184,8 +190,14 @@ private:
     uint32_t vm_capacity_ = 0;
     std::unique_ptr<std::atomic<uint32_t>[]> vm_sessions_;  ///< per VM: live sessions on this worker
     std::vector<uint32_t> warned_s_;      ///< per VM: last warning second + 1
-    std::vector<std::unique_ptr<nat_port_pool>> pools_;  ///< [pool addr][proto], then [vm][proto] for blocks
-    std::vector<uint32_t> block_pool_base_;              ///< per VM: index into pools_ or ~0
+    std::vector<uint32_t> public_addrs_;                 ///< the masquerade pool, as at start
+    std::vector<std::unique_ptr<nat_port_pool>> pools_;  ///< [pool addr][proto]: this worker's dynamic slice
+    /// [proto]: every whole port block of the block address, one bitmap (8 KiB at most);
+    /// a VM takes ports only in this worker's slice of its own block. Empty without blocks.
+    std::unique_ptr<nat_port_pool> block_pools_[3];
+    uint32_t block_addr_ = 0;
+    port_block_plan blocks_;
+    uint32_t workers_ = 1;
     nat44_fragment_table fragments_;
     nat44_event_ring events_;
 };

@@ -27,33 +27,45 @@ uint64_t nat_port_pool::next_random() {
     return rng_ * 0x2545f4914f6cdd1dULL;
 }
 
-uint16_t nat_port_pool::allocate(uint16_t preferred) {
-    if (free_ == 0) [[unlikely]] {
+uint16_t nat_port_pool::allocate_in(uint16_t lo, uint16_t hi, uint16_t preferred) {
+    if (free_ == 0 || lo < first_ || hi > last_ || hi < lo) [[unlikely]] {
         return 0;
     }
-    if (preferred >= first_ && preferred <= last_ && !test(preferred - first_)) {
+    if (preferred >= lo && preferred <= hi && !test(preferred - first_)) {
         set(preferred - first_);
         --free_;
         return preferred;
     }
-    // Next free port after a random start: scan 64 ports per step with a bit trick.
-    const uint32_t n = size();
-    const uint32_t start = static_cast<uint32_t>(next_random() % n);
-    const uint32_t words = static_cast<uint32_t>(bits_.size());
-    uint32_t w = start >> 6;
-    uint64_t mask = ~uint64_t{0} << (start & 63);  // first word: only bits >= start
-    for (uint32_t step = 0; step <= words; ++step) {
-        const uint64_t avail = ~bits_[w] & mask;
-        if (avail) {
-            const uint32_t i = (w << 6) + static_cast<uint32_t>(std::countr_zero(avail));
-            set(i);
-            --free_;
-            return static_cast<uint16_t>(first_ + i);
-        }
-        mask = ~uint64_t{0};
-        w = w + 1 == words ? 0 : w + 1;
+    // The next free port after a random start, wrapping around within lo..hi.
+    const uint32_t a = lo - first_, b = hi - first_;
+    const uint32_t start = a + static_cast<uint32_t>(next_random() % (b - a + 1));
+    uint32_t i = first_free(start, b);
+    if (i == k_none && start > a) {
+        i = first_free(a, start - 1);
     }
-    return 0;  // unreachable while free_ > 0
+    if (i == k_none) {
+        return 0;
+    }
+    set(i);
+    --free_;
+    return static_cast<uint16_t>(first_ + i);
+}
+
+uint32_t nat_port_pool::first_free(uint32_t from, uint32_t to) const {
+    // 64 ports per step: the free bits of a word, masked to from..to at both ends.
+    uint32_t w = from >> 6;
+    const uint32_t last_w = to >> 6;
+    uint64_t avail = ~bits_[w] & (~uint64_t{0} << (from & 63));
+    for (;;) {
+        if (w == last_w) {
+            avail &= ~uint64_t{0} >> (63 - (to & 63));
+            return avail ? (w << 6) + static_cast<uint32_t>(std::countr_zero(avail)) : k_none;
+        }
+        if (avail) {
+            return (w << 6) + static_cast<uint32_t>(std::countr_zero(avail));
+        }
+        avail = ~bits_[++w];
+    }
 }
 
 bool nat_port_pool::reserve(uint16_t port) {

@@ -21,7 +21,10 @@ public:
 
     /// `preferred` if it is inside the range and free, else a free port; 0 when the
     /// pool is exhausted (the caller drops and counts: no_free_port).
-    uint16_t allocate(uint16_t preferred);
+    uint16_t allocate(uint16_t preferred) { return allocate_in(first_, last_, preferred); }
+    /// The same within lo..hi, a part of the range (one VM's port block, when one pool
+    /// holds every block of an address): 0 when that part is full or not inside.
+    uint16_t allocate_in(uint16_t lo, uint16_t hi, uint16_t preferred);
     /// Takes exactly `port` (static forwards, deterministic blocks); false if taken or
     /// outside the range.
     bool reserve(uint16_t port);
@@ -36,6 +39,9 @@ public:
 
 private:
     bool test(uint32_t i) const { return (bits_[i >> 6] >> (i & 63)) & 1; }
+    /// The first free bit in from..to (inclusive), or k_none.
+    uint32_t first_free(uint32_t from, uint32_t to) const;
+    static constexpr uint32_t k_none = 0xffffffff;
     void set(uint32_t i) { bits_[i >> 6] |= uint64_t{1} << (i & 63); }
     void clear(uint32_t i) { bits_[i >> 6] &= ~(uint64_t{1} << (i & 63)); }
     uint64_t next_random();

@@ -904,6 +904,54 @@ TEST_F(Nat44, PortBlockVmUsesItsOwnBlock) {
     EXPECT_TRUE(sent(p, k_up, to_up(udp4(k_pub, k_remote, lo + 100, 5000, ttl(63)))));
 }
 
+// A VM's egress switched at runtime to a port block and back, each time by a new policy
+// (the admin API publishes a new snapshot): new mappings follow the policy of the moment,
+// and an expired mapping's port goes back to the pool it came from (the block area or
+// the dynamic range) whatever the VM's policy is by then, so no port is lost.
+TEST_F(Nat44, EgressSwitchedToAPortBlockAndBackReturnsEachPortToItsPool) {
+    constexpr uint16_t lo = 61440 + 5 * 512, hi = lo + 511;
+    nat44_policy& n = snap->nat;
+    const auto set_egress = [&](const char* name, nat_egress e) {
+        for (nat_vm& vm : n.vms) {
+            if (vm.name != name) continue;
+            vm.egress = e;
+            vm.block_first = e == nat_egress::port_block ? lo : 0;
+            vm.block_last = e == nat_egress::port_block ? hi : 0;
+            vm.public_addr = e == nat_egress::port_block ? n.block_addr : n.public_addrs[vm.pool_index];
+        }
+        n.index();
+    };
+    packet* a = run(from_vm(k_vm1_mac, udp4(k_vm1, k_remote, 40000, 5000)), k_vm);
+    ASSERT_TRUE(sent(a, k_up, to_up(udp4(k_pub, k_remote, 40000, 5000, ttl(63)))));
+
+    set_egress("vm1", nat_egress::port_block);
+    packet* b = run(from_vm(k_vm1_mac, udp4(k_vm1, k_remote, 40001, 5000)), k_vm);
+    ASSERT_EQ(b->verdict, k_up) << "reason " << drop_text(drop_reason(b->drop_reason));
+    const uint16_t block_port = sport_of(b);
+    EXPECT_GE(block_port, lo);
+    EXPECT_LE(block_port, hi);
+    EXPECT_TRUE(sent(b, k_up, to_up(udp4(k_pub, k_remote, block_port, 5000, ttl(63)))));
+    packet* br = run(from_up(udp4(k_remote, k_pub, 5000, block_port)), k_up);
+    EXPECT_TRUE(sent(br, k_vm, to_vm(k_vm1_mac, udp4(k_remote, k_vm1, 5000, 40001, ttl(63)))));
+    // The socket mapped before the switch keeps its public port (endpoint-independent
+    // mapping) while it has sessions.
+    packet* c = run(from_vm(k_vm1_mac, udp4(k_vm1, k_remote2, 40000, 5000)), k_vm);
+    EXPECT_TRUE(sent(c, k_up, to_up(udp4(k_pub, k_remote2, 40000, 5000, ttl(63)))));
+
+    set_egress("vm1", nat_egress::masquerade);
+    advance_to(1000 + 120);
+    EXPECT_EQ(counters.nat_sessions_expired.get(), 3u);
+    EXPECT_EQ(st->table().size(), 0u);
+    // Both ports are free again, each in its own pool: a masquerade VM keeps 40000, and a
+    // VM given block 5 keeps block_port.
+    packet* d = run(from_vm(k_vm5_mac, udp4(k_vm5, k_remote, 40000, 5000)), k_vm);
+    EXPECT_TRUE(sent(d, k_up, to_up(udp4(k_pub, k_remote, 40000, 5000, ttl(63)))));
+    set_egress("vm5", nat_egress::port_block);
+    packet* e = run(from_vm(k_vm5_mac, udp4(k_vm5, k_remote, block_port, 5000)), k_vm);
+    EXPECT_TRUE(sent(e, k_up, to_up(udp4(k_pub, k_remote, block_port, 5000, ttl(63)))));
+    EXPECT_EQ(total_drops(), 0u);
+}
+
 // ---- proxy ------------------------------------------------------------------------------------------
 
 TEST_F(Nat44, ProxyVmIsTwiceNattedToItsUpstreamPort) {

@@ -44,6 +44,38 @@ TEST(NatPortPool, HandsOutEveryPortExactlyOnceThenReportsExhaustion) {
     }
 }
 
+// One pool holding every port block of an address: a VM's allocations stay inside its
+// block, fill it exactly once, and leave the neighbouring blocks alone.
+TEST(NatPortPool, AllocateInStaysInsideItsPart) {
+    struct tc {
+        uint16_t lo, hi;
+    };
+    for (const tc c : {tc{61440, 61440}, tc{61440, 61503}, tc{61470, 61600}, tc{65000, 65535}}) {
+        SCOPED_TRACE(std::to_string(c.lo) + ".." + std::to_string(c.hi));
+        nat_port_pool pool(61440, 65535, c.lo * 31u);
+        EXPECT_TRUE(pool.reserve(c.lo));  // a port already held inside the part
+        std::set<uint16_t> seen{c.lo};
+        for (uint32_t i = 1; i < uint32_t{c.hi} - c.lo + 1; ++i) {
+            const uint16_t p = pool.allocate_in(c.lo, c.hi, i % 2 ? 0 : 61439);
+            ASSERT_NE(p, 0) << "full after " << i;
+            ASSERT_GE(p, c.lo);
+            ASSERT_LE(p, c.hi);
+            ASSERT_TRUE(seen.insert(p).second) << "port " << p << " handed out twice";
+        }
+        EXPECT_EQ(pool.allocate_in(c.lo, c.hi, c.lo), 0) << "a full part must say so";
+        EXPECT_EQ(pool.free_count(), pool.size() - seen.size()) << "nothing outside the part was taken";
+        if (c.lo > 61440) {
+            EXPECT_EQ(pool.allocate_in(61440, c.lo - 1, c.lo - 1), c.lo - 1) << "the block below is still free";
+        }
+        pool.release(c.hi);
+        EXPECT_EQ(pool.allocate_in(c.lo, c.hi, 0), c.hi) << "the only free port of the part";
+    }
+    nat_port_pool pool(61440, 65535);
+    EXPECT_EQ(pool.allocate_in(61000, 61500, 61000), 0) << "a part reaching outside the pool";
+    EXPECT_EQ(pool.allocate_in(61500, 61450, 61460), 0) << "an empty part";
+    EXPECT_EQ(pool.allocate_in(62000, 62999, 62500), 62500) << "a free preferred port inside the part is kept";
+}
+
 TEST(NatPortPool, ReleaseAndReserve) {
     nat_port_pool pool(2000, 2009);
     EXPECT_TRUE(pool.reserve(2005));
