@@ -69,12 +69,7 @@ reload_plan plan_reload(const cfg::config& now_in, const cfg::config& next_in) {
                 p.needs_restart.push_back("[[vms]] entry " + std::to_string(i) + " (" + a.name +
                                           "): its name, mac, ipv4, ipv6 or organization_id");
             } else if (!(a == b)) {
-                const bool blocks = a.egress == cfg::egress_policy::port_block || b.egress == cfg::egress_policy::port_block;
-                if (blocks) {
-                    p.needs_restart.push_back("[[vms]] " + a.name + ": port_block egress");
-                } else {
-                    p.applies.push_back("[[vms]] egress of " + a.name);
-                }
+                p.applies.push_back("[[vms]] egress of " + a.name);
             }
         }
     }

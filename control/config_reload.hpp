@@ -4,13 +4,14 @@
 //
 // Applied at runtime, with a new snapshot and no flow dropped: [[routes]],
 // [[nat.forwards]], and the egress keys of existing [[vms]] entries (egress,
-// public_address, proxy_port, proxy_force, max_sessions): the NAT policy is read per
-// packet from the snapshot. Everything else needs a restart and is refused, naming
-// each part: ports, workers, host, NAT addresses and ranges, adding, removing or
-// reordering [[vms]] (VM indexes key each worker's per-VM state; DHCP reservations
-// come from them), a VM's name, MAC, IPv4 or organization_id, port_block egress
-// to or from (each worker sizes a VM's block pools at start), [dhcp], WireGuard,
-// [api], [metrics], [proxy_ports], [probes], [gateway], backend options.
+// public_address, port_block, proxy_port, proxy_force, max_sessions): the NAT policy
+// is read per packet from the snapshot, and each worker holds every port block's
+// ports from the start. Everything else needs a restart and is refused, naming
+// each part: ports, workers, host, NAT addresses and ranges (nat.port_blocks
+// included), adding, removing or reordering [[vms]] (VM indexes key each worker's
+// per-VM state; DHCP reservations come from them), a VM's name, MAC, IPv4 or
+// organization_id, [dhcp], WireGuard, [api], [metrics], [proxy_ports], [probes],
+// [gateway], backend options.
 // Sans-I/O: the gateway applies the plan.
 #include <string>
 #include <vector>

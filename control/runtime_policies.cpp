@@ -154,6 +154,7 @@ json forward_json(const cfg::nat_forward_config& f) {
 json egress_setting_json(const egress_setting& e) {
     json j = {{"egress", egress_text(e.egress)}};
     if (e.egress == cfg::egress_policy::dedicated && e.public_address) j["public_address"] = cfg::to_string(*e.public_address);
+    if (e.egress == cfg::egress_policy::port_block) j["port_block"] = e.port_block;
     if (e.egress == cfg::egress_policy::proxy) {
         j["proxy_port"] = e.proxy_port;
         j["proxy_force"] = e.proxy_force;
@@ -197,11 +198,10 @@ policy_result parse_egress(const json& body, egress_setting& out) {
     } else if (*it == "proxy") {
         e.egress = cfg::egress_policy::proxy;
     } else if (*it == "port_block") {
-        return fail(policy_errc::not_configured,
-                    "egress \"port_block\" cannot be set at runtime: the workers size a VM's port-block pools when "
-                    "they start; set it in [[vms]] and restart");
+        e.egress = cfg::egress_policy::port_block;
     } else {
-        return fail(policy_errc::invalid, "field \"egress\" must be \"masquerade\", \"dedicated\" or \"proxy\"");
+        return fail(policy_errc::invalid,
+                    "field \"egress\" must be \"masquerade\", \"dedicated\", \"port_block\" or \"proxy\"");
     }
     // Keys of another policy, as config validation refuses them.
     for (const auto& [k, owner] : {std::pair{"public_address", cfg::egress_policy::dedicated},
@@ -216,6 +216,14 @@ policy_result parse_egress(const json& body, egress_setting& out) {
     if (e.egress == cfg::egress_policy::dedicated) {
         e.public_address = ipv4_field(body, "public_address", r);
         if (r && !e.public_address) return fail(policy_errc::invalid, "egress \"dedicated\" needs \"public_address\"");
+    }
+    if (e.egress == cfg::egress_policy::port_block) {
+        const auto k = body.find("port_block");
+        if (k == body.end())
+            return fail(policy_errc::invalid, "egress \"port_block\" needs \"port_block\" (the block index k of nat.port_blocks)");
+        if (!k->is_number_integer() || k->get<int64_t>() < 0 || k->get<int64_t>() > 65535)
+            return fail(policy_errc::invalid, "field \"port_block\" must be an integer 0..65535 (a block index)");
+        e.port_block = static_cast<uint32_t>(k->get<int64_t>());
     }
     if (e.egress == cfg::egress_policy::proxy) {
         const auto p = port_field(body, "proxy_port", r);
@@ -333,17 +341,16 @@ const cfg::vm_config* runtime_policies::config_vm(std::string_view vm) const {
 
 egress_setting runtime_policies::effective(const cfg::vm_config& v) const {
     if (const egress_setting* e = find_egress(v.name)) return *e;
-    return egress_setting{v.egress, v.public_address, v.proxy_port, v.proxy_force};
+    return egress_setting{v.egress, v.public_address, v.port_block, v.proxy_port, v.proxy_force};
 }
 
-std::string runtime_policies::dedicated_user(const cfg::ip_address& a, std::string_view vm) const {
+std::string runtime_policies::other_holder(std::string_view vm,
+                                           const std::function<bool(const egress_setting&)>& holds) const {
     for (const auto& v : config_->vms) {
-        const egress_setting e = effective(v);
-        if (v.name != vm && e.egress == cfg::egress_policy::dedicated && e.public_address == a) return v.name;
+        if (v.name != vm && holds(effective(v))) return v.name;
     }
     for (const auto& [name, e] : egress_) {
-        if (name != vm && !config_vm(name) && e.egress == cfg::egress_policy::dedicated && e.public_address == a)
-            return name;
+        if (name != vm && !config_vm(name) && holds(e)) return name;
     }
     return {};
 }
@@ -356,13 +363,28 @@ policy_result runtime_policies::check_egress(std::string_view vm, const egress_s
     const cfg::vm_config* cv = config_vm(vm);
     if (!cv && !(a.address_of && a.address_of(vm)))
         return fail(policy_errc::not_found, "no [[vms]] entry or allocation (vps_id) is named " + std::string(vm.substr(0, 128)));
-    if (cv && cv->egress == cfg::egress_policy::port_block)
-        return fail(policy_errc::conflict, "vm " + cv->name +
-                                               " has egress \"port_block\" in the config; a port block changes only with a "
-                                               "restart (edit [[vms]] and restart edgegated)");
     switch (e.egress) {
-    case cfg::egress_policy::masquerade:
-    case cfg::egress_policy::port_block: break;
+    case cfg::egress_policy::masquerade: break;
+    case cfg::egress_policy::port_block: {
+        const auto& pb = n.port_blocks;
+        const uint32_t blocks = pb.block_size ? (65536u - pb.first_port) / pb.block_size : 0;
+        if (e.port_block >= blocks)
+            return fail(policy_errc::invalid, "port_block " + std::to_string(e.port_block) + " is past the last block: " +
+                                                  "nat.port_blocks has " + std::to_string(blocks) + " blocks of " +
+                                                  std::to_string(pb.block_size) + " ports from " +
+                                                  std::to_string(pb.first_port) + " (0.." +
+                                                  std::to_string(blocks ? blocks - 1 : 0) + ")");
+        const auto block_here = [&](const egress_setting& o) {
+            return o.egress == cfg::egress_policy::port_block && o.port_block == e.port_block;
+        };
+        if (const std::string u = other_holder(vm, block_here); !u.empty()) {
+            const uint32_t first = pb.first_port + e.port_block * uint32_t{pb.block_size};
+            return fail(policy_errc::conflict, "port block " + std::to_string(e.port_block) + " (ports " +
+                                                   ports_text(first, first + pb.block_size - 1) + ") is already " +
+                                                   u + "'s; a port block belongs to one VM");
+        }
+        break;
+    }
     case cfg::egress_policy::dedicated: {
         const cfg::ip_address& p = *e.public_address;
         const std::string ps = cfg::to_string(p);
@@ -372,7 +394,10 @@ policy_result runtime_policies::check_egress(std::string_view vm, const egress_s
         if (n.port_blocks.address && *n.port_blocks.address == p)
             return fail(policy_errc::invalid, ps + " is the nat.port_blocks address; a dedicated address belongs to one VM alone");
         if (auto r = on_link(c, p, cfg::port_role::uplink, "the uplink must answer ARP for a dedicated address"); !r) return r;
-        if (const std::string u = dedicated_user(p, vm); !u.empty())
+        const auto dedicated_here = [&](const egress_setting& o) {
+            return o.egress == cfg::egress_policy::dedicated && o.public_address == p;
+        };
+        if (const std::string u = other_holder(vm, dedicated_here); !u.empty())
             return fail(policy_errc::conflict, ps + " is already the dedicated address of " + u);
         break;
     }
@@ -429,6 +454,8 @@ void runtime_policies::apply(dp::nat44_policy& nat, size_t config_vms) const {
         if (e->egress == cfg::egress_policy::dedicated) {
             vm.egress = dp::nat_egress::dedicated;
             vm.public_addr = v4(*e->public_address);
+        } else if (e->egress == cfg::egress_policy::port_block) {
+            nat.give_block(vm, e->port_block);
         } else {
             vm.egress = e->egress == cfg::egress_policy::proxy ? dp::nat_egress::proxy : dp::nat_egress::masquerade;
             if (vm.egress == dp::nat_egress::proxy) {

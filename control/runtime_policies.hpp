@@ -16,9 +16,11 @@
 //     an admin-API allocation (it replaces the masquerade default of runtime VMs and
 //     lives as long as the allocation). VMs admitted by a DHCP lease alone have no
 //     stable name and take no policy.
-//   - port_block is not a runtime policy, neither to nor from: each worker sizes a
-//     VM's block port pools when it starts (dataplane/nat44_state), so a VM's block
-//     changes only with a restart.
+//   - A port block (egress port_block, block index k of nat.port_blocks) belongs to
+//     one VM: a runtime policy may not take a block that a [[vms]] entry's effective
+//     policy or another runtime policy holds. Each worker holds every block's ports
+//     from the start (dataplane/nat44_state), and a mapping's port goes back to its
+//     own block when it ends, so a VM may move to, from or between blocks at runtime.
 //
 // Records in the lease store: namespace "forward", key = the forward's id
 // ("tcp/203.0.113.1/8081"), value = its JSON; namespace "egress", key = the VM's
@@ -51,10 +53,11 @@ struct policy_result {
     explicit operator bool() const { return error == policy_errc::ok; }
 };
 
-/// A VM's egress as the API sets it: the [[vms]] egress keys but port_block.
+/// A VM's egress as the API sets it: the [[vms]] egress keys.
 struct egress_setting {
     cfg::egress_policy egress = cfg::egress_policy::masquerade;
     std::optional<cfg::ip_address> public_address;  ///< dedicated
+    uint32_t port_block = 0;                        ///< port_block: the block index k
     uint16_t proxy_port = 0;                        ///< proxy
     bool proxy_force = false;                       ///< proxy
     friend bool operator==(const egress_setting&, const egress_setting&) = default;
@@ -81,8 +84,8 @@ nlohmann::json egress_setting_json(const egress_setting& e);
 /// Parses a forward from an API body or a stored record: only the fields' syntax
 /// (invalid on unknown or malformed fields). Checked against the config by check_forward.
 policy_result parse_forward(const nlohmann::json& body, cfg::nat_forward_config& out);
-/// Parses {egress[, public_address][, proxy_port][, proxy_force]} (the "vm" field is
-/// the caller's). port_block is refused here (not_configured: it needs a restart).
+/// Parses {egress[, public_address][, port_block][, proxy_port][, proxy_force]} (the
+/// "vm" field is the caller's): only the fields' syntax; check_egress judges the rest.
 policy_result parse_egress(const nlohmann::json& body, egress_setting& out);
 
 class runtime_policies {
@@ -108,9 +111,10 @@ public:
 
     // --- egress ---------------------------------------------------------------------
     /// Whether `vm` (a [[vms]] name or an allocation's vps_id) may get `e` now: NAT is
-    /// on, the VM is known (not_found), its config egress is not port_block, and the
-    /// setting is valid (dedicated: an uplink address nobody else uses; proxy: a
-    /// [nat.proxy] with service and upstream, a port no organization holds).
+    /// on, the VM is known (not_found), and the setting is valid (dedicated: an uplink
+    /// address nobody else uses; port_block: a whole block of nat.port_blocks that no
+    /// other VM holds; proxy: a [nat.proxy] with service and upstream, a port no
+    /// organization holds).
     policy_result check_egress(std::string_view vm, const egress_setting& e, const allocation_lookup& a) const;
     void put_egress(std::string_view vm, const egress_setting& e);
     bool erase_egress(std::string_view vm);
@@ -130,8 +134,10 @@ public:
     void apply(dp::nat44_policy& nat, size_t config_vms) const;
 
 private:
-    /// A dedicated public address's user other than `vm` (config or runtime), if any.
-    std::string dedicated_user(const cfg::ip_address& a, std::string_view vm) const;
+    /// A VM other than `vm` ([[vms]] by its effective policy, or a runtime entry)
+    /// whose egress `holds` something only one VM may have (a dedicated address, a
+    /// port block), if any.
+    std::string other_holder(std::string_view vm, const std::function<bool(const egress_setting&)>& holds) const;
     /// The effective egress of a [[vms]] entry (its override, else the config's).
     egress_setting effective(const cfg::vm_config& v) const;
 

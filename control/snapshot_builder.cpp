@@ -80,10 +80,7 @@ dp::nat44_policy build_nat_policy(const cfg::config& config, std::span<const run
             vm.public_addr = v4_host_order(*vc.public_address);
         }
         if (vm.egress == dp::nat_egress::port_block && n.block_size != 0) {
-            const uint32_t lo = n.block_first_port + vc.port_block * uint32_t{n.block_size};
-            vm.public_addr = n.block_addr;
-            vm.block_first = static_cast<uint16_t>(lo);
-            vm.block_last = static_cast<uint16_t>(std::min<uint32_t>(lo + n.block_size - 1, 65535));
+            n.give_block(vm, vc.port_block);
         }
         vm.proxy_port = vc.proxy_port;
         vm.proxy_force = vc.proxy_force;

@@ -101,6 +101,9 @@ struct nat44_policy {
     }
     /// Fills the flat_maps from vms, forwards and the addresses (control thread).
     void index();
+    /// Makes `vm` a port_block VM with block k (its ports and the block address).
+    /// Precondition: k is a whole block (config validation, runtime_policies).
+    void give_block(nat_vm& vm, uint32_t k) const;
 
     static uint32_t public_bit(uint32_t addr) { return (addr * 0x9e3779b1u) >> 26; }
     /// False: `addr` is surely not a public address; true: look it up.

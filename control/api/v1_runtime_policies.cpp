@@ -99,7 +99,7 @@ json egress_json(const cfg::config& c, const runtime_policies& rt, const allocat
                   {"ipv4", cfg::to_string(v.ipv4)},
                   {"max_sessions", v.max_sessions ? v.max_sessions : c.nat.sessions_per_vm}};
         if (const egress_setting* e = rt.find_egress(v.name)) {
-            add_policy(j, c, e->egress, e->public_address, 0, e->proxy_port, e->proxy_force);
+            add_policy(j, c, e->egress, e->public_address, e->port_block, e->proxy_port, e->proxy_force);
             j["source"] = "api";
             json cfg_policy;
             add_policy(cfg_policy, c, v.egress, v.public_address, v.port_block, v.proxy_port, v.proxy_force);
@@ -115,7 +115,7 @@ json egress_json(const cfg::config& c, const runtime_policies& rt, const allocat
         const auto ip = a.address_of ? a.address_of(vm) : std::nullopt;
         json j = {{"name", vm}, {"kind", "allocation"}, {"ipv4", ip ? json(ip_text(*ip)) : json(nullptr)},
                   {"max_sessions", c.nat.sessions_per_vm}};
-        add_policy(j, c, e.egress, e.public_address, 0, e.proxy_port, e.proxy_force);
+        add_policy(j, c, e.egress, e.public_address, e.port_block, e.proxy_port, e.proxy_force);
         j["source"] = "api";
         list.push_back(std::move(j));
     }

@@ -86,8 +86,10 @@ t_check_output "vm1 now leaves from 203.0.113.30" '^203\.0\.113\.30$' exit_addre
 t_check_output "vm2 cannot take vm1's dedicated address: 409" '^409$' \
   code POST /v1/egress '{"vm":"vm2","egress":"dedicated","public_address":"203.0.113.30"}'
 t_check_output "an unknown VM: 404" '^404$' code POST /v1/egress '{"vm":"vm99","egress":"masquerade"}'
-t_check_output "port_block at runtime: 409 (it needs a restart)" '"code":"not_configured"' \
-  api POST /v1/egress '{"vm":"vm1","egress":"port_block","port_block":2}'
+t_check_output "port block 1 is vm3's in the config: 409 conflict" '"code":"conflict"' \
+  api POST /v1/egress '{"vm":"vm1","egress":"port_block","port_block":1}'
+t_check_output "a block past the last one: 400" '^400$' \
+  code POST /v1/egress '{"vm":"vm1","egress":"port_block","port_block":10}'
 t_check_output "vm2 (dedicated 203.0.113.20 in the config) leaves from it" '^203\.0\.113\.20$' exit_address vm2
 t_check_output "edgegatectl egress set vm2 masquerade" 'egress=masquerade' ctl egress set vm2 masquerade
 t_check_output "vm2 now leaves from the pool address $PUB" "^$PUB\$" exit_address vm2
@@ -102,6 +104,24 @@ t_check_output "DELETE /v1/egress/vm2 again: 404" '^404$' code DELETE /v1/egress
 # flows. vm1 back to masquerade (DELETE), then a TCP connection to inet stays open while
 # vm1 gets proxy with proxy_force (every other new flow refused).
 t_check_output "DELETE /v1/egress/vm1: masquerade again" '^200$' code DELETE /v1/egress/vm1
+
+# A port block at runtime: vm1's new connections leave from block 2 (61024-61535).
+block_port() {  # the source port inet's iperf3 saw last from $PUB
+  grep -Eo "Accepted connection from $PUB, port [0-9]+" "$EG_LAB_DIR/iperf3.log" | tail -n 1 | grep -Eo '[0-9]+$'
+}
+t_check_output "edgegatectl egress set vm1 port_block 2" 'egress=port_block port_block=2' ctl egress set vm1 port_block 2
+t_check_output "edgegatectl egress shows vm1's block and its ports" 'vm1 +config .* +port_block 2 \(61024-61535\) +api' ctl egress
+t_check "iperf3 vm1 -> inet through its runtime port block (256 KiB)" iperf_bytes vm1 -c $INET4 -n 256K
+VM1_PORT=$(block_port)
+t_check "inet's iperf3 saw vm1 from port ${VM1_PORT:-?} of block 2 (61024-61535)" \
+  test -n "$VM1_PORT" -a "${VM1_PORT:-0}" -ge 61024 -a "${VM1_PORT:-0}" -le 61535
+t_check_output "vm2 cannot take vm1's block 2: 409" '^409$' \
+  code POST /v1/egress '{"vm":"vm2","egress":"port_block","port_block":2}'
+t_check_output "DELETE /v1/egress/vm1: masquerade again" '^200$' code DELETE /v1/egress/vm1
+t_check "iperf3 vm1 -> inet as masquerade again (256 KiB)" iperf_bytes vm1 -c $INET4 -n 256K
+VM1_PORT=$(block_port)
+t_check "inet's iperf3 saw vm1 from port ${VM1_PORT:-?}, outside the port-block area" \
+  test -n "$VM1_PORT" -a "${VM1_PORT:-0}" -lt 60000
 LINE_PY='
 import socket, sys, os, time
 if sys.argv[1] == "server":   # answer each line with the address it came from

@@ -42,11 +42,10 @@ TEST(ConfigReload, RestartPartsAreNamed) {
     b.ports[1].mtu = 1400;
     b.workers.count = 2;
     b.api.secret = "another-secret-0123456789";
-    b.vms[2].egress = cfg::egress_policy::masquerade;  // vm3 leaves its port block
     b.vms[5].mac = {2, 0, 0, 0, 1, 0x66};
     b.nat.forwards.clear();  // runtime, but the plan refuses as a whole
     const reload_plan p = plan_reload(a, b);
-    EXPECT_EQ(p.needs_restart, (std::vector<std::string>{"[[ports]]", "[workers]", "[api]", "[[vms]] vm3: port_block egress",
+    EXPECT_EQ(p.needs_restart, (std::vector<std::string>{"[[ports]]", "[workers]", "[api]",
                                                          "[[vms]] entry 5 (vm6): its name, mac, ipv4, ipv6 or organization_id"}));
     cfg::config v6 = lab_config();
     ASSERT_TRUE(v6.vms[0].ipv6.has_value());

@@ -70,7 +70,14 @@ TEST(RuntimePolicies, ParseRefusesBadFields) {
     EXPECT_EQ(forward(forward_json(ok)).to_port, 5353);  // the stored form parses back
 
     egress_setting e;
-    EXPECT_EQ(parse_egress(json{{"egress", "port_block"}, {"port_block", 2}}, e).error, policy_errc::not_configured);
+    EXPECT_EQ(parse_egress(json{{"egress", "port_block"}}, e).error, policy_errc::invalid);  // no block
+    EXPECT_EQ(parse_egress(json{{"egress", "port_block"}, {"port_block", -1}}, e).error, policy_errc::invalid);
+    EXPECT_EQ(parse_egress(json{{"egress", "port_block"}, {"port_block", "2"}}, e).error, policy_errc::invalid);
+    EXPECT_EQ(parse_egress(json{{"egress", "masquerade"}, {"port_block", 2}}, e).error, policy_errc::invalid);
+    const auto b = egress({{"egress", "port_block"}, {"port_block", 2}});
+    EXPECT_EQ(b.egress, cfg::egress_policy::port_block);
+    EXPECT_EQ(b.port_block, 2u);
+    EXPECT_EQ(egress(egress_setting_json(b)), b);  // the stored form parses back
     EXPECT_EQ(parse_egress(json{{"egress", "dedicated"}}, e).error, policy_errc::invalid);           // no address
     EXPECT_EQ(parse_egress(json{{"egress", "masquerade"}, {"proxy_port", 1}}, e).error, policy_errc::invalid);
     EXPECT_EQ(parse_egress(json{{"egress", "proxy"}}, e).error, policy_errc::invalid);               // no port
@@ -133,7 +140,14 @@ TEST(RuntimePolicies, EgressChecks) {
     EXPECT_EQ(check("vm1", {{"egress", "dedicated"}, {"public_address", "203.0.113.30"}}), policy_errc::ok);
     EXPECT_EQ(check("vps-a", {{"egress", "dedicated"}, {"public_address", "203.0.113.30"}}), policy_errc::ok);
     EXPECT_EQ(check("nobody", {{"egress", "masquerade"}}), policy_errc::not_found);
-    EXPECT_EQ(check("vm3", {{"egress", "masquerade"}}), policy_errc::conflict);  // port_block in the config
+    EXPECT_EQ(check("vm3", {{"egress", "masquerade"}}), policy_errc::ok);  // leaving its config port block
+    // Port blocks: nat.port_blocks has 10 blocks of 512 from 60000; vm3 holds block 1.
+    EXPECT_EQ(check("vm1", {{"egress", "port_block"}, {"port_block", 2}}), policy_errc::ok);
+    EXPECT_EQ(check("vps-a", {{"egress", "port_block"}, {"port_block", 9}}), policy_errc::ok);
+    EXPECT_EQ(check("vm1", {{"egress", "port_block"}, {"port_block", 10}}), policy_errc::invalid);  // past the last
+    EXPECT_EQ(check("vm1", {{"egress", "port_block"}, {"port_block", 1}}), policy_errc::conflict);  // vm3's
+    EXPECT_EQ(check("vm3", {{"egress", "port_block"}, {"port_block", 1}}), policy_errc::ok);        // its own
+    EXPECT_EQ(check("vm3", {{"egress", "port_block"}, {"port_block", 4}}), policy_errc::ok);        // another one
     EXPECT_EQ(check("vm1", {{"egress", "dedicated"}, {"public_address", "203.0.113.20"}}), policy_errc::conflict);  // vm2's
     EXPECT_EQ(check("vm2", {{"egress", "dedicated"}, {"public_address", "203.0.113.20"}}), policy_errc::ok);  // its own
     EXPECT_EQ(check("vm1", {{"egress", "dedicated"}, {"public_address", "203.0.113.1"}}), policy_errc::invalid);  // the pool
@@ -148,6 +162,13 @@ TEST(RuntimePolicies, EgressChecks) {
     EXPECT_EQ(check("vps-a", {{"egress", "dedicated"}, {"public_address", "203.0.113.30"}}), policy_errc::conflict);
     t.put_egress("vm2", egress({{"egress", "masquerade"}}));
     EXPECT_EQ(check("vps-a", {{"egress", "dedicated"}, {"public_address", "203.0.113.20"}}), policy_errc::ok);
+    // The same for port blocks: a runtime holder keeps others out, and a config VM that
+    // moves away frees its block.
+    t.put_egress("vps-a", egress({{"egress", "port_block"}, {"port_block", 2}}));
+    EXPECT_EQ(check("vm1", {{"egress", "port_block"}, {"port_block", 2}}), policy_errc::conflict);
+    EXPECT_EQ(check("vm3", {{"egress", "port_block"}, {"port_block", 2}}), policy_errc::conflict);
+    t.put_egress("vm3", egress({{"egress", "masquerade"}}));
+    EXPECT_EQ(check("vm1", {{"egress", "port_block"}, {"port_block", 1}}), policy_errc::ok);
     EXPECT_TRUE(t.recheck(a).empty());
 }
 
@@ -158,6 +179,8 @@ TEST(RuntimePolicies, AppliedOverTheSnapshot) {
     t.put_egress("vm2", egress({{"egress", "proxy"}, {"proxy_port", 10050}, {"proxy_force", true}}));
     t.put_egress("vps-a", egress({{"egress", "dedicated"}, {"public_address", "203.0.113.31"}}));
     t.put_egress("vm6", egress({{"egress", "dedicated"}, {"public_address", "203.0.113.32"}}));
+    t.put_egress("vm3", egress({{"egress", "masquerade"}}));  // leaves its config block 1
+    t.put_egress("vm5", egress({{"egress", "port_block"}, {"port_block", 4}}));
     t.put_forward(forward({{"protocol", "tcp"}, {"public_address", "203.0.113.1"}, {"port", 8081}, {"to", "192.168.100.11"}, {"to_port", 81}}));
     const std::vector<runtime_vm> runtime = {{"vps-a", {2, 0, 0, 0, 0, 0x50}, 0xc0a86496, true},
                                              {"vm6", {2, 0, 0, 0, 0, 0x51}, 0xc0a86497, true}};  // a vps_id that is a [[vms]] name
@@ -171,6 +194,13 @@ TEST(RuntimePolicies, AppliedOverTheSnapshot) {
     EXPECT_EQ(vms[1].public_addr, 0xcb007101u);  // back on the pool address
     EXPECT_EQ(vms[1].proxy_port, 10050);
     EXPECT_TRUE(vms[1].proxy_force);
+    EXPECT_EQ(vms[2].egress, dp::nat_egress::masquerade);  // vm3
+    EXPECT_EQ(vms[2].block_first, 0);
+    EXPECT_EQ(vms[2].public_addr, 0xcb007101u);
+    EXPECT_EQ(vms[4].egress, dp::nat_egress::port_block);  // vm5: block 4 of 512 from 60000
+    EXPECT_EQ(vms[4].block_first, 62048);
+    EXPECT_EQ(vms[4].block_last, 62559);
+    EXPECT_EQ(vms[4].public_addr, 0xcb007101u);  // the nat.port_blocks address
     EXPECT_EQ(vms[5].egress, dp::nat_egress::dedicated);  // vm6, the config VM
     EXPECT_EQ(vms[6].egress, dp::nat_egress::dedicated);  // vps-a
     EXPECT_EQ(vms[6].public_addr, 0xcb00711fu);

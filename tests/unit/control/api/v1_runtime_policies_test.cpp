@@ -113,10 +113,12 @@ TEST_F(V1RuntimePolicies, Egress) {
     EXPECT_EQ(call("POST", "/v1/egress", R"({"vm":"vps-a","egress":"proxy","proxy_port":10050})").status, 201u);
     EXPECT_EQ(call("POST", "/v1/egress", R"({"vm":"vps-a","egress":"proxy","proxy_port":10051})").status, 200u);
     EXPECT_EQ(call("POST", "/v1/egress", R"({"vm":"ghost","egress":"masquerade"})").status, 404u);
-    EXPECT_EQ(call("POST", "/v1/egress", R"({"vm":"vm3","egress":"masquerade"})").status, 409u);
-    r = call("POST", "/v1/egress", R"({"vm":"vm1","egress":"port_block","port_block":3})");
-    EXPECT_EQ(r.status, 409u);
-    EXPECT_EQ(r.body["error"]["code"], "not_configured");
+    r = call("POST", "/v1/egress", R"({"vm":"vm6","egress":"port_block","port_block":1})");
+    EXPECT_EQ(r.status, 409u) << r.body.dump();  // vm3's block in the config
+    EXPECT_EQ(r.body["error"]["code"], "conflict");
+    r = call("POST", "/v1/egress", R"({"vm":"vm6","egress":"port_block","port_block":3})");
+    EXPECT_EQ(r.status, 201u) << r.body.dump();
+    EXPECT_EQ(r.body["port_block"], 3);
     EXPECT_EQ(call("POST", "/v1/egress", R"({"egress":"masquerade"})").status, 400u);
     EXPECT_EQ(call("POST", "/v1/egress", R"({"vm":"vm6","egress":"dedicated","public_address":"203.0.113.30"})").status, 409u);
 
@@ -130,6 +132,11 @@ TEST_F(V1RuntimePolicies, Egress) {
     EXPECT_EQ(vms[6]["kind"], "allocation");
     EXPECT_EQ(vms[6]["ipv4"], "192.168.100.150");
     EXPECT_EQ(vms[6]["proxy"]["port"], 10051);
+    EXPECT_EQ(vms[5]["name"], "vm6");
+    EXPECT_EQ(vms[5]["egress"], "port_block");
+    EXPECT_EQ(vms[5]["port_block"]["index"], 3);
+    EXPECT_EQ(vms[5]["port_block"]["ports"], json({61536, 62047}));
+    EXPECT_EQ(vms[5]["source"], "api");
 
     r = call("DELETE", "/v1/egress/vm1");
     EXPECT_EQ(r.status, 200u);
