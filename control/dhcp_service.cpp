@@ -179,8 +179,9 @@ dhcp_service::dhcp_service(const cfg::config& config, boost::asio::io_context& i
     for (const leases::lease* l : restored.bindings) {
         bound += l->state == leases::lease_state::bound;
         count_live(*l);
-        if (!nat_ || !live_binding(*l)) continue;  // (and no name to format per lease)
-        admit(admitted_by_lease, l->mac, l->ipv4, "dhcp-" + mac_text(l->mac), uint64_t(l->expires_s));
+        if (!nat_ || !live_binding(*l)) continue;
+        // No name: vm_admissions formats "dhcp-<mac>" only if the pair takes a slot.
+        admit(admitted_by_lease, l->mac, l->ipv4, {}, uint64_t(l->expires_s));
     }
     restoring_ = false;
     active_ = live;
@@ -339,11 +340,13 @@ void dhcp_service::note_binding(const dhcp::lease_action& a) {
         log(line);
     }
     if (a.kind == dhcp::lease_action::bound) {
-        if (!nat_) return;  // nothing to admit: spare the name
+        if (!nat_) return;  // nothing to admit
+        // An allocation's address keeps its vps_id as the name; else none, and
+        // vm_admissions names the pair "dhcp-<mac>" if it takes a slot.
         const leases::lease* placed = store_->find_by_ipv4(l.address);
-        const std::string name = placed && leases::store_lease_book::is_placement_key(placed->vps_id)
-                                     ? placed->vps_id
-                                     : "dhcp-" + mac_text(l.mac);
+        const std::string_view name = placed && leases::store_lease_book::is_placement_key(placed->vps_id)
+                                          ? std::string_view(placed->vps_id)
+                                          : std::string_view{};
         admit(admitted_by_lease, l.mac, l.address, name, l.expires_s == dhcp::k_infinite ? 0 : l.expires_s);
     } else {
         withdraw(admitted_by_lease, l.mac, l.address);
@@ -361,8 +364,9 @@ void dhcp_service::admit(uint8_t reason, const dp::mac_bytes& mac, uint32_t ipv4
     case vm_admissions::result::admitted:
         if (restoring_) break;
         if (lease_line_allowed()) {
-            log("dhcp: " + ip_text(ipv4) + " (" + mac_text(mac) + ", " + std::string(name) +
-                ") admitted to the data plane (NAT slot " + std::to_string(*admissions_.slot_of(mac, ipv4)) + ")");
+            const uint32_t slot = *admissions_.slot_of(mac, ipv4);
+            log("dhcp: " + ip_text(ipv4) + " (" + mac_text(mac) + ", " + admissions_.slots()[slot].name +
+                ") admitted to the data plane (NAT slot " + std::to_string(slot) + ")");
         }
         schedule_publish();
         break;

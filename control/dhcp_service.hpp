@@ -130,6 +130,8 @@ private:
     void flush_lease_lines();
     static constexpr uint32_t k_lease_lines_per_s = 100;
     /// Admits (mac, ipv4) for `reason` unless it is a [[vms]] pair; logs the outcome.
+    /// `name`: an allocation's vps_id, or empty for a DHCP client's own lease (named
+    /// "dhcp-<mac>" only if it takes a slot: vm_admissions::admit).
     void admit(uint8_t reason, const dp::mac_bytes& mac, uint32_t ipv4, std::string_view name, uint64_t expires_s,
                const dp::ipv6_bytes& ipv6 = {});
     void withdraw(uint8_t reason, const dp::mac_bytes& mac, uint32_t ipv4);

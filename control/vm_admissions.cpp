@@ -1,6 +1,7 @@
 #include "control/vm_admissions.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace eg::ctl {
 
@@ -10,10 +11,27 @@ namespace {
 constexpr size_t k_reuse_scan = 64;
 }  // namespace
 
+uint64_t vm_admissions::mac_key(const dp::mac_bytes& mac) {
+    uint64_t k = 0;
+    for (const uint8_t b : mac) k = k << 8 | b;
+    return k;
+}
+
+std::string vm_admissions::lease_name(const dp::mac_bytes& m) {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "dhcp-%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+    return buf;
+}
+
 std::optional<uint32_t> vm_admissions::slot_of(const dp::mac_bytes& mac, uint32_t ipv4) const {
-    const auto it = by_pair_.find({mac, ipv4});
-    if (it == by_pair_.end()) return std::nullopt;
+    const auto it = by_ip_.find(ipv4);
+    if (it == by_ip_.end() || slots_[it->second].mac != mac) return std::nullopt;
     return it->second;
+}
+
+void vm_admissions::forget_lease_of(uint32_t slot) {
+    const auto it = leased_by_mac_.find(mac_key(slots_[slot].mac));
+    if (it != leased_by_mac_.end() && it->second == slot) leased_by_mac_.erase(it);
 }
 
 std::optional<uint32_t> vm_admissions::take_slot(const pair_key& k) {
@@ -46,19 +64,17 @@ vm_admissions::result vm_admissions::admit(uint8_t reason, const dp::mac_bytes& 
     const pair_key k{mac, ipv4};
     if (reason & admitted_by_lease) {
         // One leased address per MAC: an older lease pair of this MAC ends here.
-        for (auto it = by_pair_.lower_bound({mac, 0}); it != by_pair_.end() && it->first.first == mac;) {
-            const auto next = std::next(it);
-            if (it->first.second != ipv4 && (slots_[it->second].reasons & admitted_by_lease)) {
-                withdraw(admitted_by_lease, mac, it->first.second);
-            }
-            it = next;
+        const auto m = leased_by_mac_.find(mac_key(mac));
+        if (m != leased_by_mac_.end() && slots_[m->second].ipv4 != ipv4) {
+            withdraw(admitted_by_lease, mac, slots_[m->second].ipv4);
         }
     }
-    // The address moved to another MAC: the old pair leaves.
-    if (const auto ip = by_ip_.find(ipv4); ip != by_ip_.end() && slots_[ip->second].mac != mac) {
-        leave(ip->second);
+    auto it = by_ip_.find(ipv4);
+    if (it != by_ip_.end() && slots_[it->second].mac != mac) {
+        leave(it->second);  // the address moved to another MAC: the old pair leaves
+        it = by_ip_.end();
     }
-    if (const auto it = by_pair_.find(k); it != by_pair_.end()) {
+    if (it != by_ip_.end()) {  // the pair itself
         slot_state& s = slots_[it->second];
         s.reasons |= reason;
         if (reason & admitted_by_allocation) {
@@ -69,6 +85,7 @@ vm_admissions::result vm_admissions::admit(uint8_t reason, const dp::mac_bytes& 
             }
         }
         if (reason & admitted_by_lease) {
+            leased_by_mac_[mac_key(mac)] = it->second;
             s.lease_expires_s = lease_expires_s;
             if (lease_expires_s != 0) lease_ends_.emplace(lease_expires_s, k);
         }
@@ -79,13 +96,15 @@ vm_admissions::result vm_admissions::admit(uint8_t reason, const dp::mac_bytes& 
     slot_state& s = slots_[*slot];
     s.mac = mac;
     s.ipv4 = ipv4;
-    s.name = std::string(name);
+    s.name = name.empty() ? lease_name(mac) : std::string(name);
     s.reasons = reason;
     s.ipv6 = (reason & admitted_by_allocation) ? ipv6 : dp::ipv6_bytes{};
     s.lease_expires_s = (reason & admitted_by_lease) ? lease_expires_s : 0;
     s.last_snapshot.reset();
-    if ((reason & admitted_by_lease) && lease_expires_s != 0) lease_ends_.emplace(lease_expires_s, k);
-    by_pair_[k] = *slot;
+    if (reason & admitted_by_lease) {
+        leased_by_mac_[mac_key(mac)] = *slot;
+        if (lease_expires_s != 0) lease_ends_.emplace(lease_expires_s, k);
+    }
     by_ip_[ipv4] = *slot;
     dirty_ = true;
     return result::admitted;
@@ -94,8 +113,8 @@ vm_admissions::result vm_admissions::admit(uint8_t reason, const dp::mac_bytes& 
 void vm_admissions::leave(uint32_t slot) {
     slot_state& s = slots_[slot];
     const pair_key k{s.mac, s.ipv4};
-    by_pair_.erase(k);
     if (const auto ip = by_ip_.find(s.ipv4); ip != by_ip_.end() && ip->second == slot) by_ip_.erase(ip);
+    if (s.reasons & admitted_by_lease) forget_lease_of(slot);
     s.reasons = 0;
     s.lease_expires_s = 0;
     // Kept (mac, address, name) for the snapshot's entry until the slot is reused.
@@ -105,17 +124,18 @@ void vm_admissions::leave(uint32_t slot) {
 }
 
 bool vm_admissions::withdraw(uint8_t reason, const dp::mac_bytes& mac, uint32_t ipv4) {
-    const auto it = by_pair_.find({mac, ipv4});
-    if (it == by_pair_.end()) return false;
-    slot_state& s = slots_[it->second];
+    const auto slot = slot_of(mac, ipv4);
+    if (!slot) return false;
+    slot_state& s = slots_[*slot];
     if (!(s.reasons & reason)) return false;
+    if (reason & s.reasons & admitted_by_lease) forget_lease_of(*slot);
     s.reasons &= static_cast<uint8_t>(~reason);
     if (reason & admitted_by_lease) s.lease_expires_s = 0;
     if ((reason & admitted_by_allocation) && s.ipv6 != dp::ipv6_bytes{}) {
         s.ipv6 = {};  // the /128 was the allocation's; a lease alone has no IPv6
         dirty_ = true;
     }
-    if (s.reasons == 0) leave(it->second);
+    if (s.reasons == 0) leave(*slot);
     return true;
 }
 
@@ -124,9 +144,9 @@ size_t vm_admissions::expire_leases(uint64_t now_s) {
     while (!lease_ends_.empty() && lease_ends_.begin()->first <= now_s) {
         const auto [end, k] = *lease_ends_.begin();
         lease_ends_.erase(lease_ends_.begin());
-        const auto it = by_pair_.find(k);
-        if (it == by_pair_.end()) continue;
-        const slot_state& s = slots_[it->second];
+        const auto slot = slot_of(k.first, k.second);
+        if (!slot) continue;
+        const slot_state& s = slots_[*slot];
         // Stale entry: the lease was renewed (a later end is queued) or is infinite now.
         if (!(s.reasons & admitted_by_lease) || s.lease_expires_s != end) continue;
         const bool gone = s.reasons == admitted_by_lease;
@@ -137,7 +157,7 @@ size_t vm_admissions::expire_leases(uint64_t now_s) {
 }
 
 void vm_admissions::published(const std::shared_ptr<const void>& token) {
-    for (const auto& [k, slot] : by_pair_) slots_[slot].last_snapshot = token;
+    for (const auto& [ip, slot] : by_ip_) slots_[slot].last_snapshot = token;
     dirty_ = false;
 }
 

@@ -46,7 +46,7 @@ public:
         dp::mac_bytes mac{};
         uint32_t ipv4 = 0;           ///< host order
         dp::ipv6_bytes ipv6{};       ///< an allocation's dedicated /128 (zero: none)
-        std::string name;            ///< vps_id for an allocation, else "dhcp-<mac>"
+        std::string name;            ///< vps_id for an allocation, else lease_name(mac)
         uint8_t reasons = 0;         ///< admission_reason bits; 0 = not admitted (left, or free)
         uint64_t lease_expires_s = 0;  ///< with admitted_by_lease: the lease's end (0 = never)
         std::weak_ptr<const void> last_snapshot;  ///< retire token of the last snapshot admitting it
@@ -61,8 +61,13 @@ public:
     /// MAC (one leased address per MAC) and any pair of another MAC on the same address
     /// (the address moved). `name` is kept from an allocation over a lease's, and so is
     /// `ipv6`: an allocation's dedicated /128, bound while the allocation admits the pair.
+    /// An empty `name` (a DHCP client's own lease) names the slot lease_name(mac), and
+    /// that is formatted only when the pair takes a slot: a restart offers every stored
+    /// lease, and past `capacity` (1M leases, 65,536 slots) nearly all of them are full.
     result admit(uint8_t reason, const dp::mac_bytes& mac, uint32_t ipv4, std::string_view name,
                  uint64_t lease_expires_s = 0, const dp::ipv6_bytes& ipv6 = {});
+    /// The name of a pair a DHCP client's lease alone admits: "dhcp-<mac>".
+    static std::string lease_name(const dp::mac_bytes& mac);
     /// Drops `reason` from the pair; it leaves when no reason is left. False if the
     /// pair did not have that reason.
     bool withdraw(uint8_t reason, const dp::mac_bytes& mac, uint32_t ipv4);
@@ -73,7 +78,7 @@ public:
     const std::vector<slot_state>& slots() const { return slots_; }
     /// The slot of an admitted pair, if any.
     std::optional<uint32_t> slot_of(const dp::mac_bytes& mac, uint32_t ipv4) const;
-    size_t admitted() const { return by_pair_.size(); }
+    size_t admitted() const { return by_ip_.size(); }
     uint32_t capacity() const { return capacity_; }
 
     /// Something changed since the last published(): a new snapshot is due.
@@ -83,14 +88,27 @@ public:
 
 private:
     using pair_key = std::pair<dp::mac_bytes, uint32_t>;
+    /// A MAC as an integer key (its 6 bytes, big-endian).
+    static uint64_t mac_key(const dp::mac_bytes& mac);
     void leave(uint32_t slot);
     std::optional<uint32_t> take_slot(const pair_key& k);
+    /// Drops the leased_by_mac_ entry of `slot`'s MAC if it names that slot.
+    void forget_lease_of(uint32_t slot);
 
     uint32_t capacity_;
     busy_fn busy_;
     std::vector<slot_state> slots_;
-    std::map<pair_key, uint32_t> by_pair_;          ///< admitted pairs
-    std::unordered_map<uint32_t, uint32_t> by_ip_;  ///< admitted address -> slot
+    // The admitted pairs are indexed by integers, not by (MAC, address) in an ordered
+    // map: a restart offers every stored lease (1M) and most of them only need to find
+    // out that they are not admitted and that nothing stands in their way; two tree
+    // walks with a memcmp per level were most of the admission's time.
+    /// Admitted address -> slot. An address has at most one admitted pair (admit() makes
+    /// the old holder leave), so this is also the index of the pairs: (mac, ipv4) is
+    /// admitted iff by_ip_ has ipv4 and that slot's MAC is mac.
+    std::unordered_map<uint32_t, uint32_t> by_ip_;
+    /// MAC (mac_key) -> slot of its pair that a lease admits: at most one per MAC
+    /// (one leased address per MAC), so a new lease finds the one it replaces here.
+    std::unordered_map<uint64_t, uint32_t> leased_by_mac_;
     std::map<pair_key, uint32_t> parked_;           ///< left pairs -> their old (free) slot
     std::deque<uint32_t> free_;                     ///< left slots, oldest first
     std::multimap<uint64_t, pair_key> lease_ends_;  ///< lease end -> pair (stale entries skipped)

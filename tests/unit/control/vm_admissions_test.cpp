@@ -129,6 +129,67 @@ TEST(VmAdmissions, RenewedLeasesDoNotExpireAtTheirOldEnd) {
     EXPECT_TRUE(a.slot_of(k_a, k_ip1));
 }
 
+TEST(VmAdmissions, ALeaseWithoutANameIsNamedForItsMacWhenItTakesASlot) {
+    vm_admissions a(1);
+    EXPECT_EQ(vm_admissions::lease_name(k_a), "dhcp-52:54:00:00:00:0a");
+    EXPECT_EQ(a.admit(admitted_by_lease, k_a, k_ip1, {}, 1000), res::admitted);
+    EXPECT_EQ(a.slots()[0].name, "dhcp-52:54:00:00:00:0a");
+    // Full: nothing is taken, and the admitted pair keeps its slot and name.
+    EXPECT_EQ(a.admit(admitted_by_lease, k_b, k_ip2, {}, 1000), res::full);
+    EXPECT_FALSE(a.slot_of(k_b, k_ip2));
+    EXPECT_EQ(a.admitted(), 1u);
+    EXPECT_EQ(a.slots()[0].name, "dhcp-52:54:00:00:00:0a");
+    // An allocation on the leased pair names it for its vps_id; a renewal does not rename it.
+    EXPECT_EQ(a.admit(admitted_by_allocation, k_a, k_ip1, "vps-a"), res::unchanged);
+    EXPECT_EQ(a.admit(admitted_by_lease, k_a, k_ip1, {}, 2000), res::unchanged);
+    EXPECT_EQ(a.slots()[0].name, "vps-a");
+}
+
+TEST(VmAdmissions, ANewLeaseReplacesOnlyTheMacsLeaseNotItsAllocation) {
+    vm_admissions a(3);
+    a.admit(admitted_by_allocation, k_a, k_ip1, "vps-a");
+    a.admit(admitted_by_lease, k_a, k_ip2, {}, 1000);
+    EXPECT_EQ(a.admitted(), 2u);
+    // The client's lease moves to a third address: its old lease pair leaves, the
+    // allocated pair of the same MAC stays.
+    EXPECT_EQ(a.admit(admitted_by_lease, k_a, k_ip3, {}, 1000), res::admitted);
+    EXPECT_TRUE(a.slot_of(k_a, k_ip1));
+    EXPECT_FALSE(a.slot_of(k_a, k_ip2));
+    EXPECT_TRUE(a.slot_of(k_a, k_ip3));
+    // Its lease moves onto the allocated pair: the third one leaves, the allocation's stays
+    // (now with both reasons: withdrawing the lease keeps it).
+    EXPECT_EQ(a.admit(admitted_by_lease, k_a, k_ip1, {}, 1000), res::unchanged);
+    EXPECT_FALSE(a.slot_of(k_a, k_ip3));
+    EXPECT_EQ(a.slots()[*a.slot_of(k_a, k_ip1)].reasons, admitted_by_lease | admitted_by_allocation);
+    EXPECT_TRUE(a.withdraw(admitted_by_lease, k_a, k_ip1));
+    EXPECT_TRUE(a.slot_of(k_a, k_ip1));
+    EXPECT_EQ(a.admitted(), 1u);
+}
+
+TEST(VmAdmissions, WhenFullANewLeaseStillEndsTheMacsOldOneAndTakesItsSlot) {
+    // What a restart meets: every slot taken, and a later record of a MAC moves its
+    // lease. The old pair leaves first, so its slot (in no snapshot yet) is free for it.
+    vm_admissions a(2);
+    a.admit(admitted_by_lease, k_a, k_ip1, {}, 1000);
+    a.admit(admitted_by_lease, k_b, k_ip2, {}, 1000);
+    EXPECT_EQ(a.admit(admitted_by_lease, k_c, k_ip3, {}, 1000), res::full);
+    EXPECT_EQ(a.admit(admitted_by_lease, k_a, k_ip3, {}, 1000), res::admitted);
+    EXPECT_EQ(a.slot_of(k_a, k_ip3), 0u);
+    EXPECT_FALSE(a.slot_of(k_a, k_ip1));
+    // The address moves to a MAC whose lease pair is elsewhere: both old pairs leave.
+    EXPECT_EQ(a.admit(admitted_by_lease, k_b, k_ip3, {}, 1000), res::admitted);
+    EXPECT_FALSE(a.slot_of(k_a, k_ip3));
+    EXPECT_FALSE(a.slot_of(k_b, k_ip2));
+    EXPECT_TRUE(a.slot_of(k_b, k_ip3));
+    EXPECT_EQ(a.admitted(), 1u);
+    // a's lease is gone with its pair: a new lease of a replaces nothing of b's.
+    EXPECT_EQ(a.admit(admitted_by_lease, k_a, k_ip1, {}, 1000), res::admitted);
+    EXPECT_TRUE(a.slot_of(k_b, k_ip3));
+    EXPECT_EQ(a.admitted(), 2u);
+    EXPECT_EQ(a.expire_leases(1000), 2u);
+    EXPECT_EQ(a.admitted(), 0u);
+}
+
 TEST(VmAdmissions, ZeroCapacityAdmitsNothing) {
     vm_admissions a(0);
     EXPECT_EQ(a.admit(admitted_by_lease, k_a, k_ip1, "a", 100), res::full);

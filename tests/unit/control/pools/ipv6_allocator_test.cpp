@@ -68,6 +68,30 @@ TEST(Ipv6PoolAllocator, RecordedAddressIsKeptAndReservedIdsRefused) {
     EXPECT_EQ(a.holder(rec), "");
 }
 
+TEST(Ipv6PoolAllocator, ReservingAnotherAddressMovesTheVmAndFreesItsOldOne) {
+    ipv6_allocator a(k_prefix, k_key);
+    const auto derived = a.allocate("vps-5");
+    ASSERT_TRUE(derived);
+    ipv6_address rec = k_prefix;
+    rec[15] = 0x55;
+    // A recorded lease says vps-5 holds another address: that one is bound, the derived one freed.
+    EXPECT_FALSE(a.reserve("vps-5", rec));
+    EXPECT_EQ(a.find("vps-5"), rec);
+    EXPECT_EQ(a.holder(rec), "vps-5");
+    EXPECT_EQ(a.holder(*derived), "");
+    EXPECT_EQ(a.used(), 1u);
+    EXPECT_FALSE(a.reserve("vps-6", *derived)) << "the old address is free for another VM";
+    EXPECT_EQ(a.holder(*derived), "vps-6");
+    // Taken: refused, and nothing of either binding changes.
+    EXPECT_EQ(a.reserve("vps-6", rec), pool_errc::in_use);
+    EXPECT_EQ(a.find("vps-6"), *derived);
+    EXPECT_EQ(a.holder(rec), "vps-5");
+    EXPECT_EQ(a.used(), 2u);
+    EXPECT_FALSE(a.release("vps-5"));
+    EXPECT_EQ(a.holder(rec), "");
+    EXPECT_EQ(a.used(), 1u);
+}
+
 TEST(Ipv6PoolAllocator, ManyVpsGetDistinctAddresses) {
     ipv6_allocator a(k_prefix, k_key);
     std::set<ipv6_address> seen;
