@@ -13,14 +13,7 @@ bool parse_ethernet_slow(packet& p, const mac_bytes& port_mac, worker_counters& 
         return false;
     }
     const uint8_t* d = p.data;
-    // 4 + 2 byte loads instead of a memcmp call: this runs for every frame.
-    uint32_t a4, b4;
-    uint16_t a2, b2;
-    std::memcpy(&a4, d, 4);
-    std::memcpy(&b4, port_mac.data(), 4);
-    std::memcpy(&a2, d + 4, 2);
-    std::memcpy(&b2, port_mac.data() + 4, 2);
-    if (!is_multicast_mac(d) && ((a4 ^ b4) | static_cast<uint32_t>(a2 ^ b2)) != 0) [[unlikely]] {
+    if (!addressed_to_port(d, port_mac)) [[unlikely]] {
         p.drop(reason_index(drop_reason::eth_not_for_us));
         c.drop(drop_reason::eth_not_for_us);
         return false;
