@@ -1663,18 +1663,14 @@ void validate_nat(loader& l, const config& c, const nat_meta& nm, const std::vec
         if (fm.target_ok) {
             // Forwards are stateless: the data plane finds a reply's forward by the VM's
             // address and source port, so one VM port can be the target of one forward.
-            const uint32_t last = f.to_port + uint32_t(f.port_last - f.port_first);
             for (std::size_t j = 0; j < i; ++j) {
                 const nat_forward_config& g = n.forwards[j];
-                const uint32_t g_last = g.to_port + uint32_t(g.port_last - g.port_first);
-                if (!nm.forwards[j].target_ok || g.protocol != f.protocol || g.to != f.to ||
-                    !ranges_overlap(f.to_port, last, g.to_port, g_last))
-                    continue;
+                if (!nm.forwards[j].target_ok || !same_target(f, g)) continue;
                 l.fail(fm.target_key, fm.target_line,
                        std::string(f.protocol == 6 ? "tcp" : "udp") + " " + to_string(f.to) + ":" +
-                           ports_text(f.to_port, last) + " is already the target of " + nm.forwards[j].key +
-                           " (line " + std::to_string(g.line) + ", " + to_string(g.to) + ":" +
-                           ports_text(g.to_port, g_last) +
+                           ports_text(f.to_port, f.to_port_last()) + " is already the target of " +
+                           nm.forwards[j].key + " (line " + std::to_string(g.line) + ", " + to_string(g.to) + ":" +
+                           ports_text(g.to_port, g.to_port_last()) +
                            "); a VM port takes one forward, since its replies are matched to the forward by it");
                 break;
             }

@@ -139,8 +139,17 @@ struct nat_forward_config {
     ip_address to;                     ///< the VM's address (must be a [[vms]] address)
     uint16_t to_port = 0;              ///< first target port; the range maps 1:1
     int line = 0;
+    /// The last target port (to_port for the last public port).
+    uint32_t to_port_last() const { return to_port + uint32_t(port_last - port_first); }
     friend bool operator==(const nat_forward_config&, const nat_forward_config&) = default;
 };
+
+/// Two forwards onto the same VM ports (one protocol, one `to`, overlapping target
+/// ports): the data plane finds a reply's forward by the VM's address and source port
+/// (forwards are stateless), so only one of them may have those ports.
+inline bool same_target(const nat_forward_config& a, const nat_forward_config& b) {
+    return a.protocol == b.protocol && a.to == b.to && a.to_port <= b.to_port_last() && b.to_port <= a.to_port_last();
+}
 
 /// The RFC 7422 deterministic port blocks: block k is first_port + k*size ..
 struct nat_port_blocks_config {

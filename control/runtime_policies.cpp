@@ -4,6 +4,7 @@
 #include <initializer_list>
 
 #include "control/snapshot_builder.hpp"
+#include "dataplane/nat_port_pool.hpp"
 
 namespace eg::ctl {
 
@@ -121,14 +122,6 @@ std::optional<cfg::nat_forward_config> parse_id(std::string_view id) {
 bool overlap(const cfg::nat_forward_config& a, const cfg::nat_forward_config& b) {
     return a.protocol == b.protocol && a.public_address == b.public_address && a.port_first <= b.port_last &&
            b.port_first <= a.port_last;
-}
-
-/// Two forwards onto the same VM ports: the data plane finds a reply's forward by the
-/// VM's address and source port (forwards are stateless), so only one can have them.
-bool same_target(const cfg::nat_forward_config& a, const cfg::nat_forward_config& b) {
-    const uint32_t a_last = a.to_port + uint32_t(a.port_last - a.port_first);
-    const uint32_t b_last = b.to_port + uint32_t(b.port_last - b.port_first);
-    return a.protocol == b.protocol && a.to == b.to && a.to_port <= b_last && b.to_port <= a_last;
 }
 
 bool same_forward(const cfg::nat_forward_config& a, const cfg::nat_forward_config& b) {
@@ -366,22 +359,22 @@ policy_result runtime_policies::check_egress(std::string_view vm, const egress_s
     switch (e.egress) {
     case cfg::egress_policy::masquerade: break;
     case cfg::egress_policy::port_block: {
-        const auto& pb = n.port_blocks;
-        const uint32_t blocks = pb.block_size ? (65536u - pb.first_port) / pb.block_size : 0;
+        const dp::port_block_plan plan{n.port_blocks.first_port, n.port_blocks.block_size};
+        const uint32_t blocks = plan.blocks();
         if (e.port_block >= blocks)
             return fail(policy_errc::invalid, "port_block " + std::to_string(e.port_block) + " is past the last block: " +
                                                   "nat.port_blocks has " + std::to_string(blocks) + " blocks of " +
-                                                  std::to_string(pb.block_size) + " ports from " +
-                                                  std::to_string(pb.first_port) + " (0.." +
+                                                  std::to_string(plan.block_size) + " ports from " +
+                                                  std::to_string(plan.first_port) + " (0.." +
                                                   std::to_string(blocks ? blocks - 1 : 0) + ")");
         const auto block_here = [&](const egress_setting& o) {
             return o.egress == cfg::egress_policy::port_block && o.port_block == e.port_block;
         };
         if (const std::string u = other_holder(vm, block_here); !u.empty()) {
-            const uint32_t first = pb.first_port + e.port_block * uint32_t{pb.block_size};
+            const auto [first, last] = plan.block(e.port_block);
             return fail(policy_errc::conflict, "port block " + std::to_string(e.port_block) + " (ports " +
-                                                   ports_text(first, first + pb.block_size - 1) + ") is already " +
-                                                   u + "'s; a port block belongs to one VM");
+                                                   ports_text(first, last) + ") is already " + u +
+                                                   "'s; a port block belongs to one VM");
         }
         break;
     }

@@ -1,6 +1,7 @@
 #include "dataplane/nat44_policy.hpp"
 
 #include <algorithm>
+#include <tuple>
 
 #include "dataplane/nat_port_pool.hpp"
 
@@ -48,11 +49,9 @@ void nat44_policy::index() {
 }
 
 void nat44_policy::give_block(nat_vm& vm, uint32_t k) const {
-    const uint32_t lo = block_first_port + k * uint32_t{block_size};
     vm.egress = nat_egress::port_block;
     vm.public_addr = block_addr;
-    vm.block_first = static_cast<uint16_t>(lo);
-    vm.block_last = static_cast<uint16_t>(std::min<uint32_t>(lo + block_size - 1, 65535));
+    std::tie(vm.block_first, vm.block_last) = port_block_plan{block_first_port, block_size}.block(k);
 }
 
 uint32_t nat44_policy::owner_of(uint32_t addr, uint16_t port, uint32_t self) const {

@@ -40,12 +40,12 @@ nat44_state::nat44_state(const nat44_policy& policy, uint32_t worker_id, uint32_
 
 uint16_t nat44_state::allocate_port(const nat_vm& vm, uint8_t proto, uint16_t preferred) {
     if (vm.egress == nat_egress::port_block) {
+        // (A VM's block lies inside the pool: give_block; allocate_in says 0 otherwise.)
         nat_port_pool* pool = block_pools_[proto_index(proto)].get();
-        const int64_t k = blocks_.block_of(vm.block_first);
-        if (!pool || k < 0) {
+        if (!pool) {
             return 0;
         }
-        const auto [lo, hi] = blocks_.block(static_cast<uint32_t>(k));
+        const uint16_t lo = vm.block_first, hi = vm.block_last;
         if (uint32_t{hi} - lo + 1 < workers_) {
             // Fewer ports than workers: worker 0 owns the block (nat44_policy::owner_of).
             return worker_id_ == 0 ? pool->allocate_in(lo, hi, preferred) : 0;

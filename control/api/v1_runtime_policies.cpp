@@ -27,14 +27,13 @@ std::string ip_text(uint32_t a) {
 }
 
 json listed_forward(const cfg::nat_forward_config& f, const char* source) {
-    const uint32_t span = f.port_last - f.port_first;
     return {{"id", forward_id(f)},
             {"source", source},
             {"protocol", f.protocol == 6 ? "tcp" : "udp"},
             {"public_address", cfg::to_string(f.public_address)},
             {"ports", {f.port_first, f.port_last}},
             {"to", cfg::to_string(f.to)},
-            {"to_ports", {f.to_port, f.to_port + span}}};
+            {"to_ports", {f.to_port, f.to_port_last()}}};
 }
 
 /// The policy's keys as GET /v1/egress shows them (port_block and proxy as objects).
