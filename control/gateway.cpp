@@ -752,15 +752,16 @@ void gateway::print_status() {
     }
     if (wg_) {
         const auto& hc = wg_->counters();
-        uint64_t enc = 0, dec = 0;
+        uint64_t enc = 0, dec = 0, staged = 0;
         for (const auto& c : counters_) {
             enc += c.wg_encrypted.get();
             dec += c.wg_decrypted.get();
+            staged += c.wg_staged.get();
         }
         std::fprintf(stderr,
                      "wireguard: peers=%zu handshakes=%" PRIu64 " encrypted=%" PRIu64 " decrypted=%" PRIu64
-                     " cookies_sent=%" PRIu64 " rejected=%" PRIu64 "\n",
-                     wg_->peer_count(), hc.completed, enc, dec, hc.cookie_replies_sent,
+                     " staged=%" PRIu64 " cookies_sent=%" PRIu64 " rejected=%" PRIu64 "\n",
+                     wg_->peer_count(), hc.completed, enc, dec, staged, hc.cookie_replies_sent,
                      hc.invalid_mac1 + hc.rate_limited + hc.unknown_peer + hc.rejected + hc.malformed);
     }
     // The three largest drop reasons, so a glance at the log says why.

@@ -100,9 +100,15 @@ struct wireguard_service::peer {
 wireguard_service::wireguard_service(const std::vector<cfg::wireguard_config>& tunnels, uint32_t workers, hooks h)
     : workers_(workers), hooks_(std::move(h)), telemetry_(new dp::wg_peer_telemetry[k_max_wireguard_peers]) {
     crypto::random_bytes(std::span<uint8_t>(reinterpret_cast<uint8_t*>(&seed_), sizeof seed_));
+    // A packet waiting for a handshake is an inner packet: at most the largest MTU.
+    uint32_t largest_mtu = 0;
+    for (const auto& t : tunnels) {
+        largest_mtu = std::max(largest_mtu, t.mtu);
+    }
     for (uint32_t w = 0; w < workers_; ++w) {
         rings_.push_back(std::make_unique<dp::wg_command_ring>(k_command_ring_slots));
-        states_.push_back(std::make_unique<dp::wireguard_state>(k_max_wireguard_peers, telemetry_.get(), *rings_[w]));
+        states_.push_back(
+            std::make_unique<dp::wireguard_state>(k_max_wireguard_peers, telemetry_.get(), *rings_[w], largest_mtu));
     }
     peers_.resize(k_max_wireguard_peers);
     for (size_t ti = 0; ti < tunnels.size(); ++ti) {
@@ -798,6 +804,9 @@ void wireguard_service::on_tick(uint64_t now) {
         }
         if (a.has(crypto::timer_actions::send_keepalive)) {
             command(dp::wg_command::send_keepalive, p.slot);
+        }
+        if (a.has(crypto::timer_actions::drop_staged)) {
+            command(dp::wg_command::drop_staged, p.slot);  // the handshake gave up
         }
     }
     if (removed && hooks_.republish) {

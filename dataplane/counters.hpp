@@ -34,7 +34,7 @@ struct alignas(64) worker_counters {
     counter arp_replies_sent, nd_adverts_sent, echo_replies_sent, icmp_errors_sent;
     counter forwarded_ipv4, forwarded_ipv6, to_host, fragments_sent;
     counter nat_sessions_created, nat_sessions_expired, nat_translated, nat_events_lost, nat_handed_off;
-    counter wg_encrypted, wg_decrypted, wg_keepalives_received, wg_handshakes_punted;
+    counter wg_encrypted, wg_decrypted, wg_keepalives_received, wg_handshakes_punted, wg_staged;
 
     void drop(drop_reason r) { drops[reason_index(r)].add(); }
 };

@@ -68,6 +68,8 @@ namespace eg::dp {
     X(wg_source_not_allowed, "wireguard", "source_not_in_allowed_ips")       \
     X(wg_bad_inner_packet, "wireguard", "bad_inner_packet")                  \
     X(wg_no_keypair, "wireguard", "no_keypair")                              \
+    X(wg_staging_full, "wireguard", "staging_queue_full")                    \
+    X(wg_staged_too_long, "wireguard", "staged_without_handshake")           \
     X(wg_no_endpoint, "wireguard", "no_endpoint")                            \
     X(wg_no_room, "wireguard", "no_buffer_room")                             \
     X(wg_too_big, "wireguard", "too_big_for_tunnel")                         \

@@ -161,10 +161,6 @@ namespace {
             send_error(p, s, w, icmp4::dest_unreachable, icmp4::code_frag_needed, mtu & 0xffff);
             return;
         }
-        if (tunnel) {
-            w.drop(p, drop_reason::wg_too_big);  // fragmenting before encryption: not yet
-            return;
-        }
         fragment = true;
     }
     if (tunnel) [[unlikely]] {
@@ -173,6 +169,13 @@ namespace {
         ip[ipv4::ttl] -= 1;
         put_raw16(ip + ipv4::csum, checksum_update16(raw16(ip + ipv4::csum), old_word, raw16(ip + ipv4::ttl)));
         w.counters.forwarded_ipv4.add();
+        if (fragment) [[unlikely]] {
+            // Fragmented before encryption, as a kernel stack does in front of a wg
+            // device: each fragment is its own transport message.
+            p.nat_ref = hop.wg_peer;
+            p.verdict = k_verdict_tunnel_fragments;
+            return;
+        }
         wireguard_forward(p, s, w, hop.wg_peer);
         return;
     }

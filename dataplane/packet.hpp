@@ -23,6 +23,8 @@ enum verdict : uint16_t {
     k_verdict_consumed = 0xfff1,  ///< already copied where it had to go (punt); release
     k_verdict_tunnel_segments = 0xfff2,  ///< a GSO super-packet for WireGuard peer nat_ref: the
                                          ///< worker segments it, then each segment is encrypted
+    k_verdict_tunnel_fragments = 0xfff3,  ///< IPv4 without DF, larger than the tunnel MTU of
+                                          ///< peer nat_ref: fragmented, then each encrypted
     k_verdict_none = 0xffff,  ///< not decided yet
 };
 

@@ -1,6 +1,7 @@
 // The WireGuard data path (see wireguard.hpp).
 #include "dataplane/wireguard.hpp"
 
+#include <cstring>
 #include <span>
 
 #include "crypto/messages.hpp"
@@ -63,6 +64,34 @@ void ask_for_handshake(worker_context& w, wireguard_state::peer& peer, uint32_t 
     }
 }
 
+/// Counts what the staging queue dropped to make room or because it waited too long.
+void count_staging_losses(worker_context& w, uint32_t slot, uint32_t evicted, uint32_t expired) {
+    if (evicted | expired) [[unlikely]] {
+        wg_peer_telemetry::bump(w.wg->telemetry(slot).drop_no_keypair, evicted + expired);
+        w.counters.drops[reason_index(drop_reason::wg_staging_full)].add(evicted);
+        w.counters.drops[reason_index(drop_reason::wg_staged_too_long)].add(expired);
+    }
+}
+
+/// No keypair can send yet: the inner packet waits for the handshake (a keepalive has
+/// nothing to say without a session and is dropped).
+void stage(packet& p, worker_context& w, uint32_t slot, uint32_t inner_len) {
+    if (inner_len == 0) {
+        wg_peer_telemetry::bump(w.wg->telemetry(slot).drop_no_keypair);
+        w.drop(p, drop_reason::wg_no_keypair);
+        return;
+    }
+    const wg_staging::outcome r = w.wg->staging().stage(slot, std::span<const uint8_t>(p.l3(), inner_len), w.now_ns);
+    count_staging_losses(w, slot, r.evicted, r.expired);
+    if (!r.staged) {
+        wg_peer_telemetry::bump(w.wg->telemetry(slot).drop_no_keypair);
+        w.drop(p, drop_reason::wg_no_keypair);
+        return;
+    }
+    w.counters.wg_staged.add();
+    p.verdict = k_verdict_consumed;
+}
+
 /// Seals the `inner_len` bytes at p.l3() (0: keepalive) and wraps them in IPv4/UDP to
 /// the peer's endpoint; routes the result. p.l3() - buf must leave room for the outer
 /// headers and p the tailroom for padding and tag (checked).
@@ -76,9 +105,15 @@ void seal_and_route(packet& p, const snapshot& s, worker_context& w, uint32_t sl
     wg_peer_telemetry& tm = st.telemetry(slot);
     crypto::keypair* kp = peer->keys.current();
     if (kp == nullptr || kp->expired(w.now_ns)) [[unlikely]] {
-        wg_peer_telemetry::bump(tm.drop_no_keypair);
         ask_for_handshake(w, *peer, slot);
-        w.drop(p, drop_reason::wg_no_keypair);
+        stage(p, w, slot, inner_len);
+        return;
+    }
+    if (inner_len != 0 && st.staging().staged(slot) != 0) [[unlikely]] {
+        // Older packets wait for the flush at the end of this iteration (a responder's
+        // keypair was just confirmed): this one goes behind them, in order.
+        stage(p, w, slot, inner_len);
+        st.staging().mark_ready(slot);
         return;
     }
     const wg_tunnel& tun = s.wg.tunnels[s.wg.peer_tunnel[slot]];
@@ -236,6 +271,7 @@ wg_rx wireguard_receive(packet& p, const snapshot& s, worker_context& w, uint16_
     crypto::peer_keypairs::dropped gone;
     if (peer.keys.received_with(kp, &gone)) {
         st.forget(gone);
+        st.staging().mark_ready(slot);  // the responder may send now: flush what waited
         emit_event(w, wg_event::keypair_confirmed, slot);
     }
     // The initiator's last-minute rekey (kernel receive.c keep_key_fresh).
@@ -349,6 +385,22 @@ void wireguard_send_keepalive(packet& p, const snapshot& s, worker_context& w, u
     p.len = p.l3_offset;
     p.ether_type = eth::type_ipv4;
     seal_and_route(p, s, w, slot, 0);
+}
+
+void wireguard_send_staged(packet& p, const snapshot& s, worker_context& w, uint32_t slot,
+                           std::span<const uint8_t> ip) {
+    // The packet was checked, clamped and completed by wireguard_send before it was
+    // staged: only the framing is new.
+    if (p.tailroom() < eth::header_len + ip.size()) [[unlikely]] {
+        w.drop(p, drop_reason::wg_no_room);
+        return;
+    }
+    p.l3_offset = eth::header_len;
+    p.len = static_cast<uint32_t>(eth::header_len + ip.size());
+    p.ether_type = (ip[0] >> 4) == 6 ? eth::type_ipv6 : eth::type_ipv4;
+    p.offload = offload_info{};
+    std::memcpy(p.l3(), ip.data(), ip.size());
+    seal_and_route(p, s, w, slot, static_cast<uint32_t>(ip.size()));
 }
 
 void clamp_tcp_mss(packet& p, bool v6, uint16_t max_mss) {

@@ -7,12 +7,19 @@
 //    cookie replies are punted to the control thread.
 //  - send: a packet routed to a peer (next_hop::wg_peer) is encrypted in place on the
 //    peer's current keypair, wrapped in IPv4/UDP to the peer's endpoint and routed.
+//    Without a keypair that can send, it waits in the peer's staging queue
+//    (wireguard_staging.hpp) while the control thread runs the handshake.
 // Ownership: peer slot s belongs to worker s % workers; a packet at another worker is
 // handed over (handoff.hpp) before anything is changed. See docs/wireguard.md.
 #include <cstdint>
+#include <span>
 
+#include "dataplane/headers.hpp"
+#include "dataplane/io/port_io.hpp"
+#include "dataplane/ipv4_fragment.hpp"
 #include "dataplane/packet.hpp"
 #include "dataplane/snapshot.hpp"
+#include "dataplane/wireguard_state.hpp"
 #include "dataplane/worker_context.hpp"
 
 namespace eg::dp {
@@ -41,6 +48,62 @@ void wireguard_send(packet& p, const snapshot& s, worker_context& w, uint32_t sl
 /// super-packet is marked for the worker to segment first (k_verdict_tunnel_segments),
 /// anything else is sent at once.
 void wireguard_forward(packet& p, const snapshot& s, worker_context& w, uint32_t slot);
+
+/// Encrypts and routes a packet that waited in the staging queue (`ip`, the inner
+/// packet as wireguard_send left it), copied into the empty buffer p.
+void wireguard_send_staged(packet& p, const snapshot& s, worker_context& w, uint32_t slot,
+                           std::span<const uint8_t> ip);
+
+/// Sends the staged packets of every peer whose keypair became usable: alloc(len)
+/// gives an empty buffer (nullptr: none left), place(p) takes the packet afterwards
+/// (routed, or dropped and counted). Cheap when nothing is ready.
+template <class Alloc, class Place>
+void wireguard_flush_staged(const snapshot& s, worker_context& w, Alloc&& alloc, Place&& place) {
+    if (w.wg == nullptr || !w.wg->staging().any_ready()) [[likely]] {
+        return;
+    }
+    w.wg->staging().flush(
+        w.now_ns,
+        [&](uint32_t slot, std::span<const uint8_t> ip) {
+            packet* p = alloc(static_cast<uint32_t>(eth::header_len + ip.size()));
+            if (p == nullptr) [[unlikely]] {
+                wg_peer_telemetry::bump(w.wg->telemetry(slot).drop_no_keypair);
+                w.counters.drop(drop_reason::wg_no_room);
+                return;
+            }
+            wireguard_send_staged(*p, s, w, slot, ip);
+            place(p);
+        },
+        [&](uint32_t slot, uint32_t n) {
+            wg_peer_telemetry::bump(w.wg->telemetry(slot).drop_no_keypair, n);
+            w.counters.drops[reason_index(drop_reason::wg_staged_too_long)].add(n);
+        });
+}
+
+/// For k_verdict_tunnel_fragments: cuts p (IPv4 without DF, larger than the tunnel
+/// MTU of peer p.nat_ref, TTL already decremented) into fragments that fit the tunnel,
+/// with buffers from `buffers` (RFC 791), and sends each to the peer; place(f) takes
+/// every fragment afterwards. p itself stays with the caller.
+template <class Place>
+void wireguard_send_fragments(packet& p, const snapshot& s, worker_context& w, port_io& buffers, Place&& place) {
+    const uint32_t slot = p.nat_ref;
+    packet* frags[k_max_burst];
+    const uint32_t mtu = slot < s.wg.peer_tunnel.size() && s.wg.peer_tunnel[slot] != k_no_wg_tunnel
+                             ? s.wg.tunnels[s.wg.peer_tunnel[slot]].mtu
+                             : 0;
+    const uint32_t n = mtu ? fragment_ipv4(p, mtu, buffers, frags, k_max_burst) : 0;
+    if (n == 0) [[unlikely]] {
+        w.counters.drop(drop_reason::ipv4_fragmentation_failed);
+        return;
+    }
+    w.counters.fragments_sent.add(n);
+    for (uint32_t i = 0; i < n; ++i) {
+        frags[i]->verdict = k_verdict_none;
+        frags[i]->ether_type = eth::type_ipv4;
+        wireguard_send(*frags[i], s, w, slot);
+        place(frags[i]);
+    }
+}
 
 /// Builds, encrypts and routes a keepalive for `slot` in the empty buffer p.
 void wireguard_send_keepalive(packet& p, const snapshot& s, worker_context& w, uint32_t slot);

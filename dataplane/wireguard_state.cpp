@@ -3,8 +3,20 @@
 
 namespace eg::dp {
 
-wireguard_state::wireguard_state(uint32_t max_peers, wg_peer_telemetry* telemetry, wg_command_ring& commands)
-    : peers_(max_peers), telemetry_(telemetry), commands_(commands) {}
+wireguard_state::wireguard_state(uint32_t max_peers, wg_peer_telemetry* telemetry, wg_command_ring& commands,
+                                 uint32_t staging_bytes)
+    : peers_(max_peers),
+      telemetry_(telemetry),
+      commands_(commands),
+      staging_(max_peers, k_staging_capacity, staging_bytes) {}
+
+void wireguard_state::drop_staged(uint32_t slot) {
+    const uint32_t n = staging_.discard(slot);
+    if (n) {
+        wg_peer_telemetry::bump(telemetry_[slot].drop_no_keypair, n);
+        staged_drops_ += n;
+    }
+}
 
 void wireguard_state::forget(const crypto::peer_keypairs::dropped& d) {
     for (uint32_t i = 0; i < d.count; ++i) {
@@ -13,7 +25,6 @@ void wireguard_state::forget(const crypto::peer_keypairs::dropped& d) {
 }
 
 bool wireguard_state::apply(const wg_command& c, uint64_t now_ns) {
-    (void)now_ns;
     if (c.slot >= peers_.size()) {
         return false;
     }
@@ -21,6 +32,7 @@ bool wireguard_state::apply(const wg_command& c, uint64_t now_ns) {
     switch (c.op) {
     case wg_command::set_peer:
         forget(p.keys.clear());
+        drop_staged(c.slot);
         p.active = true;
         p.tunnel = c.tunnel;
         p.endpoint_addr = c.endpoint_addr;
@@ -38,6 +50,9 @@ bool wireguard_state::apply(const wg_command& c, uint64_t now_ns) {
         }
         index_[c.keys.local_index] = c.slot;
         forget(p.keys.install(std::move(kp)));
+        if (p.keys.current() != nullptr && !p.keys.current()->expired(now_ns)) {
+            staging_.mark_ready(c.slot);  // an initiator's keypair sends at once
+        }
         return false;
     }
     case wg_command::set_endpoint:
@@ -50,12 +65,17 @@ bool wireguard_state::apply(const wg_command& c, uint64_t now_ns) {
         return false;
     case wg_command::remove_peer:
         forget(p.keys.clear());
+        drop_staged(c.slot);
         p.active = false;
         p.endpoint_addr = 0;
         p.endpoint_port = 0;
         return false;
     case wg_command::clear_keys:
         forget(p.keys.clear());
+        drop_staged(c.slot);
+        return false;
+    case wg_command::drop_staged:
+        drop_staged(c.slot);
         return false;
     case wg_command::send_keepalive:
         return p.active;

@@ -13,11 +13,13 @@
 #include <cstdint>
 #include <memory>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "crypto/handshake.hpp"
 #include "crypto/keypairs.hpp"
 #include "dataplane/spsc_ring.hpp"
+#include "dataplane/wireguard_staging.hpp"
 
 namespace eg::dp {
 
@@ -47,6 +49,7 @@ struct wg_command {
         remove_peer = 3,      ///< wipe every key of the slot
         send_keepalive = 4,   ///< an empty transport message on the current keypair
         clear_keys = 5,       ///< the 540 s timer: wipe keys, keep the peer
+        drop_staged = 6,      ///< the handshake gave up: drop what waited for it
     };
     op_t op = set_peer;
     uint16_t tunnel = 0;
@@ -80,7 +83,10 @@ public:
     };
 
     /// telemetry: max_peers blocks shared with the control thread, outliving this.
-    wireguard_state(uint32_t max_peers, wg_peer_telemetry* telemetry, wg_command_ring& commands);
+    /// staging_bytes: the largest inner packet to hold while a handshake runs (the
+    /// largest tunnel MTU).
+    wireguard_state(uint32_t max_peers, wg_peer_telemetry* telemetry, wg_command_ring& commands,
+                    uint32_t staging_bytes);
 
     /// The keypair whose local index is idx, and its slot; nullptr if none.
     crypto::keypair* find_keypair(uint32_t local_index, uint32_t& slot) {
@@ -98,16 +104,28 @@ public:
     /// Removes the local indices of keypairs that were dropped from the index map.
     void forget(const crypto::peer_keypairs::dropped& d);
     /// Applies one command (cold: may allocate). Keepalives are not handled here: the
-    /// worker needs a buffer for them (returns true to ask for one).
+    /// worker needs a buffer for them (returns true to ask for one). A keypair that can
+    /// send marks the peer's staged packets ready; removing a peer, wiping its keys or
+    /// giving up its handshake drops them (see take_staged_drops).
     bool apply(const wg_command& c, uint64_t now_ns);
 
     wg_command_ring& commands() { return commands_; }
+    wg_staging& staging() { return staging_; }
+    /// Staged packets apply() dropped since the last call, for the worker's counters.
+    uint64_t take_staged_drops() { return std::exchange(staged_drops_, 0); }
+
+    /// Packets one worker may hold for handshakes, all peers together.
+    static constexpr uint32_t k_staging_capacity = 1024;
 
 private:
     std::vector<peer> peers_;
     wg_peer_telemetry* telemetry_;
     wg_command_ring& commands_;
     std::unordered_map<uint32_t, uint32_t> index_;  ///< local index -> slot
+    wg_staging staging_;
+    uint64_t staged_drops_ = 0;
+
+    void drop_staged(uint32_t slot);
 };
 
 }  // namespace eg::dp

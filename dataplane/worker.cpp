@@ -109,6 +109,7 @@ uint32_t worker::poll_once(uint64_t now_ns) {
     drain_inject(*s);
     if (ctx_.wg) [[unlikely]] {
         drain_wireguard_commands(*s);
+        send_staged(*s);
     }
     transmit_all();
     if (ctx_.handoff && ctx_.handoff->to_wake) [[unlikely]] {
@@ -138,6 +139,9 @@ void worker::dispatch(burst& b, const snapshot& s) {
             fragment(*p, s);
         } else if (p->verdict == k_verdict_tunnel_segments) [[unlikely]] {
             segment_into_tunnel(*p, s);
+        } else if (p->verdict == k_verdict_tunnel_fragments) [[unlikely]] {
+            wireguard_send_fragments(*p, s, ctx_, *ports_[p->in_port], [this](packet* f) { place(f); });
+            release_list_.push_back(p);
         } else {
             // Dropped (already counted) or consumed (copied to the control thread or
             // handed to another worker).
@@ -265,6 +269,29 @@ void worker::drain_wireguard_commands(const snapshot& s) {
         c->keys.wipe();  // no key material left behind in the ring
         ring.pop();
     }
+}
+
+void worker::send_staged(const snapshot& s) {
+    // Packets that waited for a handshake: the keypair a command just installed (or a
+    // packet of this iteration confirmed) can carry them now. Any port's pool gives
+    // the buffers; routing picks the way out.
+    if (const uint64_t dropped = ctx_.wg->take_staged_drops()) [[unlikely]] {
+        ctx_.counters.drops[reason_index(drop_reason::wg_staged_too_long)].add(dropped);
+    }
+    if (ports_.empty()) [[unlikely]] {
+        return;
+    }
+    wireguard_flush_staged(
+        s, ctx_,
+        [this](uint32_t len) {
+            packet* p = ports_[0]->alloc(len);
+            if (p) {
+                p->in_port = 0;
+                p->verdict = k_verdict_none;
+            }
+            return p;
+        },
+        [this](packet* p) { place(p); });
 }
 
 void worker::originate(const frame_message& m, const snapshot& s) {

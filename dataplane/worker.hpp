@@ -71,6 +71,7 @@ private:
     void fragment(packet& p, const snapshot& s);
     void segment_into_tunnel(packet& p, const snapshot& s);
     void drain_wireguard_commands(const snapshot& s);
+    void send_staged(const snapshot& s);
     void originate(const frame_message& m, const snapshot& s);
     void place(packet* p);
     void sleep_until_work();

@@ -300,7 +300,7 @@ bool clamp_mss_reference(uint8_t* ip, uint32_t total, bool v6, uint16_t max_mss)
 
 /// What a packet routed into the tunnel should look like when it comes out of it.
 struct expectation {
-    enum kind_t : uint8_t { none, exact, segments } kind = none;
+    enum kind_t : uint8_t { none, exact, segments, fragments } kind = none;
     bool v6 = false;
     bool l4_right = false;         ///< its L4 checksum must be right on the way out
     std::vector<uint8_t> inner;    ///< the IP packet as routed in (trimmed)
@@ -461,7 +461,8 @@ struct world {
 /// How often each oracle held (printed at exit with WG_PIPELINE_FUZZ_STATS=1, to see
 /// that a corpus reaches them).
 struct oracle_stats {
-    uint64_t opened = 0, keepalives = 0, exact = 0, errors = 0, segments = 0, segmented = 0, delivered = 0;
+    uint64_t opened = 0, keepalives = 0, exact = 0, errors = 0, segments = 0, segmented = 0, delivered = 0,
+             fragments = 0, fragmented = 0;
 };
 oracle_stats g_stats;
 
@@ -469,11 +470,13 @@ world& get_world() {
     static world* w = [] {
         if (std::getenv("WG_PIPELINE_FUZZ_STATS")) {
             std::atexit([] {
-                std::fprintf(stderr, "delivered %lu; opened %lu (keepalives %lu), exact %lu, icmp errors %lu, segments %lu of %lu super-packets\n",
+                std::fprintf(stderr, "delivered %lu; opened %lu (keepalives %lu), exact %lu, icmp errors %lu, segments %lu of %lu super-packets, "
+                             "fragments %lu of %lu packets\n",
                              static_cast<unsigned long>(g_stats.delivered),
                              static_cast<unsigned long>(g_stats.opened), static_cast<unsigned long>(g_stats.keepalives),
                              static_cast<unsigned long>(g_stats.exact), static_cast<unsigned long>(g_stats.errors),
-                             static_cast<unsigned long>(g_stats.segments), static_cast<unsigned long>(g_stats.segmented));
+                             static_cast<unsigned long>(g_stats.segments), static_cast<unsigned long>(g_stats.segmented),
+                             static_cast<unsigned long>(g_stats.fragments), static_cast<unsigned long>(g_stats.fragmented));
             });
         }
         return new world();  // never destroyed: libFuzzer may exit at any time
@@ -634,6 +637,28 @@ void open_at_far_end(world& wd, std::vector<sent_msg>& msgs) {
             ++g_stats.errors;
             continue;
         }
+        if (exp->kind == expectation::fragments) {
+            // A fragment of an IPv4 packet too big for the tunnel: the original's
+            // addresses and protocol, and its bytes at the fragment's offset (past the
+            // first 60 of L4 in the first fragment, whose checksum may have been
+            // completed and MSS clamped).
+            const uint8_t* oip = exp->inner.data();
+            const uint32_t ototal = static_cast<uint32_t>(exp->inner.size());
+            if (v6 || exp->v6 || ototal < 20) __builtin_trap();
+            const uint32_t oihl = (oip[0] & 0xf) * 4u;
+            const uint32_t ihl = (in[0] & 0xf) * 4u;
+            const uint32_t off = (rd16(in + 6) & 0x1fffu) * 8u;
+            if (ihl < 20 || total < ihl || in[9] != oip[9] || rd32(in + 12) != rd32(oip + 12) ||
+                rd32(in + 16) != rd32(oip + 16) || (off == 0 && ihl != oihl)) {
+                __builtin_trap();
+            }
+            const uint32_t chunk = total - ihl;
+            if (oihl + off + chunk > ototal) __builtin_trap();
+            const uint32_t skip = off == 0 ? std::min<uint32_t>(chunk, 60) : 0;
+            if (std::memcmp(in + ihl + skip, oip + oihl + off + skip, chunk - skip) != 0) __builtin_trap();
+            ++g_stats.fragments;
+            continue;
+        }
         // A segment of a super-packet: valid checksums, and the payload continues the
         // super-packet's.
         if (exp != seg_exp) {
@@ -660,6 +685,23 @@ void open_at_far_end(world& wd, std::vector<sent_msg>& msgs) {
         seg_payload_at += chunk;
         ++g_stats.segments;
     }
+}
+
+/// As worker::send_staged does after every iteration: packets that waited for a
+/// keypair leave once one can carry them, and the site must open each.
+void send_staged(world& wd) {
+    using namespace eg::dp;
+    std::vector<sent_msg> msgs;
+    std::vector<packet*> sent;
+    wireguard_flush_staged(
+        *wd.snap, wd.w, [&](uint32_t) { return wd.pool.alloc(); },
+        [&](packet* p) {
+            check_frame(wd, p, nullptr, 0, false, msgs);
+            sent.push_back(p);
+        });
+    open_at_far_end(wd, msgs);
+    for (packet* p : sent) wd.pool.free(p);
+    (void)wd.w.wg->take_staged_drops();
 }
 
 void run_burst(world& wd, pending* pk, uint32_t n) {
@@ -692,11 +734,23 @@ void run_burst(world& wd, pending* pk, uint32_t n) {
             }
             continue;
         }
+        if (p->verdict == k_verdict_tunnel_fragments) {
+            // As worker::dispatch does.
+            if (pk[i].exp.kind == expectation::exact) pk[i].exp.kind = expectation::fragments;
+            uint32_t nf = 0;
+            wireguard_send_fragments(*p, *wd.snap, wd.w, wd.seg_port, [&](packet* f) {
+                check_frame(wd, f, &pk[i].exp, nf++, pk[i].lookalike, msgs);
+                extra.push_back(f);
+            });
+            if (nf) ++g_stats.fragmented;
+            continue;
+        }
         check_frame(wd, p, &pk[i].exp, 0, pk[i].lookalike, msgs);
     }
     open_at_far_end(wd, msgs);
     for (uint32_t i = 0; i < n; ++i) wd.pool.free(pk[i].p);
     for (packet* p : extra) wd.pool.free(p);
+    send_staged(wd);  // a packet of this burst may have confirmed a responder's keypair
     wd.drain_punts();
 }
 
@@ -811,6 +865,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 wd.command(wg_command::set_peer);
                 break;
             }
+            send_staged(wd);
             continue;
         }
 

@@ -30,6 +30,10 @@ namespace eg::dp {
 namespace {
 
 using namespace eg::test;
+// dataplane/headers.hpp has namespaces of these names, which would hide the builders.
+using eg::test::eth;
+using eg::test::ipv4;
+using eg::test::ipv6;
 
 constexpr std::string_view k_config = R"(
 [[ports]]
@@ -167,6 +171,48 @@ protected:
         return p;
     }
     static bytes out(const packet* p) { return bytes(p->data, p->data + p->len); }
+    void clear_keys() {
+        wg_command c;
+        c.op = wg_command::clear_keys;
+        c.slot = 0;
+        w.wg->apply(c, w.now_ns);
+    }
+    /// vm1 -> the site, the payload's first byte numbering it.
+    static bytes to_site(uint8_t n) {
+        bytes data = payload(10);
+        data[0] = n;
+        return eth(k_vm_mac, k_vm1_mac, 0x0800, ipv4(k_vm1, k_inner, 17, udp(k_vm1, k_inner, 40000, 5000, data)));
+    }
+    /// A fresh session of ours; far_end_of gives the site's side of it.
+    static crypto::session_keys session(uint8_t send, uint8_t receive, bool we_initiated) {
+        crypto::session_keys k;
+        k.send.fill(send);
+        k.receive.fill(receive);
+        k.local_index = 0x05060700u + send;
+        k.remote_index = 0x0e0f0000u + receive;
+        k.initiator = we_initiated;
+        return k;
+    }
+    static crypto::session_keys far_end_of(const crypto::session_keys& ours) {
+        crypto::session_keys t;
+        t.send = ours.receive;
+        t.receive = ours.send;
+        t.local_index = ours.remote_index;
+        t.remote_index = ours.local_index;
+        t.initiator = !ours.initiator;
+        return t;
+    }
+    /// What the worker's end-of-iteration flush sends (buffers from the test's pool).
+    std::vector<packet*> flush() {
+        std::vector<packet*> sent;
+        wireguard_flush_staged(
+            *snap, w, [this](uint32_t) { return pool.alloc(); },
+            [&](packet* p) {
+                used.push_back(p);
+                sent.push_back(p);
+            });
+        return sent;
+    }
     uint64_t drops(drop_reason r) const { return counters.drops[reason_index(r)].get(); }
 
     /// A frame from the site to our listen socket carrying `inner`, sealed by the site.
@@ -316,15 +362,13 @@ TEST_F(WireguardDatapath, TheEndpointFollowsAuthenticatedPacketsOnly) {
     EXPECT_EQ(service->status(w.now_ns)[0].endpoint, "203.0.113.9:4000");
 }
 
-TEST_F(WireguardDatapath, WithoutKeypairPacketsAreDroppedAndAHandshakeIsAskedFor) {
-    wg_command c;
-    c.op = wg_command::clear_keys;
-    c.slot = 0;
-    w.wg->apply(c, w.now_ns);
-    const bytes to_site = ipv4(k_vm1, k_inner, 17, udp(k_vm1, k_inner, 40000, 5000, payload(10)));
-    EXPECT_EQ(run(eth(k_vm_mac, k_vm1_mac, 0x0800, to_site), k_vm)->verdict, k_verdict_drop);
-    EXPECT_EQ(run(eth(k_vm_mac, k_vm1_mac, 0x0800, to_site), k_vm)->verdict, k_verdict_drop);
-    EXPECT_EQ(drops(drop_reason::wg_no_keypair), 2u);
+TEST_F(WireguardDatapath, WithoutKeypairPacketsWaitAndAHandshakeIsAskedFor) {
+    clear_keys();
+    EXPECT_EQ(run(to_site(1), k_vm)->verdict, k_verdict_consumed) << "staged, not dropped";
+    EXPECT_EQ(run(to_site(2), k_vm)->verdict, k_verdict_consumed);
+    EXPECT_EQ(counters.wg_staged.get(), 2u);
+    EXPECT_EQ(drops(drop_reason::wg_no_keypair), 0u);
+    EXPECT_EQ(w.wg->staging().staged(0), 2u);
     const auto m = punted();
     ASSERT_EQ(m.size(), 1u) << "one event per second per peer, not one per packet";
     EXPECT_EQ(m[0].kind, frame_message::wireguard_event);
@@ -339,6 +383,81 @@ TEST_F(WireguardDatapath, WithoutKeypairPacketsAreDroppedAndAHandshakeIsAskedFor
     EXPECT_TRUE(std::equal(k_site.begin(), k_site.end(), f.begin() + 14 + 16));
     EXPECT_EQ(f[14 + 28], 1) << "a handshake initiation";
     EXPECT_EQ(service->counters().initiations_sent, 1u);
+    // Nothing leaves before a keypair exists, however often the worker flushes.
+    EXPECT_TRUE(flush().empty());
+    // A keepalive has no use without a session: dropped, not staged.
+    packet* ka = pool.alloc();
+    used.push_back(ka);
+    wireguard_send_keepalive(*ka, *snap, w, 0);
+    EXPECT_EQ(ka->verdict, k_verdict_drop);
+    EXPECT_EQ(drops(drop_reason::wg_no_keypair), 1u);
+}
+
+TEST_F(WireguardDatapath, StagedPacketsLeaveInOrderOnceTheInitiatorsKeypairIsInstalled) {
+    clear_keys();
+    for (uint8_t i = 1; i <= 3; ++i) {
+        run(to_site(i), k_vm);
+    }
+    // The handshake completes as initiator: the keypair is current at once.
+    const crypto::session_keys k = session(0x21, 0x31, true);
+    install(k);
+    ASSERT_TRUE(site.init(far_end_of(k), w.now_ns));
+    const auto sent = flush();
+    ASSERT_EQ(sent.size(), 3u);
+    for (uint8_t i = 1; i <= 3; ++i) {
+        const bytes plain = at_site(sent[i - 1]);
+        ASSERT_GE(plain.size(), 28u + 10);
+        EXPECT_EQ(plain[28], i) << "packet " << int(i) << " in its place";
+    }
+    EXPECT_EQ(w.wg->staging().staged(0), 0u);
+    EXPECT_EQ(w.wg->staging().free_entries(), wireguard_state::k_staging_capacity) << "every entry back";
+    EXPECT_TRUE(flush().empty()) << "sent once";
+}
+
+TEST_F(WireguardDatapath, AResponderSendsStagedPacketsAfterTheInitiatorConfirmsTheKeypair) {
+    clear_keys();
+    run(to_site(1), k_vm);
+    // We answered the site's initiation: our keypair waits in `next`, unusable.
+    const crypto::session_keys k = session(0x22, 0x32, false);
+    install(k);
+    ASSERT_TRUE(site.init(far_end_of(k), w.now_ns));
+    EXPECT_TRUE(flush().empty()) << "a responder may not send before confirmation";
+    // A second packet while the keypair is unconfirmed waits too.
+    EXPECT_EQ(run(to_site(2), k_vm)->verdict, k_verdict_consumed);
+    // The site's first data message confirms it.
+    const bytes inner = ipv4(k_inner, k_vm1, 17, udp(k_inner, k_vm1, 5000, 40000, payload(20)));
+    EXPECT_EQ(run(from_site(inner), k_up)->verdict, k_vm);
+    // A packet after the confirmation but before the flush queues behind the others.
+    EXPECT_EQ(run(to_site(3), k_vm)->verdict, k_verdict_consumed);
+    const auto sent = flush();
+    ASSERT_EQ(sent.size(), 3u);
+    for (uint8_t i = 1; i <= 3; ++i) {
+        const bytes plain = at_site(sent[i - 1]);
+        ASSERT_GE(plain.size(), 28u + 10);
+        EXPECT_EQ(plain[28], i);
+    }
+    // Afterwards packets go straight out again.
+    EXPECT_EQ(run(to_site(4), k_vm)->verdict, k_up);
+}
+
+TEST_F(WireguardDatapath, StagedPacketsGoWithTheirPeerOrTheHandshakeThatGaveUp) {
+    clear_keys();
+    run(to_site(1), k_vm);
+    run(to_site(2), k_vm);
+    wg_command c;
+    c.op = wg_command::drop_staged;  // the control thread's timers gave up (90 s)
+    c.slot = 0;
+    w.wg->apply(c, w.now_ns);
+    EXPECT_EQ(w.wg->staging().staged(0), 0u);
+    EXPECT_EQ(w.wg->take_staged_drops(), 2u);
+    EXPECT_EQ(service->status(w.now_ns)[0].drop_no_keypair, 2u) << "the peer's drops say why";
+
+    // Staged long enough that the handshake would have given up: dropped at the flush.
+    run(to_site(3), k_vm);
+    w.now_ns += wg_staging::k_max_age_ns;
+    install(session(0x23, 0x33, true));
+    EXPECT_TRUE(flush().empty());
+    EXPECT_EQ(drops(drop_reason::wg_staged_too_long), 1u);
 }
 
 TEST_F(WireguardDatapath, TooBigForTheTunnelGetsFragNeededWithTheInnerMtu) {
@@ -349,6 +468,43 @@ TEST_F(WireguardDatapath, TooBigForTheTunnelGetsFragNeededWithTheInnerMtu) {
     EXPECT_EQ(icmp[0], 3);
     EXPECT_EQ(icmp[1], 4);
     EXPECT_EQ(get16(icmp + 6), 1420);
+}
+
+TEST_F(WireguardDatapath, WithoutDfTooBigForTheTunnelIsFragmentedThenEncrypted) {
+    // As a kernel stack does in front of a wg device (RFC 791): fragments that fit the
+    // inner MTU, each its own transport message; the site reassembles the original.
+    const bytes data = payload(2000);
+    const bytes big = ipv4(k_vm1, k_inner, 17, udp(k_vm1, k_inner, 40000, 5000, data));
+    packet* p = run(eth(k_vm_mac, k_vm1_mac, 0x0800, big), k_vm);
+    ASSERT_EQ(p->verdict, k_verdict_tunnel_fragments);
+    memory_port buffers{memory_port_options{}, pool};
+    std::vector<packet*> frags;
+    wireguard_send_fragments(*p, *snap, w, buffers, [&](packet* f) {
+        used.push_back(f);
+        frags.push_back(f);
+    });
+    ASSERT_EQ(frags.size(), 2u);
+    EXPECT_EQ(counters.fragments_sent.get(), 2u);
+    EXPECT_EQ(counters.wg_encrypted.get(), 2u);
+    const bytes want = ipv4(k_vm1, k_inner, 17, udp(k_vm1, k_inner, 40000, 5000, data), ip4_opts{.ttl = 63});
+    bytes reassembled(want.size() - 20);
+    uint32_t covered = 0;
+    for (size_t i = 0; i < frags.size(); ++i) {
+        const bytes plain = at_site(frags[i]);
+        ASSERT_GE(plain.size(), 20u);
+        const uint32_t total = get16(plain.data() + 2);
+        ASSERT_LE(total, 1420u) << "fits the tunnel";
+        EXPECT_TRUE(checksum_ok(plain.data(), 20));
+        EXPECT_EQ(plain[8], 63) << "TTL decremented once";
+        const uint16_t frag = get16(plain.data() + 6);
+        EXPECT_EQ((frag & 0x2000) != 0, i + 1 < frags.size()) << "MF on all but the last";
+        const uint32_t off = (frag & 0x1fff) * 8u;
+        ASSERT_LE(off + total - 20, reassembled.size());
+        std::copy(plain.begin() + 20, plain.begin() + total, reassembled.begin() + off);
+        covered += total - 20;
+    }
+    EXPECT_EQ(covered, reassembled.size());
+    EXPECT_TRUE(same_bytes(reassembled, bytes(want.begin() + 20, want.end())));
 }
 
 TEST_F(WireguardDatapath, TcpSynMssIsClampedToTheTunnel) {
