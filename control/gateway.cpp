@@ -437,6 +437,11 @@ void gateway::publish_snapshot() {
         // policy goes with the allocation).
         if (dhcp_) runtime_->prune(lookups());
         runtime_->table().apply(next->nat, config_.vms.size());
+        if (proxy_ports_) {
+            // Every runtime change publishes: [proxy_ports] learns at once which ports
+            // runtime VMs use, and keeps them from organizations.
+            proxy_ports_->set_runtime_ports(runtime_->table().proxy_ports_in_use());
+        }
     }
     if (wg_) {
         wg_->contribute(*next);  // tunnels, peers and their allowed IPs as routes
@@ -677,7 +682,8 @@ allocation_lookup gateway::lookups() const {
     }
     if (proxy_ports_) {
         const proxy_ports_service* pp = proxy_ports_.get();
-        a.proxy_port_holder = [pp](uint16_t port) { return pp->table().holder_of(port); };
+        // Organizations and unmanaged config VMs; runtime VMs may share a port.
+        a.proxy_port_holder = [pp](uint16_t port) { return pp->table().holder_of(port, false); };
     }
     return a;
 }

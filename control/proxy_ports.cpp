@@ -20,9 +20,10 @@ proxy_port_table::proxy_port_table(uint16_t first, uint16_t last) : first_(first
 
 void proxy_port_table::reserve(uint16_t port, std::string vm_name) { reserved_.emplace(port, std::move(vm_name)); }
 
-std::string proxy_port_table::holder_of(uint16_t port) const {
+std::string proxy_port_table::holder_of(uint16_t port, bool with_runtime) const {
     if (auto it = by_port_.find(port); it != by_port_.end()) return "org:" + it->second;
     if (auto it = reserved_.find(port); it != reserved_.end()) return "vm:" + it->second;
+    if (auto it = runtime_.find(port); with_runtime && it != runtime_.end()) return "vm:" + it->second;
     return {};
 }
 
@@ -35,6 +36,9 @@ size_t proxy_port_table::free_ports() const {
     size_t used = 0;
     for (const auto& [p, o] : by_port_) used += p >= first_ && p <= last_;
     for (const auto& [p, v] : reserved_) used += p >= first_ && p <= last_ && !by_port_.contains(p);
+    for (const auto& [p, v] : runtime_) {
+        used += p >= first_ && p <= last_ && !by_port_.contains(p) && !reserved_.contains(p);
+    }
     return size_t{last_} - first_ + 1 - used;
 }
 
@@ -46,7 +50,7 @@ proxy_port_table::result proxy_port_table::assign(std::string_view org) {
         uint32_t p = cursor_ + i;
         if (p > last_) p -= span;
         const auto port = static_cast<uint16_t>(p);
-        if (by_port_.contains(port) || reserved_.contains(port)) continue;
+        if (held(port)) continue;
         by_port_.emplace(port, std::string(org));
         by_org_.emplace(std::string(org), port);
         cursor_ = p == last_ ? first_ : p + 1;

@@ -8,7 +8,8 @@
 // each change and publishes a snapshot in which the organization's proxy VMs use it.
 //
 // Ports of VMs whose port is set in the config without an organization (unmanaged)
-// are reserved: never handed to anyone. Assignment takes the next free port after a
+// are reserved: never handed to anyone. So are the ports that runtime egress policies
+// (POST /v1/egress with proxy_port) give their VMs, for as long as a VM uses them. Assignment takes the next free port after a
 // rotating cursor, so a port just given up is reused last (the upstream may still
 // hold state, e.g. whitelists or connections, for its previous user).
 // Owner: the control thread.
@@ -50,6 +51,10 @@ public:
 
     /// Marks `port` as used by an unmanaged VM (any port, in the range or not).
     void reserve(uint16_t port, std::string vm_name);
+    /// The ports runtime egress policies give their VMs (port -> a VM using it),
+    /// replacing the previous set: not assigned or pinned to an organization while
+    /// they are in it. An organization that already holds such a port keeps it.
+    void set_runtime_ports(std::map<uint16_t, std::string> port_to_vm) { runtime_ = std::move(port_to_vm); }
 
     /// The organization's port: its existing one, else the next free one.
     result assign(std::string_view org);
@@ -60,10 +65,12 @@ public:
     result erase(std::string_view org);
 
     std::optional<uint16_t> port_of(std::string_view org) const;
-    /// "org:ID", "vm:NAME" or empty when the port is free.
-    std::string holder_of(uint16_t port) const;
+    /// "org:ID", "vm:NAME" or empty when the port is free. with_runtime = false leaves
+    /// out the ports of runtime egress policies (which several runtime VMs may share).
+    std::string holder_of(uint16_t port, bool with_runtime = true) const;
     const std::map<std::string, uint16_t, std::less<>>& assignments() const { return by_org_; }
     const std::map<uint16_t, std::string>& reserved() const { return reserved_; }
+    const std::map<uint16_t, std::string>& runtime_ports() const { return runtime_; }
     uint16_t first() const { return first_; }
     uint16_t last() const { return last_; }
     size_t free_ports() const;
@@ -79,6 +86,9 @@ private:
     std::map<std::string, uint16_t, std::less<>> by_org_;
     std::map<uint16_t, std::string> by_port_;   ///< assigned: port -> org
     std::map<uint16_t, std::string> reserved_;  ///< unmanaged VMs: port -> VM name
+    std::map<uint16_t, std::string> runtime_;   ///< runtime egress policies: port -> a VM
+
+    bool held(uint16_t port) const { return by_port_.contains(port) || reserved_.contains(port) || runtime_.contains(port); }
 };
 
 /// The stored value for a port ("10001").

@@ -1,5 +1,7 @@
 #include "control/proxy_ports_service.hpp"
 
+#include "control/runtime_policy_service.hpp"
+
 #include <boost/asio/post.hpp>
 #include <cstdio>
 #include <stdexcept>
@@ -48,6 +50,10 @@ proxy_ports_service::proxy_ports_service(const cfg::config& config, leases::leas
     for (const std::string& p : restore_proxy_ports(table_, store_->records())) {
         log(p);
     }
+    // The runtime egress policies' ports, before any organization is given a new one
+    // (the policies themselves are restored later, by runtime_policy_service; one whose
+    // port an organization already holds is dropped there, with a log line).
+    table_.set_runtime_ports(stored_runtime_proxy_ports(store_->records()));
     bool wrote = false;
     for (const cfg::vm_config& v : config.vms) {
         if (v.egress != cfg::egress_policy::proxy || v.organization_id.empty() ||

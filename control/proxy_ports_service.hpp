@@ -65,6 +65,10 @@ public:
     /// it failed first; at once when it already is.
     void when_durable(leases::ticket t, done_fn done);
 
+    /// The ports runtime egress policies use now (runtime_policies::proxy_ports_in_use):
+    /// kept from organizations while in use (proxy_port_table::set_runtime_ports).
+    void set_runtime_ports(std::map<uint16_t, std::string> port_to_vm) { table_.set_runtime_ports(std::move(port_to_vm)); }
+
     /// Sets the proxy_port of every snapshot VM whose [[vms]] entry names an organization.
     void apply(dp::nat44_policy& nat) const;
     /// Every port in use on the upstream and who holds it ("org:ID" / "vm:NAME").

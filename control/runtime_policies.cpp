@@ -409,6 +409,14 @@ policy_result runtime_policies::check_egress(std::string_view vm, const egress_s
     return {};
 }
 
+std::map<uint16_t, std::string> runtime_policies::proxy_ports_in_use() const {
+    std::map<uint16_t, std::string> ports;
+    for (const auto& [vm, e] : egress_) {
+        if (e.egress == cfg::egress_policy::proxy) ports.emplace(e.proxy_port, vm);
+    }
+    return ports;
+}
+
 void runtime_policies::put_egress(std::string_view vm, const egress_setting& e) { egress_.insert_or_assign(std::string(vm), e); }
 
 bool runtime_policies::erase_egress(std::string_view vm) {

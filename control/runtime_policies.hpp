@@ -120,6 +120,9 @@ public:
     bool erase_egress(std::string_view vm);
     const egress_setting* find_egress(std::string_view vm) const;
     const std::map<std::string, egress_setting, std::less<>>& egress() const { return egress_; }
+    /// The upstream proxy ports the runtime `proxy` policies use: port -> a VM using it
+    /// (for [proxy_ports], which must not hand them to an organization).
+    std::map<uint16_t, std::string> proxy_ports_in_use() const;
     /// The [[vms]] entry named `vm`, if any.
     const cfg::vm_config* config_vm(std::string_view vm) const;
 

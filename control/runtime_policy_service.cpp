@@ -116,6 +116,21 @@ runtime_policy_service::change runtime_policy_service::remove_egress(std::string
     return w;
 }
 
+std::map<uint16_t, std::string> stored_runtime_proxy_ports(const leases::store_state::record_map& records) {
+    std::map<uint16_t, std::string> ports;
+    const auto ns = records.find(k_egress_namespace);
+    if (ns == records.end()) return ports;
+    for (const auto& [vm, value] : ns->second) {
+        egress_setting e;
+        // Records that do not parse are dropped by restore() with a log line.
+        if (parse_egress(nlohmann::json::parse(value.begin(), value.end(), nullptr, false), e) &&
+            e.egress == cfg::egress_policy::proxy) {
+            ports.emplace(e.proxy_port, vm);
+        }
+    }
+    return ports;
+}
+
 void runtime_policy_service::restore(const allocation_lookup& a) {
     if (!store_) return;
     std::vector<std::pair<std::string, std::string>> drop;  // (namespace, key)

@@ -7,7 +7,9 @@
 // checked again against this run's config: one that no longer holds (its VM is gone,
 // its port is now in the dynamic range, ...) is dropped from the store with a log line.
 // Owner: the control thread.
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -15,6 +17,10 @@
 #include "control/runtime_policies.hpp"
 
 namespace eg::ctl {
+
+/// The upstream proxy ports of the stored runtime `proxy` policies (port -> a VM),
+/// for [proxy_ports] to keep from organizations before the policies are restored.
+std::map<uint16_t, std::string> stored_runtime_proxy_ports(const leases::store_state::record_map& records);
 
 class runtime_policy_service {
 public:

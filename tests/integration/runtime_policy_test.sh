@@ -148,11 +148,16 @@ t_check_soon "a TCP connection vm1 -> inet:7000 is up (seen from $PUB)" 10 grep 
 t_check_output "vm1 gets egress proxy with proxy_force: 201" '^201$' \
   code POST /v1/egress '{"vm":"vm1","egress":"proxy","proxy_port":10050,"proxy_force":true}'
 t_check_fails "a new connection vm1 -> inet is refused (proxy_force)" in_ns vm1 curl -sS --max-time 5 "http://$INET4/hello.txt"
+t_check_output "[proxy_ports] will not pin an organization to vm1's runtime port 10050: 409" '^409$' \
+  code POST /v1/proxy-ports '{"organization_id":"org-late","port":10050}'
 touch "$GO"
 t_check_soon "the established connection still works, with its old mapping" 10 \
   grep -q "^seen $PUB two\$" "$EG_LAB_DIR/line-client.log"
 wait "$CLIENT" 2>/dev/null
 t_check_output "DELETE /v1/egress/vm1: 200" '^200$' code DELETE /v1/egress/vm1
+t_check_output "... after which 10050 can be pinned: 201" '^201$' \
+  code POST /v1/proxy-ports '{"organization_id":"org-late","port":10050}'
+t_check_output "... and given up again: 200" '^200$' code DELETE /v1/proxy-ports/org-late
 t_check_output "new connections from vm1 work again" '^edgegate-lab-ok$' in_ns vm1 curl -sS --max-time 5 "http://$INET4/hello.txt"
 
 # An egress policy survives a restart too. (vm2: vm1 stays masquerade for the forwards

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "control/proxy_ports_service.hpp"
+#include "control/runtime_policies.hpp"
 #include "control/snapshot_builder.hpp"
 #include "tests/unit/control/leases/temp_dir.hpp"
 
@@ -67,6 +68,24 @@ TEST(ProxyPortTable, PinMovesAndConflicts) {
     EXPECT_EQ(t.pin("a", 10000).error, proxy_port_errc::out_of_range);
     EXPECT_EQ(t.pin("a", 10011).error, proxy_port_errc::out_of_range);
     EXPECT_EQ(t.erase("nobody").error, proxy_port_errc::not_found);
+}
+
+TEST(ProxyPortTable, RuntimeVmsPortsAreKeptFromOrganizationsWhileInUse) {
+    proxy_port_table t(10001, 10004);
+    t.set_runtime_ports({{10001, "vps-1"}, {10003, "vps-2"}, {20000, "vps-3"}});
+    EXPECT_EQ(t.assign("a").port, 10002);
+    EXPECT_EQ(t.assign("b").port, 10004) << "10003 is vps-2's";
+    EXPECT_EQ(t.assign("c").error, proxy_port_errc::exhausted);
+    const auto pin = t.pin("a", 10003);
+    EXPECT_EQ(pin.error, proxy_port_errc::taken);
+    EXPECT_EQ(pin.holder, "vm:vps-2");
+    EXPECT_EQ(t.holder_of(10003), "vm:vps-2");
+    EXPECT_EQ(t.holder_of(10003, false), "") << "runtime VMs may share a port among themselves";
+    EXPECT_EQ(t.free_ports(), 0u);
+    // vps-2 leaves the proxy policy: its port can be handed out again.
+    t.set_runtime_ports({{10001, "vps-1"}});
+    EXPECT_EQ(t.free_ports(), 1u);
+    EXPECT_EQ(t.assign("c").port, 10003);
 }
 
 TEST(ProxyPortTable, BadOrganizationIds) {
@@ -202,6 +221,24 @@ TEST(ProxyPortsService, ConfigOrganizationsGetPortsThatSurviveARestart) {
     EXPECT_EQ(ports["vm5"], 10002);
     EXPECT_EQ(ports["vm6"], 10002);
     EXPECT_EQ(ports["vm7"], 10007);
+}
+
+TEST(ProxyPortsService, StoredRuntimeProxyPortsAreKeptFromOrganizationsAtStart) {
+    test::temp_dir d;
+    std::vector<std::string> log;
+    const auto quiet = [&](std::string_view l) { log.emplace_back(l); };
+    {
+        // A run without organizations, in which the API gave vps-9 port 10002.
+        proxy_ports_service s(config_with(d.path().string(), ""), nullptr, quiet);
+        ASSERT_TRUE(s.store().put_record(k_egress_namespace, "vps-9", R"({"egress":"proxy","proxy_port":10002})"));
+        ASSERT_TRUE(s.store().put_record(k_egress_namespace, "vps-8", R"({"egress":"masquerade"})"));
+        s.store().commit();
+    }
+    // The next run's config brings organizations: none of them gets 10002.
+    proxy_ports_service s(config_with(d.path().string(), k_vms), nullptr, quiet);
+    EXPECT_EQ(s.table().port_of("acme"), 10003) << "10001 is vm4's, 10002 vps-9's";
+    EXPECT_EQ(s.table().holder_of(10002), "vm:vps-9");
+    EXPECT_EQ(s.pin("initech", 10002).r.error, proxy_port_errc::taken);
 }
 
 TEST(ProxyPortsService, SecondOpenOfTheStoreFailsWithTheDirectory) {
