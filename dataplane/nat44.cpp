@@ -559,6 +559,16 @@ bool nat44_classify(packet& p, const snapshot& s, worker_context& w, flow_key& k
             return true;
         }
         if (!vm.stateful()) {
+            if (vm.forwarded && (t.flags & nat_tuple::fragment) && (t.flags & nat_tuple::no_ports)) [[unlikely]] {
+                // A later fragment has no ports to tell a reply through a forward (its
+                // first fragment left from the forward's address) from the VM's own
+                // egress: it follows its first fragment (step 3, which may be in this
+                // very burst), else the dedicated address.
+                p.nat_op = nat_op_fragment_out_static;
+                p.nat_addr = vm.public_addr;
+                p.nat_ref = 0;
+                return true;
+            }
             p.nat_op = nat_op_out_static;
             p.nat_addr = vm.public_addr;
             p.nat_port = 0;  // keep the source port
@@ -805,12 +815,16 @@ nat_apply_result nat44_apply(packet& p, const snapshot& s, worker_context& w, ui
         w.counters.nat_translated.add();
         return nat_apply_result::ok;
     case nat_op_fragment_out:
+    case nat_op_fragment_out_static:
         if (!leaves) {
             return nat_apply_result::ok;
         }
         if (!follow_fragment(p, w)) {
-            w.drop(p, drop_reason::nat_fragment_no_state);
-            return nat_apply_result::dropped;
+            if (p.nat_op == nat_op_fragment_out) {
+                w.drop(p, drop_reason::nat_fragment_no_state);
+                return nat_apply_result::dropped;
+            }
+            // Its first fragment was not seen: a dedicated VM's own address (nat_addr).
         }
         [[fallthrough]];
     case nat_op_fragment:

@@ -47,6 +47,8 @@ enum nat_op : uint8_t {
     nat_op_done = 12,             ///< already rewritten (the outbound half of a hairpin)
     nat_op_fragment_out = 13,     ///< non-first fragment from a stateful VM: follows its first (step 3)
     nat_op_fragment_in = 14,      ///< non-first fragment to a public address: follows its first (step 2)
+    nat_op_fragment_out_static = 15,  ///< non-first fragment from a dedicated VM with forwards: follows
+                                      ///< its first (step 3), else src := nat_addr (the dedicated address)
 };
 
 /// Step 1. False: p was dropped (counted) or handed to the worker that owns its state
