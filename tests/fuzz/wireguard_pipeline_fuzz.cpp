@@ -645,17 +645,21 @@ void open_at_far_end(world& wd, std::vector<sent_msg>& msgs) {
             const uint8_t* oip = exp->inner.data();
             const uint32_t ototal = static_cast<uint32_t>(exp->inner.size());
             if (v6 || exp->v6 || ototal < 20) __builtin_trap();
+            // (The original may itself be a fragment: offsets count from the datagram's
+            // start, the original's bytes from its own offset.)
             const uint32_t oihl = (oip[0] & 0xf) * 4u;
+            const uint32_t ooff = (rd16(oip + 6) & 0x1fffu) * 8u;
             const uint32_t ihl = (in[0] & 0xf) * 4u;
             const uint32_t off = (rd16(in + 6) & 0x1fffu) * 8u;
             if (ihl < 20 || total < ihl || in[9] != oip[9] || rd32(in + 12) != rd32(oip + 12) ||
-                rd32(in + 16) != rd32(oip + 16) || (off == 0 && ihl != oihl)) {
+                rd32(in + 16) != rd32(oip + 16) || off < ooff || (off == ooff && ihl != oihl)) {
                 __builtin_trap();
             }
+            const uint32_t at = off - ooff;
             const uint32_t chunk = total - ihl;
-            if (oihl + off + chunk > ototal) __builtin_trap();
+            if (oihl + at + chunk > ototal) __builtin_trap();
             const uint32_t skip = off == 0 ? std::min<uint32_t>(chunk, 60) : 0;
-            if (std::memcmp(in + ihl + skip, oip + oihl + off + skip, chunk - skip) != 0) __builtin_trap();
+            if (std::memcmp(in + ihl + skip, oip + oihl + at + skip, chunk - skip) != 0) __builtin_trap();
             ++g_stats.fragments;
             continue;
         }
