@@ -103,6 +103,9 @@ gateway::gateway(cfg::config config)
         };
         h.log = [](const std::string& line) { std::fprintf(stderr, "edgegated: %s\n", line.c_str()); };
         h.republish = [this] { publish_snapshot(); };
+        h.idle_removed = [this](const cfg::wg_key& key) {
+            if (wg_records_) wg_records_->forget(key);
+        };
         // Initiations punted in one drain are answered together once it is done
         // (batched Diffie-Hellmans); a lone one costs the same as answering it at once.
         // Only where the batch is faster (AVX-512 IFMA): elsewhere it runs the same
@@ -151,6 +154,14 @@ gateway::gateway(cfg::config config)
             &config_, store, [](std::string_view line) { std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data()); });
         runtime_->restore(lookups());
         publish_snapshot();
+        if (wg_) {
+            // Runtime WireGuard peers in the same store, re-added after the config's peers
+            // (which win a clash); without a store they are kept in memory only.
+            wg_records_ = std::make_unique<wireguard_peer_records>(*wg_, store, [](std::string_view line) {
+                std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
+            });
+            if (wg_records_->restore(config_.wireguard, dp::monotonic_ns()) != 0) publish_snapshot();
+        }
     }
     if (config_.nat.enabled) {
         nat_log_ = std::make_unique<nat_log>(config_.nat.log_file);
@@ -960,7 +971,11 @@ void gateway::start_control_services() {
                                                 }});
         api::add_v1_reload_endpoint(routes, [this] { return reload(); });
         if (wg_) {
-            api::add_v1_wireguard_endpoints(routes, wg_.get(), &config_.wireguard);
+            api::add_v1_wireguard_endpoints(
+                routes, api::wireguard_sources{wg_.get(), wg_records_.get(), &config_.wireguard,
+                                               [this](leases::ticket t, std::function<void(std::error_code)> done) {
+                                                   when_durable(t, std::move(done));
+                                               }});
         }
         if (proxy_ports_) {
             api::proxy_port_sources pp{proxy_ports_.get(), {}};

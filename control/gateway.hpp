@@ -22,6 +22,7 @@
 #include "control/metrics/exposer.hpp"
 #include "control/metrics/gateway_stats.hpp"
 #include "control/nat_log.hpp"
+#include "control/wireguard_peer_records.hpp"
 #include "control/wireguard_service.hpp"
 #include "control/neighbour_resolver.hpp"
 #include "control/probes/prober.hpp"
@@ -170,6 +171,9 @@ private:
     // Forwards and egress policies set through the API, kept in the lease store
     // (control/runtime_policy_service); laid over every snapshot.
     std::unique_ptr<runtime_policy_service> runtime_;
+    // WireGuard peers added through the API, kept in the same store (after wg_ and the
+    // services that own the store: it refers to both).
+    std::unique_ptr<wireguard_peer_records> wg_records_;
     uint64_t config_generation_ = 1;  ///< moves with every applied reload (API caches)
     /// The allocations and proxy-port holders the runtime checks consult, now.
     allocation_lookup lookups() const;

@@ -211,7 +211,7 @@ std::string wireguard_service::allowed_ip_conflict(const cfg::ip_prefix& a) cons
     return {};
 }
 
-wireguard_add_result wireguard_service::add_peer(const wireguard_new_peer& np, uint64_t now) {
+wireguard_add_result wireguard_service::add_peer(const wireguard_new_peer& np, uint64_t now, publish pub) {
     flush_initiations();
     using outcome = wireguard_add_result::outcome;
     const auto fail = [](outcome o, std::string m) {
@@ -271,10 +271,11 @@ wireguard_add_result wireguard_service::add_peer(const wireguard_new_peer& np, u
     p->created_ns = now;
     p->idle_timeout_ns = uint64_t{np.idle_timeout_s} * k_ns_per_s;
     attach(std::move(p));
-    if (hooks_.republish) hooks_.republish();
+    if (pub == publish::now && hooks_.republish) hooks_.republish();
 
     wireguard_add_result r;
     r.public_key = cfg::encode_wg_key(pc.public_key);
+    r.tunnel = t.cfg.name;
     if (generate) {
         const auto join = [](const std::vector<cfg::ip_prefix>& v) {
             std::string s;
@@ -786,7 +787,9 @@ void wireguard_service::on_tick(uint64_t now) {
                 hooks_.log("wireguard: ephemeral peer " + p.cfg.name + " removed after " +
                            std::to_string(p.idle_timeout_ns / k_ns_per_s) + " s without a handshake");
             }
+            const cfg::wg_key key = p.cfg.public_key;
             detach(p.slot, now);
+            if (hooks_.idle_removed) hooks_.idle_removed(key);
             removed = true;
             continue;
         }

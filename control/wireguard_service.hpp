@@ -79,6 +79,7 @@ struct wireguard_add_result {
     outcome result = outcome::added;
     std::string message;     ///< why not, when not added
     std::string public_key;  ///< base64
+    std::string tunnel;      ///< the tunnel it was added to (the request may leave it out)
     std::string wg_quick;    ///< a ready client config when the gateway made the keypair
 };
 
@@ -96,6 +97,9 @@ public:
         /// (the gateway: boost::asio::post), so that the initiations of one control-loop
         /// turn are answered together. Empty: each initiation is answered as it arrives.
         std::function<void()> schedule_flush;
+        /// An ephemeral peer was removed for idleness (on_tick): what keeps it across
+        /// restarts forgets it too. May be empty.
+        std::function<void(const cfg::wg_key&)> idle_removed;
     };
 
     /// Throws std::runtime_error for what config validation cannot see (a peer key
@@ -131,8 +135,11 @@ public:
     /// and the VM networks a generated client config routes to us.
     void set_networks(std::vector<std::pair<cfg::ip_prefix, std::string>> no_overlap,
                       std::vector<std::pair<cfg::ip_prefix, std::string>> no_equal, std::vector<cfg::ip_prefix> vm_networks);
-    /// Adds a peer (republishes the snapshot). Checked like [[wireguard.peers]].
-    wireguard_add_result add_peer(const wireguard_new_peer& np, uint64_t now_ns);
+    /// Whether add_peer publishes the new snapshot itself, or the caller does once after
+    /// adding many (start-up restores every stored peer with one snapshot).
+    enum class publish : uint8_t { now, by_caller };
+    /// Adds a peer. Checked like [[wireguard.peers]].
+    wireguard_add_result add_peer(const wireguard_new_peer& np, uint64_t now_ns, publish p = publish::now);
     /// Removes the peer with this public key and all its state; false if unknown.
     bool remove_peer(const cfg::wg_key& key);
 

@@ -1,6 +1,8 @@
 // GET /v1/wireguard and /v1/wireguard/peers (see v1_wireguard.hpp).
 #include "control/api/v1_wireguard.hpp"
 
+#include <memory>
+
 #include "control/api/response.hpp"
 #include "dataplane/worker.hpp"
 
@@ -104,19 +106,19 @@ cfg::wg_key key_from_path(const std::string& segment) {
     return *k;
 }
 
-void add_v1_wireguard_endpoints(router& r, wireguard_service* service,
-                                const std::vector<cfg::wireguard_config>* tunnels) {
-    r.add("GET", "/v1/wireguard", [service, tunnels](const request&) {
+void add_v1_wireguard_endpoints(router& r, wireguard_sources sources) {
+    auto s = std::make_shared<const wireguard_sources>(std::move(sources));
+    r.add("GET", "/v1/wireguard", [s](const request&) {
         json list = json::array();
-        for (size_t i = 0; i < tunnels->size(); ++i) {
-            const auto& t = (*tunnels)[i];
+        for (size_t i = 0; i < s->tunnels->size(); ++i) {
+            const auto& t = (*s->tunnels)[i];
             list.push_back({{"name", t.name},
-                            {"public_key", service->public_key(i)},
+                            {"public_key", s->service->public_key(i)},
                             {"listen", cfg::to_string(t.address) + ":" + std::to_string(t.listen_port)},
                             {"mtu", t.mtu},
                             {"mss_clamp", t.mss_clamp}});
         }
-        const auto& c = service->counters();
+        const auto& c = s->service->counters();
         json counters = {{"initiations_received", c.initiations_received},
                          {"responses_received", c.responses_received},
                          {"cookie_replies_received", c.cookie_replies_received},
@@ -131,11 +133,12 @@ void add_v1_wireguard_endpoints(router& r, wireguard_service* service,
                          {"malformed", c.malformed}};
         return response{200, {{"tunnels", std::move(list)}, {"handshakes", std::move(counters)}}, {}};
     });
-    r.add("GET", "/v1/wireguard/peers", [service](const request&) {
-        return response{200, wireguard_peers_json(service->status(dp::monotonic_ns())), {}};
+    r.add("GET", "/v1/wireguard/peers", [s](const request&) {
+        return response{200, wireguard_peers_json(s->service->status(dp::monotonic_ns())), {}};
     });
-    r.add("POST", "/v1/wireguard/peers", [service](const request& req) {
-        const wireguard_add_result res = service->add_peer(parse_new_peer(req), dp::monotonic_ns());
+    r.add("POST", "/v1/wireguard/peers", [s](const request& req) {
+        const wireguard_peer_records::added a = s->records->add(parse_new_peer(req), dp::monotonic_ns());
+        const wireguard_add_result& res = a.r;
         using outcome = wireguard_add_result::outcome;
         switch (res.result) {
         case outcome::added: break;
@@ -144,15 +147,29 @@ void add_v1_wireguard_endpoints(router& r, wireguard_service* service,
         case outcome::conflict: throw api_error(409, "conflict", res.message);
         case outcome::full: throw api_error(507, "no_peer_slot", res.message);
         }
+        if (a.ec) {
+            throw api_error(500, "store_failed",
+                            "the lease store refused the peer's record (" + a.ec.message() + "); the peer was not added");
+        }
         json body = {{"public_key", res.public_key}};
         if (!res.wg_quick.empty()) body["wg_quick"] = res.wg_quick;
-        return response{201, std::move(body), {}};
+        response ok{201, std::move(body), {}};
+        if (a.t == 0 || !s->when_durable) return ok;
+        return answer_when_durable(s->when_durable, a.t, std::move(ok),
+                                   "the peer is added but not durable: a restart may lose it");
     });
-    r.add("DELETE", "/v1/wireguard/peers/{key}", [service](const request& req) {
-        if (!service->remove_peer(key_from_path(req.params.at("key")))) {
-            throw api_error(404, "unknown_peer", "no peer with this public key");
+    r.add("DELETE", "/v1/wireguard/peers/{key}", [s](const request& req) {
+        const wireguard_peer_records::removed rm = s->records->remove(key_from_path(req.params.at("key")));
+        if (!rm.found) throw api_error(404, "unknown_peer", "no peer with this public key");
+        if (rm.ec) {
+            throw api_error(500, "store_failed",
+                            "the peer is removed, but the lease store refused to erase its record (" +
+                                rm.ec.message() + "); it may come back after a restart");
         }
-        return response{200, {{"removed", true}}, {}};
+        response ok{200, {{"removed", true}}, {}};
+        if (rm.t == 0 || !s->when_durable) return ok;
+        return answer_when_durable(s->when_durable, rm.t, std::move(ok),
+                                   "the peer is removed but that is not durable: a restart may bring it back");
     });
 }
 

@@ -4,17 +4,27 @@
 // peer), POST /v1/wireguard/peers (add; without a public key the gateway makes the
 // client's keypair and answers with a wg-quick config) and DELETE
 // /v1/wireguard/peers/{public_key} (base64, percent-encoded or URL-safe).
+// Adds and deletes are kept in the lease store (control/wireguard_peer_records.hpp) and
+// answered once that is durable; without a store they are answered at once.
 // Owner: the control thread (handlers call the service directly).
 #include <nlohmann/json.hpp>
 
+#include "control/api/response.hpp"
 #include "control/api/router.hpp"
+#include "control/wireguard_peer_records.hpp"
 #include "control/wireguard_service.hpp"
 
 namespace eg::ctl::api {
 
-/// `service` outlives the router.
-void add_v1_wireguard_endpoints(router& r, wireguard_service* service,
-                                const std::vector<cfg::wireguard_config>* tunnels);
+struct wireguard_sources {
+    wireguard_service* service = nullptr;        ///< reads; outlives the router
+    wireguard_peer_records* records = nullptr;   ///< adds and deletes; outlives the router
+    const std::vector<cfg::wireguard_config>* tunnels = nullptr;
+    /// Calls done once a lease-store ticket is durable (or with the store's error).
+    durability_wait when_durable;
+};
+
+void add_v1_wireguard_endpoints(router& r, wireguard_sources sources);
 
 nlohmann::json wireguard_peers_json(const std::vector<wireguard_peer_status>& peers);
 

@@ -13,6 +13,8 @@
 # rekey_after_time_s = 4); the peer moves to another port and traffic follows; a
 # replayed data packet, a replayed initiation, bad mac1s and a flood of initiations
 # (cookies under load) are dropped and counted (tests/integration/wg_tool.py makes them).
+# Runtime peers (POST /v1/wireguard/peers) are added, used, deleted, expire, and survive
+# a reload and a restart of edgegated (kept in the lease store of dhcp.state_dir).
 . "$(dirname "$0")/lib.sh"
 
 GW_PUB=203.0.113.1
@@ -28,6 +30,7 @@ SECRET=lab-api-secret-0123456789
 export GW_PUB INET4 SITE4 SITE6 VM1  # for the functions t_check runs in a child shell
 
 mkdir -p "$EG_LAB_DIR"
+rm -rf "$EG_LAB_DIR/leases"   # a fresh lease store: no runtime peers of an earlier run
 CFG="$EG_LAB_DIR/wireguard.toml"
 # Rekey every 4 s as initiator, and "under load" from 500 handshakes/s (the flood below).
 # $EG_TEST_WORKERS workers (default 1; wireguard_2workers_test.sh: 2, so that messages and
@@ -174,29 +177,36 @@ t_check_output "POST a peer claiming the VM network: 409" '^409$' post_peer '{"a
 t_check_output "POST a peer with the site's key again: 409" '^409$' \
   post_peer "{\"allowed_ips\": [\"10.99.9.0/24\"], \"public_key\": \"$(cat "$KEYS/inet.pub")\"}"
 t_check_output "POST with an unknown field: 400" '^400$' post_peer '{"allowed_ips": ["10.99.1.2/32"], "colour": "red"}'
-RC_JSON="$EG_LAB_DIR/laptop.json"
-add_laptop() {
+# add_client NAME ADDRESS IFACE : POST a peer without a key for a client NAME at ADDRESS/32
+# that routes vm2 to us; the answer in $EG_LAB_DIR/NAME.json, its wg-quick in IFACE.conf
+add_client() {
+  local name=$1 address=$2 iface=$3
   in_ns eg-gw curl -sS --fail-with-body --max-time 5 -H "x-api-secret: $SECRET" -H 'content-type: application/json' \
-    -d '{"allowed_ips": ["10.99.1.2/32"], "name": "laptop", "routes": ["192.168.100.12/32"]}' \
-    http://127.0.0.1:1537/v1/wireguard/peers > "$RC_JSON" &&
+    -d "{\"allowed_ips\": [\"$address/32\"], \"name\": \"$name\", \"routes\": [\"192.168.100.12/32\"]}" \
+    http://127.0.0.1:1537/v1/wireguard/peers > "$EG_LAB_DIR/$name.json" &&
     "$PY" -c 'import json,sys; j=json.load(open(sys.argv[1])); open(sys.argv[2],"w").write(j["wg_quick"]); print(j["public_key"])' \
-      "$RC_JSON" "$EG_LAB_DIR/wgc0.conf"
+      "$EG_LAB_DIR/$name.json" "$EG_LAB_DIR/$iface.conf"
 }
-t_step "POST /v1/wireguard/peers without a key: the gateway makes the keypair and a wg-quick config" add_laptop
-LAPTOP_KEY=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["public_key"])' "$RC_JSON" 2>/dev/null)
+key_of_client() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["public_key"])' "$EG_LAB_DIR/$1.json" 2>/dev/null; }
+t_step "POST /v1/wireguard/peers without a key: the gateway makes the keypair and a wg-quick config" \
+  add_client laptop 10.99.1.2 wgc0
+LAPTOP_KEY=$(key_of_client laptop)
 t_check "the wg-quick config names the gateway as its peer" grep -qxF "PublicKey = $GW_KEY" "$EG_LAB_DIR/wgc0.conf"
-WGC_PID=
-laptop_up() {  # a second wireguard-go in inet, configured from the wg-quick file (wg-quick strip)
-  chmod 600 "$EG_LAB_DIR/wgc0.conf"
-  rm -f /var/run/wireguard/wgc0.sock
-  t_bg inet "$EG_LAB_DIR/wireguard-go-wgc0.log" env LOG_LEVEL=error wireguard-go -f wgc0
-  WGC_PID=$T_LAST_PID
-  t_wait_for "wireguard-go's wgc0" 10 test -S /var/run/wireguard/wgc0.sock || return 1
-  in_ns inet wg setconf wgc0 <(wg-quick strip "$EG_LAB_DIR/wgc0.conf") &&
-    ip -n inet addr add 10.99.1.2/32 dev wgc0 && ip -n inet link set wgc0 up &&
-    ip -n inet route add 192.168.100.12/32 dev wgc0
+T_LAST_CLIENT_PID=
+# client_up IFACE ADDRESS : another wireguard-go in inet, configured from IFACE.conf (wg-quick strip)
+client_up() {
+  local iface=$1 address=$2
+  chmod 600 "$EG_LAB_DIR/$iface.conf"
+  rm -f "/var/run/wireguard/$iface.sock"
+  t_bg inet "$EG_LAB_DIR/wireguard-go-$iface.log" env LOG_LEVEL=error wireguard-go -f "$iface"
+  T_LAST_CLIENT_PID=$T_LAST_PID
+  t_wait_for "wireguard-go's $iface" 10 test -S "/var/run/wireguard/$iface.sock" || return 1
+  in_ns inet wg setconf "$iface" <(wg-quick strip "$EG_LAB_DIR/$iface.conf") &&
+    ip -n inet addr add "$address/32" dev "$iface" && ip -n inet link set "$iface" up &&
+    ip -n inet route add 192.168.100.12/32 dev "$iface"
 }
-t_step "the remote-access client comes up from that config" laptop_up
+t_step "the remote-access client comes up from that config" client_up wgc0 10.99.1.2
+WGC_PID=$T_LAST_CLIENT_PID
 t_check "the client reaches vm2 through the tunnel (it initiates)" in_ns inet ping -I 10.99.1.2 -c 3 -w 15 192.168.100.12
 t_check_output "GET /v1/wireguard/peers: laptop has a handshake and traffic" '^True$' \
   apiq /v1/wireguard/peers "any(p['name']=='laptop' and p['handshakes']>=1 and p['transfer']['rx_packets']>0 and p['allowed_ips']==['10.99.1.2/32'] for p in j['peers'])"
@@ -234,5 +244,40 @@ t_check "3000 initiations with a valid mac1" in_ns inet "$PY" "$WGTOOL" flood --
 t_check_soon "cookie replies sent under load, and the source rate-limited" 5 \
   bash -c "apiq /v1/wireguard \"j['handshakes']['cookie_replies_sent'] > 0 and j['handshakes']['rate_limited'] > 0\" | grep -q True"
 t_check "the tunnel still carries traffic after the flood" in_ns vm1 ping -c 3 -w 10 $SITE4
+
+# ---- runtime peers survive a reload and a restart (a kv record in the lease store)
+# (last: a restart loses the site peer's session and roamed endpoint, which the checks
+# above rely on)
+t_step "POST a runtime peer roamer (10.99.1.3/32), the gateway makes its keypair" add_client roamer 10.99.1.3 wgc1
+ROAMER_KEY=$(key_of_client roamer)
+t_step "roamer's client comes up from its wg-quick config" client_up wgc1 10.99.1.3
+t_check "roamer reaches vm2 through the tunnel" in_ns inet ping -I 10.99.1.3 -c 3 -w 15 192.168.100.12
+t_check "the lease store holds roamer's public key" grep -rqaF "$ROAMER_KEY" "$EG_LAB_DIR/leases"
+ROAMER_PRIVATE=$(sed -n 's/^PrivateKey = //p' "$EG_LAB_DIR/wgc1.conf")
+t_check "... and not the private key the gateway made for it" \
+  bash -c "[ -n '$ROAMER_PRIVATE' ] && ! grep -rqaF '$ROAMER_PRIVATE' '$EG_LAB_DIR/leases'"
+roamer_listed() {
+  apiq /v1/wireguard/peers "any(p['public_key']=='$ROAMER_KEY' and p['name']=='roamer' and p['allowed_ips']==['10.99.1.3/32'] for p in j['peers'])"
+}
+export -f roamer_listed
+export ROAMER_KEY
+t_check_output "POST /v1/reload (the file unchanged): 200" '^200$' status_of -X POST http://127.0.0.1:1537/v1/reload
+t_check_output "after the reload roamer is still listed" '^True$' roamer_listed
+t_check "after the reload roamer still reaches vm2" in_ns inet ping -I 10.99.1.3 -c 2 -w 10 192.168.100.12
+t_check "tools/lab restart" "$LAB" restart
+t_check_soon "after the restart the API answers" 20 api /v1/wireguard
+t_check_output "after the restart roamer is listed: same key, name and allowed IPs" '^True$' roamer_listed
+t_check_output "edgegated logged the restore" 'restored 1 runtime WireGuard peer' cat "$GWLOG"
+t_check_soon "roamer's client, untouched since, reaches vm2 again (it shakes hands anew)" 45 \
+  in_ns inet ping -I 10.99.1.3 -c 1 -W 2 192.168.100.12
+t_check_output "roamer has a handshake with the restarted gateway" '^True$' \
+  apiq /v1/wireguard/peers "any(p['public_key']=='$ROAMER_KEY' and p['handshakes']>=1 for p in j['peers'])"
+ROAMER_PATH=$("$PY" -c 'import sys,urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$ROAMER_KEY")
+t_check_output "DELETE roamer: 200" '^200$' status_of -X DELETE "http://127.0.0.1:1537/v1/wireguard/peers/$ROAMER_PATH"
+t_check "tools/lab restart (2)" "$LAB" restart
+t_check_soon "after the second restart the API answers" 20 api /v1/wireguard
+t_check_output "the deleted roamer stays deleted" '^False$' \
+  apiq /v1/wireguard/peers "any(p['public_key']=='$ROAMER_KEY' for p in j['peers'])"
+t_check_fails "roamer's client no longer reaches vm2" in_ns inet ping -I 10.99.1.3 -c 2 -w 4 192.168.100.12
 t_check_clean_exit
 t_finish
