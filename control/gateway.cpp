@@ -658,6 +658,16 @@ api::reload_outcome gateway::reload() {
             return o;
         }
     }
+    if (wg_) {
+        // Runtime WireGuard peers too: one whose allowed IP the new file routes elsewhere
+        // would work until the next restart and then be dropped.
+        if (auto problems = runtime_peer_route_clashes(wg_->status(dp::monotonic_ns()), config_.wireguard, next.routes);
+            !problems.empty()) {
+            o.result = api::reload_outcome::kind::conflict;
+            o.lines = std::move(problems);
+            return o;
+        }
+    }
     // Workers keep their sessions: forwards are stateless, routes and the VMs' egress
     // are read per packet from the snapshot (a session keeps the mapping it has).
     // (Routes removed from the file stay in the host kernel's table on the TAP until

@@ -108,6 +108,25 @@ std::optional<wireguard_new_peer> parse_wireguard_peer_record(std::string_view k
     return np;
 }
 
+std::vector<std::string> runtime_peer_route_clashes(const std::vector<wireguard_peer_status>& peers,
+                                                    const std::vector<cfg::wireguard_config>& config_tunnels,
+                                                    const std::vector<cfg::route_config>& routes) {
+    std::vector<std::string> lines;
+    for (const wireguard_peer_status& p : peers) {
+        const auto key = cfg::decode_wg_key(p.public_key);
+        if (!key || !config_holder(config_tunnels, *key).empty()) continue;  // a config peer
+        for (const std::string& a : p.allowed_ips) {
+            for (const cfg::route_config& r : routes) {
+                if (cfg::to_string(r.prefix) != a) continue;
+                lines.push_back("runtime WireGuard peer " + (p.name.empty() ? p.public_key : p.name) + ": its allowed IP " +
+                                a + " is a [[routes]] prefix of the new file (line " + std::to_string(r.line) +
+                                "); delete the peer first, or leave the route out");
+            }
+        }
+    }
+    return lines;
+}
+
 wireguard_peer_records::wireguard_peer_records(wireguard_service& service, leases::lease_store* store, log_fn log)
     : service_(service), store_(store), log_(std::move(log)) {}
 

@@ -35,6 +35,14 @@ nlohmann::json wireguard_peer_record(const wireguard_new_peer& np);
 std::optional<wireguard_new_peer> parse_wireguard_peer_record(std::string_view key, const nlohmann::json& j,
                                                               std::string& why);
 
+/// What a reload to `routes` would break: one line per allowed IP of a runtime peer (one
+/// of `peers` that is not in `config_tunnels`) that equals one of the routes' prefixes.
+/// Such a peer works until the next restart and is then dropped, so the reload is
+/// refused instead (as for the runtime forwards and egress policies).
+std::vector<std::string> runtime_peer_route_clashes(const std::vector<wireguard_peer_status>& peers,
+                                                    const std::vector<cfg::wireguard_config>& config_tunnels,
+                                                    const std::vector<cfg::route_config>& routes);
+
 class wireguard_peer_records {
 public:
     using log_fn = std::function<void(std::string_view)>;

@@ -263,6 +263,14 @@ export -f roamer_listed
 export ROAMER_KEY
 t_check_output "POST /v1/reload (the file unchanged): 200" '^200$' status_of -X POST http://127.0.0.1:1537/v1/reload
 t_check_output "after the reload roamer is still listed" '^True$' roamer_listed
+# A reload whose new [[routes]] prefix is roamer's allowed IP would drop roamer at the next
+# restart: refused, nothing changes.
+cp "$EG_LAB_DIR/edgegate.toml" "$EG_LAB_DIR/edgegate.toml.before-route"
+printf '\n[[routes]]\nprefix = "10.99.1.3/32"\nport = "vm"\n' >> "$EG_LAB_DIR/edgegate.toml"
+t_check_output "a reload that routes roamer's allowed IP elsewhere: 409 conflict naming roamer" \
+  '"code":"conflict".*roamer.*10\.99\.1\.3/32' \
+  in_ns eg-gw curl -sS --max-time 5 -X POST -H "x-api-secret: $SECRET" http://127.0.0.1:1537/v1/reload
+cp "$EG_LAB_DIR/edgegate.toml.before-route" "$EG_LAB_DIR/edgegate.toml"
 t_check "after the reload roamer still reaches vm2" in_ns inet ping -I 10.99.1.3 -c 2 -w 10 192.168.100.12
 t_check "tools/lab restart" "$LAB" restart
 t_check_soon "after the restart the API answers" 20 api /v1/wireguard

@@ -300,6 +300,34 @@ TEST_F(WireguardPeerRecords, WithoutAStoreRuntimePeersLiveInMemoryOnly) {
     EXPECT_EQ(r.records->restore(tunnels_, k_now), 0u);
 }
 
+// A reload whose new [[routes]] equal a runtime peer's allowed IP would doom the peer at
+// the next restart (restore drops it): the gateway refuses such a reload with these lines.
+TEST_F(WireguardPeerRecords, ARouteOnARuntimePeersAllowedIpIsAReloadClash) {
+    run r(tunnels_, nullptr);
+    ASSERT_EQ(r.records->add(laptop(), k_now).r.result, wireguard_add_result::outcome::added);
+    const auto peers = r.service->status(k_now);
+    cfg::route_config on_laptop;
+    on_laptop.prefix = prefix("10.99.1.2/32");
+    on_laptop.port = "vm";
+    on_laptop.line = 42;
+    cfg::route_config elsewhere;
+    elsewhere.prefix = prefix("10.98.0.0/16");
+    elsewhere.port = "vm";
+    // The config peer's own allowed IPs are the file's business (config validation).
+    cfg::route_config on_site;
+    on_site.prefix = tunnels_[0].peers[0].allowed_ips[0];
+    on_site.port = "vm";
+    EXPECT_TRUE(runtime_peer_route_clashes(peers, tunnels_, {elsewhere, on_site}).empty());
+    const auto lines = runtime_peer_route_clashes(peers, tunnels_, {elsewhere, on_laptop});
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_NE(lines[0].find("laptop"), std::string::npos) << lines[0];
+    EXPECT_NE(lines[0].find("10.99.1.2/32"), std::string::npos) << lines[0];
+    EXPECT_NE(lines[0].find("line 42"), std::string::npos) << lines[0];
+    // Once the peer is deleted the same file reloads.
+    ASSERT_TRUE(r.records->remove(key_of(1)).found);
+    EXPECT_TRUE(runtime_peer_route_clashes(r.service->status(k_now), tunnels_, {elsewhere, on_laptop}).empty());
+}
+
 TEST(WireguardPeerRecord, RoundTripsAndRefusesWhatIsNotARecord) {
     wireguard_new_peer np;
     np.tunnel = "wg0";
