@@ -70,7 +70,6 @@ public:
     std::string holder_of(uint16_t port, bool with_runtime = true) const;
     const std::map<std::string, uint16_t, std::less<>>& assignments() const { return by_org_; }
     const std::map<uint16_t, std::string>& reserved() const { return reserved_; }
-    const std::map<uint16_t, std::string>& runtime_ports() const { return runtime_; }
     uint16_t first() const { return first_; }
     uint16_t last() const { return last_; }
     size_t free_ports() const;

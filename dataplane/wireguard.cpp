@@ -64,15 +64,6 @@ void ask_for_handshake(worker_context& w, wireguard_state::peer& peer, uint32_t 
     }
 }
 
-/// Counts what the staging queue dropped to make room or because it waited too long.
-void count_staging_losses(worker_context& w, uint32_t slot, uint32_t evicted, uint32_t expired) {
-    if (evicted | expired) [[unlikely]] {
-        wg_peer_telemetry::bump(w.wg->telemetry(slot).drop_no_keypair, evicted + expired);
-        w.counters.drops[reason_index(drop_reason::wg_staging_full)].add(evicted);
-        w.counters.drops[reason_index(drop_reason::wg_staged_too_long)].add(expired);
-    }
-}
-
 /// No keypair can send yet: the inner packet waits for the handshake (a keepalive has
 /// nothing to say without a session and is dropped).
 void stage(packet& p, worker_context& w, uint32_t slot, uint32_t inner_len) {
@@ -82,7 +73,7 @@ void stage(packet& p, worker_context& w, uint32_t slot, uint32_t inner_len) {
         return;
     }
     const wg_staging::outcome r = w.wg->staging().stage(slot, std::span<const uint8_t>(p.l3(), inner_len), w.now_ns);
-    count_staging_losses(w, slot, r.evicted, r.expired);
+    wireguard_count_staging_losses(w, slot, r.evicted, r.expired);
     if (!r.staged) {
         wg_peer_telemetry::bump(w.wg->telemetry(slot).drop_no_keypair);
         w.drop(p, drop_reason::wg_no_keypair);
@@ -385,6 +376,14 @@ void wireguard_send_keepalive(packet& p, const snapshot& s, worker_context& w, u
     p.len = p.l3_offset;
     p.ether_type = eth::type_ipv4;
     seal_and_route(p, s, w, slot, 0);
+}
+
+void wireguard_count_staging_losses(worker_context& w, uint32_t slot, uint32_t evicted, uint32_t expired) {
+    if (evicted | expired) [[unlikely]] {
+        wg_peer_telemetry::bump(w.wg->telemetry(slot).drop_no_keypair, evicted + expired);
+        w.counters.drops[reason_index(drop_reason::wg_staging_full)].add(evicted);
+        w.counters.drops[reason_index(drop_reason::wg_staged_too_long)].add(expired);
+    }
 }
 
 void wireguard_send_staged(packet& p, const snapshot& s, worker_context& w, uint32_t slot,

@@ -54,6 +54,11 @@ void wireguard_forward(packet& p, const snapshot& s, worker_context& w, uint32_t
 void wireguard_send_staged(packet& p, const snapshot& s, worker_context& w, uint32_t slot,
                            std::span<const uint8_t> ip);
 
+/// Counts what a peer's staging queue dropped: its oldest to make room (evicted), or
+/// packets that waited longer than a handshake may take (expired). Both are the peer's
+/// no_keypair drops too.
+void wireguard_count_staging_losses(worker_context& w, uint32_t slot, uint32_t evicted, uint32_t expired);
+
 /// Sends the staged packets of every peer whose keypair became usable: alloc(len)
 /// gives an empty buffer (nullptr: none left), place(p) takes the packet afterwards
 /// (routed, or dropped and counted). Cheap when nothing is ready.
@@ -74,10 +79,7 @@ void wireguard_flush_staged(const snapshot& s, worker_context& w, Alloc&& alloc,
             wireguard_send_staged(*p, s, w, slot, ip);
             place(p);
         },
-        [&](uint32_t slot, uint32_t n) {
-            wg_peer_telemetry::bump(w.wg->telemetry(slot).drop_no_keypair, n);
-            w.counters.drops[reason_index(drop_reason::wg_staged_too_long)].add(n);
-        });
+        [&](uint32_t slot, uint32_t n) { wireguard_count_staging_losses(w, slot, 0, n); });
 }
 
 /// For k_verdict_tunnel_fragments: cuts p (IPv4 without DF, larger than the tunnel

@@ -93,6 +93,16 @@ protected:
         return np;
     }
 
+    /// A peer removed after idle_s without a handshake.
+    static wireguard_new_peer ephemeral(uint32_t idle_s) {
+        wireguard_new_peer np;
+        np.public_key = key_of(3);
+        np.name = "ephemeral";
+        np.allowed_ips = {prefix("10.99.2.0/24")};
+        np.idle_timeout_s = idle_s;
+        return np;
+    }
+
     test::temp_dir dir_;
     std::vector<cfg::wireguard_config> tunnels_;
 };
@@ -151,12 +161,7 @@ TEST_F(WireguardPeerRecords, AddDeleteAndIdleExpiryWriteAndEraseTheRecord) {
     EXPECT_EQ(site.t, 0u);
 
     // An ephemeral peer's record goes when it is removed for idleness.
-    wireguard_new_peer eph;
-    eph.public_key = key_of(3);
-    eph.name = "ephemeral";
-    eph.allowed_ips = {prefix("10.99.2.0/24")};
-    eph.idle_timeout_s = 3;
-    ASSERT_EQ(r.records->add(eph, k_now).r.result, wireguard_add_result::outcome::added);
+    ASSERT_EQ(r.records->add(ephemeral(3), k_now).r.result, wireguard_add_result::outcome::added);
     EXPECT_EQ(record_of(*r.store, key_of(3))["idle_timeout_s"], 3);
     r.service->on_tick(k_now + 2 * k_s);
     EXPECT_FALSE(record_of(*r.store, key_of(3)).is_null());
@@ -178,12 +183,7 @@ TEST_F(WireguardPeerRecords, ARestartRecreatesThePeers) {
     {
         run r(tunnels_, &dir_.path());
         ASSERT_EQ(r.records->add(laptop(), k_now).r.result, wireguard_add_result::outcome::added);
-        wireguard_new_peer eph;
-        eph.public_key = key_of(3);
-        eph.name = "ephemeral";
-        eph.allowed_ips = {prefix("10.99.2.0/24")};
-        eph.idle_timeout_s = 60;
-        ASSERT_EQ(r.records->add(eph, k_now).r.result, wireguard_add_result::outcome::added);
+        ASSERT_EQ(r.records->add(ephemeral(60), k_now).r.result, wireguard_add_result::outcome::added);
         r.store->commit();
     }
     run r(tunnels_, &dir_.path());
