@@ -165,9 +165,7 @@ namespace {
     }
     if (tunnel) [[unlikely]] {
         // No NAT into a tunnel: its peers reach VMs by their own addresses.
-        const uint16_t old_word = raw16(ip + ipv4::ttl);
-        ip[ipv4::ttl] -= 1;
-        put_raw16(ip + ipv4::csum, checksum_update16(raw16(ip + ipv4::csum), old_word, raw16(ip + ipv4::ttl)));
+        ipv4_decrement_ttl(ip);
         w.counters.forwarded_ipv4.add();
         if (fragment) [[unlikely]] {
             // Fragmented before encryption, as a kernel stack does in front of a wg
@@ -192,10 +190,7 @@ namespace {
         }
         out_dst = load32(ip + ipv4::dst);
     }
-    // RFC 1624 incremental update for the TTL decrement.
-    const uint16_t old_word = raw16(ip + ipv4::ttl);
-    ip[ipv4::ttl] -= 1;
-    put_raw16(ip + ipv4::csum, checksum_update16(raw16(ip + ipv4::csum), old_word, raw16(ip + ipv4::ttl)));
+    ipv4_decrement_ttl(ip);
     w.counters.forwarded_ipv4.add();
     transmit(p, s, w, hop, out_dst);
     if (fragment && p.verdict == hop.port) [[unlikely]] {

@@ -58,21 +58,28 @@ public:
 
     /// Up to `n` fresh descriptors into `out`; returns how many.
     uint32_t alloc_bulk(packet** out, uint32_t n) {
-        if (n > free_top_)
-            n = free_top_;
+        // Locals, not members, in the loop: the descriptor stores in reset() could alias
+        // the members for the compiler, which would reload them for every packet.
+        uint32_t top = free_top_;
+        if (n > top)
+            n = top;
+        packet* const* stack = free_.get();
         for (uint32_t i = 0; i < n; ++i) {
-            packet* p = free_[--free_top_];
+            packet* p = stack[--top];
             reset(p);
             out[i] = p;
         }
+        free_top_ = top;
         return n;
     }
 
     /// Gives a descriptor back. Precondition: it came from this pool and is not free.
     void free(packet* p) { free_[free_top_++] = p; }
     void free(packet** pkts, uint32_t n) {
+        packet** stack = free_.get() + free_top_;
         for (uint32_t i = 0; i < n; ++i)
-            free_[free_top_++] = pkts[i];
+            stack[i] = pkts[i];
+        free_top_ += n;
     }
 
     /// True if `p` is one of this pool's descriptors (backend_ref is set on alloc).

@@ -99,6 +99,29 @@ TEST(Checksum, IncrementalUpdateEqualsFullRecomputation) {
     }
 }
 
+TEST(Checksum, TtlDecrementEqualsFullRecomputationForEveryChecksumValue) {
+    // Sweeping the 16-bit identification field walks the checksum through every value,
+    // the end-around-carry corners (stored ff fe, ff ff as a little-endian word) included.
+    std::mt19937 rng(1141);
+    for (const uint8_t ttl : {uint8_t{1}, uint8_t{2}, uint8_t{64}, uint8_t{255}}) {
+        uint8_t h[20];
+        for (auto& x : h) x = static_cast<uint8_t>(rng());
+        h[0] = 0x45;
+        h[8] = ttl;
+        for (uint32_t id = 0; id <= 0xffff; ++id) {
+            h[4] = static_cast<uint8_t>(id >> 8), h[5] = static_cast<uint8_t>(id);
+            h[10] = h[11] = 0;
+            put_raw16(h + 10, checksum(h, 20));
+            ipv4_decrement_ttl(h);
+            ASSERT_EQ(h[8], ttl - 1);
+            const uint16_t updated = raw16(h + 10);
+            h[10] = h[11] = 0;
+            ASSERT_EQ(stored(updated), eg::test::inet_checksum(h, 20)) << "ttl " << int{ttl} << " id " << id;
+            h[8] = ttl;
+        }
+    }
+}
+
 TEST(Checksum, PseudoHeaderSumMatchesTheDefinition) {
     const auto s4 = eg::test::ip4("192.0.2.1"), d4 = eg::test::ip4("198.51.100.200");
     const bytes seg = eg::test::udp(s4, d4, 1234, 53, eg::test::payload(33));

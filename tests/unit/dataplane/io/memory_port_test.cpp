@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 namespace eg::dp {
@@ -128,6 +129,31 @@ TEST(memory_port, replay_cycles_templates_without_end) {
     pool.free(held, 60);
     port.set_replay({});
     EXPECT_EQ(port.rx_burst(pkts, 32), 0);
+}
+
+TEST(memory_port, replay_copies_every_byte_of_templates_of_any_length) {
+    // rx_burst copies in whole 64-byte blocks: lengths off a block boundary, and a
+    // template filling the whole data room, must still arrive byte for byte.
+    buffer_pool pool({.count = 16, .buffer_size = 2048});
+    memory_port port({.port_index = 0, .tx_sink = true}, pool);
+    std::vector<std::vector<uint8_t>> templates;
+    for (const size_t len : {size_t{60}, size_t{65}, size_t{127}, size_t{1500}, size_t{pool.data_room()}}) {
+        std::vector<uint8_t> t(len);
+        for (size_t i = 0; i < len; ++i)
+            t[i] = static_cast<uint8_t>(i * 7 + len);
+        templates.push_back(std::move(t));
+    }
+    port.set_replay(templates);
+    packet* pkts[k_max_burst];
+    for (int round = 0; round < 3; ++round) {
+        ASSERT_EQ(port.rx_burst(pkts, static_cast<uint16_t>(templates.size())), templates.size());
+        for (size_t k = 0; k < templates.size(); ++k) {
+            ASSERT_EQ(pkts[k]->len, templates[k].size());
+            ASSERT_EQ(std::vector<uint8_t>(pkts[k]->data, pkts[k]->data + pkts[k]->len), templates[k]) << k;
+            std::memset(pkts[k]->data, 0xee, pkts[k]->len);  // the next round's copy must not show it
+        }
+        port.tx_burst(pkts, static_cast<uint16_t>(templates.size()));
+    }
 }
 
 }  // namespace
