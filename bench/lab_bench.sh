@@ -11,12 +11,14 @@
 #                                    nftables masquerade behind 203.0.113.1 (as lab.toml's NAT)
 #
 # usage: bench/lab_bench.sh [--seconds S] [--reps R] [--size BYTES] [--backend uring|dpdk]
-#                           [--recv-spin]
+#                           [--recv-spin] [--idle-nap-us N] [--idle-poll-us N]
 #   --seconds S   length of each UDP flood and of each iperf3 run (default 10)
 #   --reps R      repetitions; the two modes alternate within a repetition; medians are
 #                 reported (default 3)
 #   --size BYTES  UDP payload of the flood (default 64, as in reference/baselines.md §1)
 #   --recv-spin   the receiver busy-polls (steadier pps, but its spinning counts as CPU)
+#   --idle-nap-us N, --idle-poll-us N  run edgegated with these [workers] settings
+#                 (default: lab.toml's)
 #
 # Per mode and repetition: a one-flow UDP flood (bench/udp_flood: sendmmsg batches of 64,
 # bounded by --seconds and 50 M packets) received with recvmmsg in inet; pps delivered
@@ -41,7 +43,7 @@ export EG_LAB_DIR="${EG_LAB_DIR:-$EG_BUILD_DIR/lab-state/lab_bench}"
 LAB="$SRC_DIR/tools/lab"
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 
-SECONDS_RUN=10 REPS=3 SIZE=64 BACKEND=uring SPIN=0
+SECONDS_RUN=10 REPS=3 SIZE=64 BACKEND=uring SPIN=0 NAP="" POLL=""
 while (($#)); do
   case $1 in
     --seconds) SECONDS_RUN=${2:?}; shift 2 ;;
@@ -49,12 +51,16 @@ while (($#)); do
     --size) SIZE=${2:?}; shift 2 ;;
     --backend) BACKEND=${2:?}; shift 2 ;;
     --recv-spin) SPIN=1; shift ;;
+    --idle-nap-us) NAP=${2:?}; shift 2 ;;
+    --idle-poll-us) POLL=${2:?}; shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "lab_bench: unknown argument $1" >&2; exit 2 ;;
   esac
 done
 [[ $SECONDS_RUN =~ ^[0-9]+$ ]] && ((SECONDS_RUN >= 1 && SECONDS_RUN <= 120)) || { echo "--seconds: 1..120" >&2; exit 2; }
 [[ $REPS =~ ^[0-9]+$ ]] && ((REPS >= 1 && REPS <= 20)) || { echo "--reps: 1..20" >&2; exit 2; }
+[ -z "$NAP" ] || { [[ $NAP =~ ^[0-9]+$ ]] && ((NAP <= 1000)); } || { echo "--idle-nap-us: 0..1000" >&2; exit 2; }
+[ -z "$POLL" ] || { [[ $POLL =~ ^[0-9]+$ ]] && ((POLL <= 1000000)); } || { echo "--idle-poll-us: 0..1000000" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "lab_bench: needs root (network namespaces)" >&2; exit 1; }
 
 say() { echo "lab_bench: $*" >&2; }
@@ -206,6 +212,14 @@ LAB_UP=1
 # connection test opens thousands of sessions) and a larger table: both gateways NAT.
 sed -E -e 's/^sessions_per_vm = .*/sessions_per_vm = 0/' -e 's/^max_sessions = 65536 .*/max_sessions = 1048576/' \
   "$SRC_DIR/config/examples/lab.toml" > "$WORK/lab_bench.toml"
+if [ -n "$POLL" ]; then
+  sed -i -E "s/^idle_poll_us *=.*$/idle_poll_us = $POLL/" "$WORK/lab_bench.toml"
+  grep -q "^idle_poll_us = $POLL\$" "$WORK/lab_bench.toml" || { echo "lab_bench: could not set idle_poll_us" >&2; exit 1; }
+fi
+if [ -n "$NAP" ]; then
+  sed -i -E -e '/^idle_nap_us *=/d' -e "s/^(idle_poll_us *=.*)$/\1\nidle_nap_us = $NAP/" "$WORK/lab_bench.toml"
+  grep -q "^idle_nap_us = $NAP\$" "$WORK/lab_bench.toml" || { echo "lab_bench: could not set idle_nap_us" >&2; exit 1; }
+fi
 "$LAB" up --vms 1 --backend "$BACKEND" --config "$WORK/lab_bench.toml" >&2
 for ((rep = 1; rep <= REPS; rep++)); do
   for mode in edgegated kernel; do
@@ -217,9 +231,10 @@ done
 "$LAB" down >&2
 LAB_UP=0
 
-"$PY" - "$RESULTS" "$SECONDS_RUN" "$REPS" "$SIZE" "$BACKEND" "$SPIN" <<'PY'
+"$PY" - "$RESULTS" "$SECONDS_RUN" "$REPS" "$SIZE" "$BACKEND" "$SPIN" "$(sed -n 's/^idle_nap_us = //p' "$WORK/lab_bench.toml")" \
+  "$(sed -n 's/^idle_poll_us = //p' "$WORK/lab_bench.toml")" <<'PY'
 import json, statistics, sys, subprocess, platform
-path, secs, reps, size, backend, spin = sys.argv[1:]
+path, secs, reps, size, backend, spin, nap, poll = sys.argv[1:]
 runs = [json.loads(l) for l in open(path) if l.strip()]
 def summary(mode):
     rs = [r for r in runs if r["mode"] == mode]
@@ -246,6 +261,7 @@ print(json.dumps({
               "cpu_per_conn": ratio(e["cpu_us_per_conn"], k["cpu_us_per_conn"])},
     "config": {"seconds": int(secs), "reps": int(reps), "udp_payload_bytes": int(size),
                "backend": backend, "receiver_busy_poll": spin == "1", "flows": 1,
+               "idle_nap_us": int(nap or 0), "idle_poll_us": int(poll or 200),
                "sender_cpu": 0, "receiver_cpu": 1, "statistic": "median over reps",
                "kernel": platform.release(), "cpus": __import__("os").cpu_count()},
 }, indent=1))

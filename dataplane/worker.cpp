@@ -53,8 +53,9 @@ worker::worker(const worker_options& opts, std::vector<port_io*> ports, rcu_publ
     if (epoll_fd_ < 0) {
         throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
     }
-    // Edge-triggered: a port's fd (a packet socket, an eventfd) is never read here;
-    // every new frame or completion is a new edge, so nothing is missed while spinning.
+    // Edge-triggered: an eventfd (a TAP ring's completions, inject) is never read here;
+    // every new completion is a new edge, so nothing is missed while spinning. Packet
+    // sockets are watched only while asleep (sleep_until_work).
     auto watch = [&](int fd) {
         if (fd < 0) {
             return;
@@ -65,7 +66,11 @@ worker::worker(const worker_options& opts, std::vector<port_io*> ports, rcu_publ
         epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
     };
     for (auto* p : ports_) {
-        watch(p->wait_fd());
+        if (p->wait_fd() >= 0 && p->wait_fd_is_level()) {
+            sleep_only_fds_.push_back(p->wait_fd());
+        } else {
+            watch(p->wait_fd());
+        }
         // A port without a wait fd (DPDK) must be polled: sleep only briefly then.
         sleep_ms_ = p->wait_fd() < 0 ? 1 : sleep_ms_;
     }
@@ -397,9 +402,20 @@ void worker::sleep_until_work() {
         return;
     }
     snapshots_.go_offline(opts_.id);
+    // Level fds join only for the sleep. Adding one that is already readable reports it
+    // at once, so a frame that arrived after the last poll is not slept through.
+    for (int fd : sleep_only_fds_) {
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.fd = fd;
+        epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+    }
     epoll_event events[16];
     // Bounded sleep: also wakes for stop requests and periodic work.
     int n = epoll_wait(epoll_fd_, events, 16, sleep_ms_);
+    for (int fd : sleep_only_fds_) {
+        epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+    }
     for (int i = 0; i < n; ++i) {
         if (events[i].data.fd == inject_event_fd_) {
             uint64_t v;  // reset our own eventfd (non-blocking)

@@ -41,6 +41,13 @@ public:
     /// adaptive polling; -1 if the backend must be polled.
     virtual int wait_fd() const { return -1; }
 
+    /// True when wait_fd is readable exactly while frames wait (level, like a packet
+    /// socket over an mmap'd ring), so that the worker may watch it only while it sleeps.
+    /// Watched all the time, such a socket costs the CPU that delivers every frame a
+    /// wake-up call (the wait-queue lock) even while the worker is busy polling.
+    /// False for edge-style fds that are never read (eventfds): watched permanently.
+    virtual bool wait_fd_is_level() const { return false; }
+
     /// The port's MAC address as the backend sees it (interface or NIC address).
     virtual std::array<uint8_t, 6> mac() const = 0;
 

@@ -55,6 +55,7 @@ public:
     /// The receiving socket: readable (EPOLLIN) while the ring holds frames. Wait with
     /// EPOLLET; never read() it (frames are taken from the ring).
     int wait_fd() const override { return fd_; }
+    bool wait_fd_is_level() const override { return true; }
     std::array<uint8_t, 6> mac() const override { return mac_; }
     const char* backend_name() const override { return "uring"; }
     /// PACKET_STATISTICS tp_drops: frames the socket's receive queue had no room for
