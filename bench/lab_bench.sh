@@ -11,14 +11,14 @@
 #                                    nftables masquerade behind 203.0.113.1 (as lab.toml's NAT)
 #
 # usage: bench/lab_bench.sh [--seconds S] [--reps R] [--size BYTES] [--backend uring|dpdk]
-#                           [--recv-spin] [--idle-nap-us N] [--idle-poll-us N]
+#                           [--recv-spin] [--worker KEY=N]...
 #   --seconds S   length of each UDP flood and of each iperf3 run (default 10)
 #   --reps R      repetitions; the two modes alternate within a repetition; medians are
 #                 reported (default 3)
 #   --size BYTES  UDP payload of the flood (default 64, as in reference/baselines.md §1)
 #   --recv-spin   the receiver busy-polls (steadier pps, but its spinning counts as CPU)
-#   --idle-nap-us N, --idle-poll-us N  run edgegated with these [workers] settings
-#                 (default: lab.toml's)
+#   --worker KEY=N  run edgegated with this integer [workers] setting instead of
+#                 lab.toml's (repeatable), e.g. --worker idle_nap_us=100
 #
 # Per mode and repetition: a one-flow UDP flood (bench/udp_flood: sendmmsg batches of 64,
 # bounded by --seconds and 50 M packets) received with recvmmsg in inet; pps delivered
@@ -43,7 +43,7 @@ export EG_LAB_DIR="${EG_LAB_DIR:-$EG_BUILD_DIR/lab-state/lab_bench}"
 LAB="$SRC_DIR/tools/lab"
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 
-SECONDS_RUN=10 REPS=3 SIZE=64 BACKEND=uring SPIN=0 NAP="" POLL=""
+SECONDS_RUN=10 REPS=3 SIZE=64 BACKEND=uring SPIN=0 WORKER_SETS=()
 while (($#)); do
   case $1 in
     --seconds) SECONDS_RUN=${2:?}; shift 2 ;;
@@ -51,16 +51,16 @@ while (($#)); do
     --size) SIZE=${2:?}; shift 2 ;;
     --backend) BACKEND=${2:?}; shift 2 ;;
     --recv-spin) SPIN=1; shift ;;
-    --idle-nap-us) NAP=${2:?}; shift 2 ;;
-    --idle-poll-us) POLL=${2:?}; shift 2 ;;
+    --worker) WORKER_SETS+=("${2:?}"); shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "lab_bench: unknown argument $1" >&2; exit 2 ;;
   esac
 done
 [[ $SECONDS_RUN =~ ^[0-9]+$ ]] && ((SECONDS_RUN >= 1 && SECONDS_RUN <= 120)) || { echo "--seconds: 1..120" >&2; exit 2; }
 [[ $REPS =~ ^[0-9]+$ ]] && ((REPS >= 1 && REPS <= 20)) || { echo "--reps: 1..20" >&2; exit 2; }
-[ -z "$NAP" ] || { [[ $NAP =~ ^[0-9]+$ ]] && ((NAP <= 1000)); } || { echo "--idle-nap-us: 0..1000" >&2; exit 2; }
-[ -z "$POLL" ] || { [[ $POLL =~ ^[0-9]+$ ]] && ((POLL <= 1000000)); } || { echo "--idle-poll-us: 0..1000000" >&2; exit 2; }
+for set in "${WORKER_SETS[@]}"; do
+  [[ $set =~ ^[a-z_]+=[0-9]+$ ]] || { echo "--worker: KEY=N (a [workers] key, an integer), got '$set'" >&2; exit 2; }
+done
 [ "$(id -u)" = 0 ] || { echo "lab_bench: needs root (network namespaces)" >&2; exit 1; }
 
 say() { echo "lab_bench: $*" >&2; }
@@ -212,14 +212,13 @@ LAB_UP=1
 # connection test opens thousands of sessions) and a larger table: both gateways NAT.
 sed -E -e 's/^sessions_per_vm = .*/sessions_per_vm = 0/' -e 's/^max_sessions = 65536 .*/max_sessions = 1048576/' \
   "$SRC_DIR/config/examples/lab.toml" > "$WORK/lab_bench.toml"
-if [ -n "$POLL" ]; then
-  sed -i -E "s/^idle_poll_us *=.*$/idle_poll_us = $POLL/" "$WORK/lab_bench.toml"
-  grep -q "^idle_poll_us = $POLL\$" "$WORK/lab_bench.toml" || { echo "lab_bench: could not set idle_poll_us" >&2; exit 1; }
-fi
-if [ -n "$NAP" ]; then
-  sed -i -E -e '/^idle_nap_us *=/d' -e "s/^(idle_poll_us *=.*)$/\1\nidle_nap_us = $NAP/" "$WORK/lab_bench.toml"
-  grep -q "^idle_nap_us = $NAP\$" "$WORK/lab_bench.toml" || { echo "lab_bench: could not set idle_nap_us" >&2; exit 1; }
-fi
+# --worker settings: each replaces its key in [workers] or is added there; edgegated
+# itself validates the result when the lab starts.
+for set in "${WORKER_SETS[@]}"; do
+  key=${set%%=*} val=${set#*=}
+  sed -i -E -e "/^\[workers\]$/,/^\[/{/^$key *=/d}" -e "s/^(\[workers\])$/\1\n$key = $val/" "$WORK/lab_bench.toml"
+  grep -q "^$key = $val\$" "$WORK/lab_bench.toml" || { echo "lab_bench: could not set $key" >&2; exit 1; }
+done
 "$LAB" up --vms 1 --backend "$BACKEND" --config "$WORK/lab_bench.toml" >&2
 for ((rep = 1; rep <= REPS; rep++)); do
   for mode in edgegated kernel; do
@@ -231,10 +230,10 @@ done
 "$LAB" down >&2
 LAB_UP=0
 
-"$PY" - "$RESULTS" "$SECONDS_RUN" "$REPS" "$SIZE" "$BACKEND" "$SPIN" "$(sed -n 's/^idle_nap_us = //p' "$WORK/lab_bench.toml")" \
-  "$(sed -n 's/^idle_poll_us = //p' "$WORK/lab_bench.toml")" <<'PY'
+"$PY" - "$RESULTS" "$SECONDS_RUN" "$REPS" "$SIZE" "$BACKEND" "$SPIN" \
+  "$(sed -n '/^\[workers\]$/,/^\[/{/^[a-z_]* *= *[0-9]/p}' "$WORK/lab_bench.toml" | tr -d ' ' | paste -sd, -)" <<'PY'
 import json, statistics, sys, subprocess, platform
-path, secs, reps, size, backend, spin, nap, poll = sys.argv[1:]
+path, secs, reps, size, backend, spin, workers = sys.argv[1:]
 runs = [json.loads(l) for l in open(path) if l.strip()]
 def summary(mode):
     rs = [r for r in runs if r["mode"] == mode]
@@ -261,7 +260,7 @@ print(json.dumps({
               "cpu_per_conn": ratio(e["cpu_us_per_conn"], k["cpu_us_per_conn"])},
     "config": {"seconds": int(secs), "reps": int(reps), "udp_payload_bytes": int(size),
                "backend": backend, "receiver_busy_poll": spin == "1", "flows": 1,
-               "idle_nap_us": int(nap or 0), "idle_poll_us": int(poll or 200),
+               "workers": {k: int(v) for k, v in (kv.split("=") for kv in workers.split(",") if kv)},
                "sender_cpu": 0, "receiver_cpu": 1, "statistic": "median over reps",
                "kernel": platform.release(), "cpus": __import__("os").cpu_count()},
 }, indent=1))

@@ -14,6 +14,7 @@
 
 #include "dataplane/gso_segment.hpp"
 #include "dataplane/headers.hpp"
+#include "dataplane/idle_policy.hpp"
 #include "dataplane/ipv4_forward.hpp"
 #include "dataplane/ipv4_fragment.hpp"
 #include "dataplane/nat44.hpp"
@@ -436,31 +437,29 @@ void worker::run(const std::atomic<bool>& stop) {
     std::string name = "eg-worker-" + std::to_string(opts_.id);
     pthread_setname_np(pthread_self(), name.c_str());
     snapshots_.go_online(opts_.id);
-    uint64_t last_work = monotonic_ns();
-    const uint64_t idle_ns = uint64_t{opts_.idle_poll_us} * 1000;
+    idle_policy idle({opts_.idle_poll_us, opts_.idle_nap_us, opts_.idle_nap_min_pps}, monotonic_ns());
     if (opts_.idle_nap_us) {
         prctl(PR_SET_TIMERSLACK, 1000UL);  // 1 µs: naps must not stretch to the default 50 µs
     }
     const timespec nap{0, static_cast<long>(opts_.idle_nap_us) * 1000};
     while (!stop.load(std::memory_order_relaxed)) {
         const uint64_t now = monotonic_ns();
-        if (poll_once(now) != 0 || !inject_.empty() || (ctx_.wg && !ctx_.wg->commands().empty())) {
-            last_work = now;
-            continue;
-        }
-        if (opts_.idle_nap_us && now - last_work < idle_ns) {
-            // Nothing waiting: nap instead of spinning (userspace interrupt moderation);
-            // the rings hold what arrives meanwhile. Holding no snapshot: offline.
+        const uint32_t received = poll_once(now);
+        const bool other_work = received == 0 && (!inject_.empty() || (ctx_.wg && !ctx_.wg->commands().empty()));
+        switch (idle.after_poll(now, received, other_work)) {
+        case idle_action::poll:
+            break;
+        case idle_action::nap:
+            // The rings hold what arrives meanwhile. Holding no snapshot: offline.
             snapshots_.go_offline(opts_.id);
             nanosleep(&nap, nullptr);
             snapshots_.go_online(opts_.id);
-            continue;
-        }
-        if (now - last_work >= idle_ns) {
-            // Hand back any partially filled rx state, then sleep until a port or the
-            // control thread has something.
+            break;
+        case idle_action::sleep:
+            // Sleep until a port or the control thread has something.
             sleep_until_work();
-            last_work = monotonic_ns();
+            idle.woke(monotonic_ns());
+            break;
         }
     }
     snapshots_.go_offline(opts_.id);

@@ -26,6 +26,9 @@ struct worker_options {
     /// Within idle_poll_us, sleep this long after an empty poll instead of spinning
     /// (0 = spin). Trades up to this much latency for much less CPU at partial load.
     uint32_t idle_nap_us = 0;
+    /// Nap only while the receive rate is at least this many packets/s (0 = always);
+    /// see idle_policy.hpp.
+    uint32_t idle_nap_min_pps = 0;
     uint32_t icmp_errors_per_second = 1000;
 };
 
