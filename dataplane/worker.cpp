@@ -14,7 +14,6 @@
 
 #include "dataplane/gso_segment.hpp"
 #include "dataplane/headers.hpp"
-#include "dataplane/idle_policy.hpp"
 #include "dataplane/ipv4_forward.hpp"
 #include "dataplane/ipv4_fragment.hpp"
 #include "dataplane/nat44.hpp"
@@ -437,11 +436,11 @@ void worker::run(const std::atomic<bool>& stop) {
     std::string name = "eg-worker-" + std::to_string(opts_.id);
     pthread_setname_np(pthread_self(), name.c_str());
     snapshots_.go_online(opts_.id);
-    idle_policy idle({opts_.idle_poll_us, opts_.idle_nap_us, opts_.idle_nap_min_pps}, monotonic_ns());
-    if (opts_.idle_nap_us) {
+    idle_policy idle(opts_.idle, monotonic_ns());
+    if (opts_.idle.idle_nap_us) {
         prctl(PR_SET_TIMERSLACK, 1000UL);  // 1 µs: naps must not stretch to the default 50 µs
     }
-    const timespec nap{0, static_cast<long>(opts_.idle_nap_us) * 1000};
+    const timespec nap{0, static_cast<long>(opts_.idle.idle_nap_us) * 1000};
     while (!stop.load(std::memory_order_relaxed)) {
         const uint64_t now = monotonic_ns();
         const uint32_t received = poll_once(now);

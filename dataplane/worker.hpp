@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "dataplane/counters.hpp"
+#include "dataplane/idle_policy.hpp"
 #include "dataplane/io/port_io.hpp"
 #include "dataplane/nat44_state.hpp"
 #include "dataplane/neighbour_table.hpp"
@@ -22,13 +23,7 @@ struct worker_options {
     uint32_t id = 0;              ///< also this worker's RCU reader index
     int core = -1;                ///< CPU to pin to; -1 = not pinned
     uint32_t burst_size = 32;
-    uint32_t idle_poll_us = 200;  ///< spin this long without packets before sleeping
-    /// Within idle_poll_us, sleep this long after an empty poll instead of spinning
-    /// (0 = spin). Trades up to this much latency for much less CPU at partial load.
-    uint32_t idle_nap_us = 0;
-    /// Nap only while the receive rate is at least this many packets/s (0 = always);
-    /// see idle_policy.hpp.
-    uint32_t idle_nap_min_pps = 0;
+    idle_policy_options idle;     ///< when to poll, nap or sleep (idle_policy.hpp)
     uint32_t icmp_errors_per_second = 1000;
 };
 
