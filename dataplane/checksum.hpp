@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "dataplane/headers.hpp"
+
 namespace eg::dp {
 
 /// Adds `len` bytes to a running 32-bit ones'-complement sum (unfolded). Bytes are
@@ -82,14 +84,10 @@ inline uint16_t checksum_update16(uint16_t hc, uint16_t old_word, uint16_t new_w
 /// full recomputation. Precondition: TTL > 0. One add and one compare per forwarded
 /// packet instead of the general three-term update.
 inline void ipv4_decrement_ttl(uint8_t* ip) {
-    constexpr uint32_t ttl_offset = 8, checksum_offset = 10;
-    uint16_t stored;
-    std::memcpy(&stored, ip + checksum_offset, 2);
-    uint32_t check = uint32_t{stored} + 1;  // + htons(0x0100) on a little-endian host
+    uint32_t check = uint32_t{raw16(ip + ipv4::csum)} + 1;  // + htons(0x0100) on a little-endian host
     check += check >= 0xffff;
-    stored = static_cast<uint16_t>(check);
-    std::memcpy(ip + checksum_offset, &stored, 2);
-    ip[ttl_offset] -= 1;
+    put_raw16(ip + ipv4::csum, static_cast<uint16_t>(check));
+    ip[ipv4::ttl] -= 1;
 }
 
 /// Ones'-complement sum of the TCP/UDP pseudo-header (RFC 793 / RFC 8200 §8.1).

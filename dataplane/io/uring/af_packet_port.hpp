@@ -52,8 +52,9 @@ public:
     void flush() override { queue_->flush(); }
     void release(packet** pkts, uint16_t n) override { pool_.free(pkts, n); }
     packet* alloc(uint32_t len) override { return len <= pool_.data_room() ? pool_.alloc() : nullptr; }
-    /// The receiving socket: readable (EPOLLIN) while the ring holds frames. Wait with
-    /// EPOLLET; never read() it (frames are taken from the ring).
+    /// The receiving socket: readable (EPOLLIN) while the ring holds frames, so the
+    /// worker watches it only while it sleeps (wait_fd_is_level); never read() it
+    /// (frames are taken from the ring).
     int wait_fd() const override { return fd_; }
     bool wait_fd_is_level() const override { return true; }
     std::array<uint8_t, 6> mac() const override { return mac_; }
