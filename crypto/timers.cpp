@@ -67,7 +67,7 @@ timer_actions peer_timers::on_send_attempt(const keypair* current, uint64_t now)
 
 timer_actions peer_timers::on_receive_check(const keypair* current, uint64_t now) {
     if (current != nullptr && current->initiator() && !sent_lastminute_handshake_ &&
-        now - current->birth() >= k_rekey_on_receive_age) {
+        current->age(now) >= k_rekey_on_receive_age) {
         sent_lastminute_handshake_ = true;
         return initiate(now, false);
     }

@@ -75,13 +75,19 @@ public:
     uint32_t remote_index() const { return remote_index_; }
     bool initiator() const { return initiator_; }
     uint64_t birth() const { return birth_; }
+    /// Time since birth, 0 for a `now` before it. The control thread stamps the birth
+    /// when it installs a keypair, and a worker may still be using the timestamp of the
+    /// burst it started before: such a keypair is brand new, not 2^64 ns old (the plain
+    /// difference wrapped, took it for expired, and the packets staged for the
+    /// handshake waited for the next packet to the peer).
+    uint64_t age(uint64_t now) const { return now > birth_ ? now - birth_ : 0; }
     uint64_t send_counter() const { return send_counter_; }
     bool valid() const { return valid_; }
-    bool expired(uint64_t now) const { return now - birth_ >= k_reject_after_time; }
+    bool expired(uint64_t now) const { return age(now) >= k_reject_after_time; }
     /// The send-side rekey rule (whitepaper §6.2): the counter past REKEY_AFTER_MESSAGES,
     /// or, for the initiator only, the key older than REKEY_AFTER_TIME.
     bool wants_rekey_on_send(uint64_t now) const {
-        return send_counter_ > k_rekey_after_messages || (initiator_ && now - birth_ >= k_rekey_after_time);
+        return send_counter_ > k_rekey_after_messages || (initiator_ && age(now) >= k_rekey_after_time);
     }
     /// Test hook: jump the send counter (exercising REJECT_AFTER_MESSAGES needs 2^64 packets otherwise).
     void set_send_counter_for_test(uint64_t c) { send_counter_ = c; }

@@ -108,7 +108,7 @@ void seal_and_route(packet& p, const snapshot& s, worker_context& w, uint32_t sl
         return;
     }
     const wg_tunnel& tun = s.wg.tunnels[s.wg.peer_tunnel[slot]];
-    if (kp->wants_rekey_on_send(w.now_ns) || (kp->initiator() && w.now_ns - kp->birth() >= tun.rekey_after_ns))
+    if (kp->wants_rekey_on_send(w.now_ns) || (kp->initiator() && kp->age(w.now_ns) >= tun.rekey_after_ns))
         [[unlikely]] {
         ask_for_handshake(w, *peer, slot);  // keep sending on this one meanwhile
     }
@@ -266,7 +266,7 @@ wg_rx wireguard_receive(packet& p, const snapshot& s, worker_context& w, uint16_
         emit_event(w, wg_event::keypair_confirmed, slot);
     }
     // The initiator's last-minute rekey (kernel receive.c keep_key_fresh).
-    if (kp->initiator() && w.now_ns - kp->birth() >= crypto::k_rekey_on_receive_age) [[unlikely]] {
+    if (kp->initiator() && kp->age(w.now_ns) >= crypto::k_rekey_on_receive_age) [[unlikely]] {
         ask_for_handshake(w, peer, slot);
     }
     const uint32_t src = load32(ip + ipv4::src);

@@ -414,6 +414,34 @@ TEST_F(WireguardDatapath, StagedPacketsLeaveInOrderOnceTheInitiatorsKeypairIsIns
     EXPECT_TRUE(flush().empty()) << "sent once";
 }
 
+// The control thread stamps a keypair's birth when it installs it, after the worker
+// took the timestamp of the iteration that applies the command: born "in the future"
+// of w.now_ns, it is brand new (was: the age wrapped, the keypair counted as expired,
+// the staged packet waited for the next one and the keepalive was dropped; seen as a
+// lost first ping in the 2-worker lab).
+TEST_F(WireguardDatapath, AKeypairBornAfterTheBurstTimestampIsUsableAtOnce) {
+    clear_keys();
+    run(to_site(1), k_vm);
+    const crypto::session_keys k = session(0x23, 0x33, true);
+    wg_command c;
+    c.op = wg_command::install_keypair;
+    c.slot = 0;
+    c.keys = k;
+    c.birth_ns = w.now_ns + 250'000;  // the control thread's clock, 250 us later
+    w.wg->apply(c, w.now_ns);
+    ASSERT_TRUE(site.init(far_end_of(k), w.now_ns));
+    const auto sent = flush();
+    ASSERT_EQ(sent.size(), 1u) << "the staged packet leaves with the install";
+    const bytes plain = at_site(sent[0]);
+    ASSERT_GE(plain.size(), 28u + 10);
+    EXPECT_EQ(plain[28], 1);
+    // A packet of the same iteration goes straight out.
+    packet* p = run(to_site(2), k_vm);
+    EXPECT_EQ(p->verdict, k_up);
+    EXPECT_EQ(at_site(p)[28], 2);
+    EXPECT_EQ(drops(drop_reason::wg_no_keypair), 0u);
+}
+
 TEST_F(WireguardDatapath, AResponderSendsStagedPacketsAfterTheInitiatorConfirmsTheKeypair) {
     clear_keys();
     run(to_site(1), k_vm);
