@@ -54,7 +54,7 @@ bool neighbour_table::matches(const slot& s, const neighbour_key& key) const {
     return s.port == key.port && (s.v6 != 0) == key.v6 && ((a0 ^ b0) | (a1 ^ b1)) == 0;
 }
 
-bool neighbour_table::lookup(const neighbour_key& key, uint8_t mac_out[6]) const {
+bool neighbour_table::lookup(const neighbour_key& key, uint8_t mac_out[6], neighbour_ref* ref) const {
     uint32_t i = hash(key) & mask_;
     for (uint32_t probes = 0; probes <= mask_; ++probes, i = (i + 1) & mask_) {
         const slot& s = slots_[i];
@@ -73,6 +73,9 @@ bool neighbour_table::lookup(const neighbour_key& key, uint8_t mac_out[6]) const
             }
             if (hit) {
                 std::memcpy(mac_out, mac, 6);
+                if (ref) {
+                    *ref = neighbour_ref{i, seq1};
+                }
                 return true;
             }
             if (state == k_empty) {

@@ -23,13 +23,26 @@ struct neighbour_key {
     bool operator==(const neighbour_key&) const = default;
 };
 
+/// Where lookup() found an entry, and that slot's sequence number then: while the
+/// number is unchanged nothing was written to the slot since, so a worker may keep the
+/// MAC it got (neighbour_cache) and re-check it with one load (neighbour_table::current).
+struct neighbour_ref {
+    uint32_t slot = 0;
+    uint32_t seq = 0;
+};
+
 class neighbour_table {
 public:
     /// capacity is rounded up to a power of two; the table holds at most 3/4 of it.
     explicit neighbour_table(uint32_t capacity);
 
-    /// Worker side, lock-free. Writes the MAC and returns true when the entry exists.
-    bool lookup(const neighbour_key& key, uint8_t mac_out[6]) const;
+    /// Worker side, lock-free. Writes the MAC and returns true when the entry exists;
+    /// then *ref (if not null) says where, for current().
+    bool lookup(const neighbour_key& key, uint8_t mac_out[6], neighbour_ref* ref = nullptr) const;
+
+    /// Worker side: true while the entry lookup() returned with `ref` is unchanged (not
+    /// updated, deleted, moved or being written). One acquire load.
+    bool current(neighbour_ref ref) const { return slots_[ref.slot].seq.load(std::memory_order_acquire) == ref.seq; }
 
     /// Control thread only. Inserts or updates; false when the table is full.
     bool set(const neighbour_key& key, const std::array<uint8_t, 6>& mac);

@@ -74,7 +74,6 @@ void process_burst(burst& b, const snapshot& s, worker_context& w) {
     uint8_t nat_at[k_max_burst];
     uint32_t n_nat = 0;
 
-    w.memo.valid = false;
     const uint16_t n = b.count;
     for (uint16_t i = 0; i < n; ++i) {
         if (i + 2 < n) {

@@ -8,6 +8,7 @@
 
 #include "dataplane/counters.hpp"
 #include "dataplane/handoff.hpp"
+#include "dataplane/neighbour_cache.hpp"
 #include "dataplane/neighbour_table.hpp"
 #include "dataplane/packet.hpp"
 #include "dataplane/spsc_ring.hpp"
@@ -64,34 +65,6 @@ private:
     uint64_t last_ns_ = 0;
 };
 
-/// The last neighbour resolved in this burst: most packets of a burst go to the same
-/// next hop (the uplink gateway), so this skips the shared table for them. Reset at
-/// the start of every burst so a changed entry is seen within one burst. Compares the
-/// raw address (building a neighbour_key per packet cost a store-forwarding stall).
-struct neighbour_memo {
-    bool valid = false;
-    bool v6 = false;
-    uint16_t port = 0;
-    uint64_t addr0 = 0, addr1 = 0;  // IPv4: addr0 = the address; IPv6: the 16 bytes
-    uint8_t mac[6] = {};
-
-    bool hit(uint16_t p, bool is_v6, uint64_t a0, uint64_t a1, uint8_t mac_out[6]) const {
-        if (valid && port == p && v6 == is_v6 && ((a0 ^ addr0) | (a1 ^ addr1)) == 0) [[likely]] {
-            std::memcpy(mac_out, mac, 6);
-            return true;
-        }
-        return false;
-    }
-    void remember(uint16_t p, bool is_v6, uint64_t a0, uint64_t a1, const uint8_t m[6]) {
-        valid = true;
-        port = p;
-        v6 = is_v6;
-        addr0 = a0;
-        addr1 = a1;
-        std::memcpy(mac, m, 6);
-    }
-};
-
 class nat44_state;
 class wireguard_state;
 
@@ -105,7 +78,7 @@ struct worker_context {
     handoff_links* handoff = nullptr; ///< to the other workers; null with one worker
     wireguard_state* wg = nullptr;   ///< this worker's WireGuard peers; null without tunnels
     icmp_rate_limiter icmp_limiter{};
-    neighbour_memo memo{};
+    neighbour_cache next_hops{};     ///< MACs from `neighbours`, re-checked per use
 
     /// Drops p with reason r and counts it: every stage's drop goes through here.
     void drop(packet& p, drop_reason r) {
@@ -113,30 +86,13 @@ struct worker_context {
         counters.drop(r);
     }
 
-    /// Next-hop MAC of IPv4 `addr` (host order) on `port`, through the per-burst memo.
+    /// Next-hop MAC of IPv4 `addr` (host order) on `port`. False: not resolved yet.
     bool resolve4(uint16_t port, uint32_t addr, uint8_t mac_out[6]) {
-        if (memo.hit(port, false, addr, 0, mac_out)) {
-            return true;
-        }
-        if (!neighbours.lookup(neighbour_key::ipv4(port, addr), mac_out)) {
-            return false;
-        }
-        memo.remember(port, false, addr, 0, mac_out);
-        return true;
+        return next_hops.resolve4(neighbours, port, addr, mac_out);
     }
-    /// Next-hop MAC of IPv6 `addr` (16 bytes) on `port`, through the per-burst memo.
+    /// Next-hop MAC of IPv6 `addr` (16 bytes) on `port`. False: not resolved yet.
     bool resolve6(uint16_t port, const uint8_t* addr, uint8_t mac_out[6]) {
-        uint64_t a0, a1;
-        std::memcpy(&a0, addr, 8);
-        std::memcpy(&a1, addr + 8, 8);
-        if (memo.hit(port, true, a0, a1, mac_out)) {
-            return true;
-        }
-        if (!neighbours.lookup(neighbour_key::ipv6(port, addr), mac_out)) {
-            return false;
-        }
-        memo.remember(port, true, a0, a1, mac_out);
-        return true;
+        return next_hops.resolve6(neighbours, port, addr, mac_out);
     }
 
     /// This worker's index and the worker count (ownership of NAT state).
