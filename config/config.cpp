@@ -513,12 +513,14 @@ void parse_gateway(loader& l, const toml::table& t, gateway_config& g) {
 
 void parse_workers(loader& l, const toml::table& t, workers_config& w) {
     table_reader r(l, t, "workers",
-                   {"count", "cores", "burst_size", "idle_poll_us", "idle_nap_us", "idle_nap_min_pps"});
+                   {"count", "cores", "burst_size", "idle_poll_us", "idle_nap_us", "idle_nap_min_pps",
+                    "idle_nap_min_mbps"});
     const bool count_ok = r.u32("count", w.count, 1, 64) || r.get("count") == nullptr;
     r.u32("burst_size", w.burst_size, 1, 64);
     r.u32("idle_poll_us", w.idle_poll_us, 0, 1000000);
     r.u32("idle_nap_us", w.idle_nap_us, 0, 1000);
     r.u32("idle_nap_min_pps", w.idle_nap_min_pps, 0, 1000000000);
+    r.u32("idle_nap_min_mbps", w.idle_nap_min_mbps, 0, 10000000);
     const auto* cores = r.get("cores");
     if (cores == nullptr) return;
     bool cores_ok = true;

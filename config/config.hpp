@@ -77,7 +77,8 @@ struct workers_config {
     uint32_t burst_size = 32;          ///< 1..64
     uint32_t idle_poll_us = 200;       ///< busy-poll this long before sleeping on fds
     uint32_t idle_nap_us = 0;          ///< within idle_poll_us, nap after an empty poll (0 = spin)
-    uint32_t idle_nap_min_pps = 0;     ///< nap only at or above this receive rate (0 = always)
+    uint32_t idle_nap_min_pps = 0;     ///< nap while receiving at least this many packets/s
+    uint32_t idle_nap_min_mbps = 0;    ///< ... or this many megabits/s (both 0: always nap)
     friend bool operator==(const workers_config&, const workers_config&) = default;
 };
 

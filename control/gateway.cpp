@@ -187,7 +187,8 @@ gateway::gateway(cfg::config config)
         o.id = w;
         o.core = config_.workers.cores.empty() ? -1 : static_cast<int>(config_.workers.cores[w]);
         o.burst_size = config_.workers.burst_size;
-        o.idle = {config_.workers.idle_poll_us, config_.workers.idle_nap_us, config_.workers.idle_nap_min_pps};
+        o.idle = {config_.workers.idle_poll_us, config_.workers.idle_nap_us, config_.workers.idle_nap_min_pps,
+                  config_.workers.idle_nap_min_mbps};
         o.icmp_errors_per_second = config_.icmp.errors_per_second;
         std::vector<dp::port_io*> ports;
         for (auto& p : worker_ports_[w]) {

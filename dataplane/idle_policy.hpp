@@ -8,12 +8,16 @@
 //   interrupt moderation. The receive rings hold what arrives meanwhile and the next
 //   poll takes it as one larger burst, instead of a core spinning through the gaps
 //   between packets and every gap counting as busy CPU.
-// - idle_nap_min_pps gates the naps on the receive rate (NIC-style adaptive
-//   moderation): a nap adds up to idle_nap_us of latency to the packet that waits,
-//   which costs a TCP stream or a request/response exchange throughput, while at a
-//   high packet rate it saves most of a core. Below the rate the worker spins. The
-//   rate is measured over windows of at least one millisecond, so the worker follows
-//   a change of load within about two milliseconds.
+// - idle_nap_min_pps and idle_nap_min_mbps gate the naps on the receive rate
+//   (NIC-style adaptive moderation, as Linux's net_dim looks at packets and bytes): a
+//   nap adds up to idle_nap_us of latency to the packet that waits, which costs a
+//   request/response exchange (a TCP handshake, a DNS query) its rate, while at a high
+//   packet rate, or a high byte rate of large frames (a bulk TCP stream's 64 KB
+//   super-packets), it saves most of a core, and on a small machine that core is the
+//   one the endpoints need. The naps run while either rate is reached (a gate set to 0
+//   is not used; both 0: always); otherwise the worker spins. The rates are measured
+//   over windows of at least one millisecond, so the worker follows a change of load
+//   within about two milliseconds.
 //
 // Sans-I/O: fed the clock and the poll's result, it only decides. Owner: one worker.
 #include <cstdint>
@@ -25,7 +29,8 @@ enum class idle_action : uint8_t { poll, nap, sleep };
 struct idle_policy_options {
     uint32_t idle_poll_us = 200;     ///< sleep after this long without work
     uint32_t idle_nap_us = 0;        ///< nap this long after an empty poll (0 = spin)
-    uint32_t idle_nap_min_pps = 0;   ///< nap only while receiving at least this rate (0 = always)
+    uint32_t idle_nap_min_pps = 0;   ///< nap while receiving at least this many packets/s
+    uint32_t idle_nap_min_mbps = 0;  ///< ... or at least this many megabits/s (both 0: always nap)
 };
 
 class idle_policy {
@@ -36,19 +41,25 @@ public:
         : idle_ns_(uint64_t{opts.idle_poll_us} * 1000),
           nap_(opts.idle_nap_us != 0),
           min_pps_(opts.idle_nap_min_pps),
-          fast_(opts.idle_nap_min_pps == 0),
+          min_bytes_per_s_(uint64_t{opts.idle_nap_min_mbps} * 125'000),
+          ungated_(opts.idle_nap_min_pps == 0 && opts.idle_nap_min_mbps == 0),
+          fast_(ungated_),
           last_work_(now_ns),
           window_start_(now_ns) {}
 
-    /// After a poll that began at `now_ns` and received `packets` (other_work: frames
-    /// to inject or commands waiting).
-    idle_action after_poll(uint64_t now_ns, uint32_t packets, bool other_work) {
+    /// After a poll that began at `now_ns` and received `packets` frames of `bytes` in
+    /// all (other_work: frames to inject or commands waiting).
+    idle_action after_poll(uint64_t now_ns, uint32_t packets, uint64_t bytes, bool other_work) {
         window_packets_ += packets;
+        window_bytes_ += bytes;
         const uint64_t elapsed = now_ns - window_start_;
         if (elapsed >= k_window_ns) {
-            fast_ = window_packets_ * 1'000'000'000ULL >= uint64_t{min_pps_} * elapsed;
+            const bool pps = min_pps_ != 0 && window_packets_ * 1'000'000'000ULL >= uint64_t{min_pps_} * elapsed;
+            const bool bps = min_bytes_per_s_ != 0 && window_bytes_ * 1'000'000'000ULL >= min_bytes_per_s_ * elapsed;
+            fast_ = ungated_ || pps || bps;
             window_start_ = now_ns;
             window_packets_ = 0;
+            window_bytes_ = 0;
         }
         if (packets != 0 || other_work) {
             last_work_ = now_ns;
@@ -63,17 +74,20 @@ public:
     /// After a sleep: the idle clock starts again (whatever woke the worker is work).
     void woke(uint64_t now_ns) { last_work_ = now_ns; }
 
-    /// True while the last window's receive rate was at or above idle_nap_min_pps.
+    /// True while the last window's receive rate reached a gate (or there is none).
     bool fast() const { return fast_; }
 
 private:
     uint64_t idle_ns_;
     bool nap_;
     uint32_t min_pps_;
+    uint64_t min_bytes_per_s_;
+    bool ungated_;
     bool fast_;
     uint64_t last_work_;
     uint64_t window_start_;
     uint64_t window_packets_ = 0;
+    uint64_t window_bytes_ = 0;
 };
 
 }  // namespace eg::dp

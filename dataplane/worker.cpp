@@ -90,6 +90,7 @@ uint32_t worker::poll_once(uint64_t now_ns) {
     ctx_.now_s = static_cast<uint32_t>(now_ns / 1'000'000'000ULL);
     const snapshot* s = snapshots_.acquire();
     uint32_t received = 0;
+    uint64_t received_bytes = 0;
     const uint64_t punted_before = ctx_.counters.punted.get();
     burst b;
     for (size_t i = 0; i < ports_.size(); ++i) {
@@ -105,6 +106,7 @@ uint32_t worker::poll_once(uint64_t now_ns) {
         }
         pc.rx_packets.add(b.count);
         pc.rx_bytes.add(bytes);
+        received_bytes += bytes;
         process_burst(b, *s, ctx_);
         dispatch(b, *s);
     }
@@ -131,6 +133,7 @@ uint32_t worker::poll_once(uint64_t now_ns) {
     if (received) {
         ctx_.counters.bursts.add();
     }
+    last_poll_bytes_ = received_bytes;
     return received;
 }
 
@@ -445,7 +448,7 @@ void worker::run(const std::atomic<bool>& stop) {
         const uint64_t now = monotonic_ns();
         const uint32_t received = poll_once(now);
         const bool other_work = received == 0 && (!inject_.empty() || (ctx_.wg && !ctx_.wg->commands().empty()));
-        switch (idle.after_poll(now, received, other_work)) {
+        switch (idle.after_poll(now, received, last_poll_bytes_, other_work)) {
         case idle_action::poll:
             break;
         case idle_action::nap:

@@ -82,6 +82,7 @@ private:
     int inject_event_fd_;
     int epoll_fd_ = -1;
     int sleep_ms_ = 100;  ///< longest idle sleep; 1 ms when some port cannot wake us
+    uint64_t last_poll_bytes_ = 0;  ///< bytes the last poll received (the idle policy's byte rate)
     std::vector<int> sleep_only_fds_;  ///< level fds, in epoll only while asleep (port_io::wait_fd_is_level)
     worker_context ctx_;
     // Per egress port: packets decided for it in this iteration.

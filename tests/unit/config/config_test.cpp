@@ -40,6 +40,7 @@ TEST(ConfigLoad, LabExampleLoadsWithoutErrors) {
     EXPECT_EQ(c.workers.idle_poll_us, 200u);
     EXPECT_EQ(c.workers.idle_nap_us, 100u);
     EXPECT_EQ(c.workers.idle_nap_min_pps, 100000u);
+    EXPECT_EQ(c.workers.idle_nap_min_mbps, 1000u);
 
     ASSERT_EQ(c.ports.size(), 2u);
     const port_config& vm = c.ports[0];
@@ -288,6 +289,8 @@ const bad_case k_bad_cases[] = {
      "workers.idle_nap_us (line 2): must be between 0 and 1000, got 5000"},
     {"nap gate too high", "[workers]\nidle_nap_min_pps = 2000000000\n" PORT_VM,
      "workers.idle_nap_min_pps (line 2): must be between 0 and 1000000000, got 2000000000"},
+    {"byte-rate nap gate too high", "[workers]\nidle_nap_min_mbps = 20000000\n" PORT_VM,
+     "workers.idle_nap_min_mbps (line 2): must be between 0 and 10000000, got 20000000"},
     {"bad address", "[[ports]]\nname = \"vm\"\nrole = \"vm\"\ninterface = \"eg-vm\"\nipv4 = [\"192.168.1.300/24\"]\n",
      "ports[0].ipv4[0] (line 5): expected an IPv4 address with prefix length"},
     {"address without prefix", "[[ports]]\nname = \"vm\"\nrole = \"vm\"\ninterface = \"eg-vm\"\nipv4 = [\"192.168.1.1\"]\n",
