@@ -11,6 +11,8 @@
 #include "dataplane/io/uring/af_packet_port.hpp"
 
 #include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
@@ -18,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -25,6 +28,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "tests/unit/dataplane/io/netns_fixture.hpp"
 
@@ -227,6 +231,46 @@ TEST_F(af_packet_veth, gso_super_packet_round_trip) {
         EXPECT_EQ(buf[0], static_cast<char>('a' + i));
     }
     ::close(s);
+}
+
+// A tagged frame arrives with its 802.1Q tag taken out of the frame into the skb (the
+// core receive path untags it; TP_STATUS_VLAN_VALID): the port puts the tag back in
+// front of the EtherType, so stages see the frame as it was on the wire.
+TEST_F(af_packet_veth, offloaded_vlan_tag_is_put_back_in_place) {
+    buffer_pool pool({.count = 64, .buffer_size = 2048});
+    auto port = open_af_packet_port({.interface = "egv0", .rx_buffers = 16}, pool);
+    packet* none[k_max_burst];
+    port->release(none, port->rx_burst(none, k_max_burst));
+    // A raw socket on the far end sends the frame with the tag in it.
+    const int raw = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+    ASSERT_GE(raw, 0);
+    sockaddr_ll to{};
+    to.sll_family = AF_PACKET;
+    to.sll_ifindex = static_cast<int>(::if_nametoindex("egv1"));
+    to.sll_halen = 6;
+    const auto mac = port->mac();
+    std::memcpy(to.sll_addr, mac.data(), 6);
+    std::vector<uint8_t> f = {mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], 0x02, 0, 0, 0, 0, 0x01,
+                              0x81, 0x00, 0x20, 0x64,  // 802.1Q, PCP 1, VLAN 100
+                              0x08, 0x00};
+    const uint8_t ip_udp[28] = {0x45, 0, 0, 34, 0, 0, 0, 0, 64, 17, 0, 0, 10, 98, 0, 1, 10, 98, 0, 2,
+                                0x16, 0x69, 0x1e, 0x65, 0, 14, 0, 0};  // UDP 5737 -> 7781
+    f.insert(f.end(), ip_udp, ip_udp + 28);
+    const std::string payload = "tagged";
+    f.insert(f.end(), payload.begin(), payload.end());
+    ASSERT_EQ(::sendto(raw, f.data(), f.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
+              static_cast<ssize_t>(f.size()));
+    ::close(raw);
+    packet* p = receive_matching(*port, [](const packet& q) {
+        const uint8_t* d = q.data;
+        return q.len >= 46 && d[12] == 0x81 && d[13] == 0x00 && (d[40] << 8 | d[41]) == 7781;
+    });
+    ASSERT_NE(p, nullptr) << "no tagged frame";
+    EXPECT_EQ(p->len, f.size());
+    EXPECT_EQ(std::vector<uint8_t>(p->data, p->data + p->len), f) << "the frame as sent, tag included";
+    port->release(&p, 1);
+    port.reset();
+    EXPECT_EQ(pool.available(), pool.capacity());
 }
 
 TEST_F(af_packet_veth, fanout_group_opens_for_several_workers) {
