@@ -83,9 +83,9 @@ worker::~worker() {
     }
 }
 
-uint32_t worker::poll_once() { return poll_once(monotonic_ns()); }
+uint32_t worker::poll_once() { return poll_once(monotonic_ns()).packets; }
 
-uint32_t worker::poll_once(uint64_t now_ns) {
+worker::poll_result worker::poll_once(uint64_t now_ns) {
     ctx_.now_ns = now_ns;
     ctx_.now_s = static_cast<uint32_t>(now_ns / 1'000'000'000ULL);
     const snapshot* s = snapshots_.acquire();
@@ -133,8 +133,7 @@ uint32_t worker::poll_once(uint64_t now_ns) {
     if (received) {
         ctx_.counters.bursts.add();
     }
-    last_poll_bytes_ = received_bytes;
-    return received;
+    return {received, received_bytes};
 }
 
 void worker::dispatch(burst& b, const snapshot& s) {
@@ -446,9 +445,9 @@ void worker::run(const std::atomic<bool>& stop) {
     const timespec nap{0, static_cast<long>(opts_.idle.idle_nap_us) * 1000};
     while (!stop.load(std::memory_order_relaxed)) {
         const uint64_t now = monotonic_ns();
-        const uint32_t received = poll_once(now);
-        const bool other_work = received == 0 && (!inject_.empty() || (ctx_.wg && !ctx_.wg->commands().empty()));
-        switch (idle.after_poll(now, received, last_poll_bytes_, other_work)) {
+        const poll_result got = poll_once(now);
+        const bool other_work = got.packets == 0 && (!inject_.empty() || (ctx_.wg && !ctx_.wg->commands().empty()));
+        switch (idle.after_poll(now, got.packets, got.bytes, other_work)) {
         case idle_action::poll:
             break;
         case idle_action::nap:

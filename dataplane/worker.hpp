@@ -59,7 +59,12 @@ public:
     uint32_t poll_once();
 
 private:
-    uint32_t poll_once(uint64_t now_ns);
+    /// What one poll received (the idle policy gates its naps on both).
+    struct poll_result {
+        uint32_t packets = 0;
+        uint64_t bytes = 0;
+    };
+    poll_result poll_once(uint64_t now_ns);
     void transmit_all();
     void drain_inject(const snapshot& s);
     uint32_t drain_handoff(const snapshot& s);
@@ -82,7 +87,6 @@ private:
     int inject_event_fd_;
     int epoll_fd_ = -1;
     int sleep_ms_ = 100;  ///< longest idle sleep; 1 ms when some port cannot wake us
-    uint64_t last_poll_bytes_ = 0;  ///< bytes the last poll received (the idle policy's byte rate)
     std::vector<int> sleep_only_fds_;  ///< level fds, in epoll only while asleep (port_io::wait_fd_is_level)
     worker_context ctx_;
     // Per egress port: packets decided for it in this iteration.
