@@ -58,7 +58,9 @@ namespace eg::dp {
     X(nat_unsupported, "nat", "unsupported_packet")                          \
     X(nat_fragment_no_state, "nat", "fragment_without_first")                \
     X(nat_egress_refused, "nat", "egress_refused")                           \
-    X(nat_handoff_failed, "nat", "handoff_failed")                           \
+    X(nat_handoff_no_uplink, "nat", "handoff_without_uplink")                \
+    X(handoff_ring_full, "handoff", "ring_full")                             \
+    X(handoff_no_buffer, "handoff", "no_buffer")                             \
     X(wg_malformed, "wireguard", "malformed")                                \
     X(wg_fragmented, "wireguard", "fragmented_outer_packet")                 \
     X(wg_unknown_index, "wireguard", "unknown_receiver_index")               \

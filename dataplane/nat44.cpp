@@ -417,7 +417,7 @@ bool decide_hairpin(packet& p, const snapshot& s, worker_context& w, uint32_t& r
                     return false;
                 }
             }
-            w.drop(p, drop_reason::nat_handoff_failed);
+            w.drop(p, drop_reason::nat_handoff_no_uplink);
             return false;
         }
     }

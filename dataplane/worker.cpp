@@ -157,35 +157,55 @@ void worker::dispatch(burst& b, const snapshot& s) {
     }
 }
 
+void worker::set_handoff(handoff_links* links) {
+    ctx_.handoff = links;
+    if (links) {
+        // One poll may also take this many bursts from the other workers.
+        const size_t per_poll = k_max_burst * (ports_.size() + 1 + size_t{k_handoff_bursts_per_poll} * links->workers);
+        for (auto& l : tx_lists_) {
+            l.reserve(per_poll);
+        }
+        release_list_.reserve(per_poll);
+    }
+}
+
 uint32_t worker::drain_handoff(const snapshot& s) {
     uint32_t total = 0;
     for (handoff_ring* ring : ctx_.handoff->in) {
         if (!ring) {
             continue;
         }
-        burst b;
-        while (b.count < k_max_burst) {
-            handoff_message* m = ring->front();
-            if (!m) {
+        // A few bursts per ring and poll: after the owner lost its core for a while the
+        // ring holds many, and one burst per poll would let the producer outrun it.
+        for (uint32_t round = 0; round < k_handoff_bursts_per_poll; ++round) {
+            burst b;
+            while (b.count < k_max_burst) {
+                const std::span<uint8_t> m = ring->front();
+                if (m.empty()) {
+                    break;
+                }
+                handoff_header h;
+                std::memcpy(&h, m.data(), sizeof h);
+                const uint32_t len = static_cast<uint32_t>(m.size() - sizeof h);
+                packet* p = h.port < ports_.size() ? ports_[h.port]->alloc(len) : nullptr;
+                if (p && p->tailroom() >= len) {
+                    std::memcpy(p->data, m.data() + sizeof h, len);
+                    p->len = len;
+                    p->offload = h.offload;
+                    p->in_port = h.port;
+                    p->handed_off = 1;
+                    b.pkts[b.count++] = p;
+                } else {
+                    if (p) {
+                        release_list_.push_back(p);
+                    }
+                    ctx_.counters.drop(drop_reason::handoff_no_buffer);
+                }
+                ring->pop();
+            }
+            if (b.count == 0) {
                 break;
             }
-            packet* p = m->port < ports_.size() ? ports_[m->port]->alloc(m->len) : nullptr;
-            if (p && p->tailroom() >= m->len) {
-                std::memcpy(p->data, m->data, m->len);
-                p->len = m->len;
-                p->offload = m->offload;
-                p->in_port = m->port;
-                p->handed_off = 1;
-                b.pkts[b.count++] = p;
-            } else {
-                if (p) {
-                    release_list_.push_back(p);
-                }
-                ctx_.counters.drop(drop_reason::nat_handoff_failed);
-            }
-            ring->pop();
-        }
-        if (b.count) {
             process_burst(b, s, ctx_);
             dispatch(b, s);
             total += b.count;

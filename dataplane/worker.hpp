@@ -43,7 +43,9 @@ public:
     /// the worker). Without one, NAT is off on this worker.
     void set_nat(nat44_state* nat) { ctx_.nat = nat; }
     /// Links to the other workers (several workers with NAT; before run()).
-    void set_handoff(handoff_links* links) { ctx_.handoff = links; }
+    void set_handoff(handoff_links* links);
+    /// Bursts taken from each incoming handoff ring per poll, at most.
+    static constexpr uint32_t k_handoff_bursts_per_poll = 4;
     /// Gives the worker its WireGuard state (before run(); owned by the caller). Its
     /// command ring is drained every iteration; the control thread signals the inject
     /// eventfd after pushing to it.

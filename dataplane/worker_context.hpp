@@ -103,15 +103,16 @@ struct worker_context {
     /// False, with p dropped and counted, when the ring is full.
     bool hand_off(packet& p, uint32_t to) {
         handoff_ring* r = handoff->out[to];
-        handoff_message* m = p.len <= k_handoff_max && r ? r->reserve() : nullptr;
-        if (!m) {
-            drop(p, drop_reason::nat_handoff_failed);
+        const std::span<uint8_t> m =
+            p.len <= k_handoff_max && r ? r->reserve(static_cast<uint32_t>(sizeof(handoff_header) + p.len))
+                                        : std::span<uint8_t>{};
+        if (m.empty()) {
+            drop(p, drop_reason::handoff_ring_full);
             return false;
         }
-        m->port = p.in_port;
-        m->len = p.len;
-        m->offload = p.offload;
-        std::memcpy(m->data, p.data, p.len);
+        const handoff_header h{p.in_port, p.offload};
+        std::memcpy(m.data(), &h, sizeof h);
+        std::memcpy(m.data() + sizeof h, p.data, p.len);
         r->commit();
         handoff->to_wake |= uint64_t{1} << (to & 63);
         p.verdict = k_verdict_consumed;

@@ -168,6 +168,27 @@ TEST_F(Nat44Handoff, TheOwnerHandlesItsOwnPacketsWithoutHandoff) {
     EXPECT_EQ(rigs[owner]->up.take_tx().size(), 1u);
 }
 
+TEST_F(Nat44Handoff, AnOwnerThatMissedManyPollsFindsEveryHandedPacketWaiting) {
+    // The owner lost its core while the other worker handed it 200 packets (more than
+    // the 64 fixed slots the handoff rings once had): none is lost, and the owner takes
+    // them in a few polls.
+    const uint16_t sport = 40001;
+    const uint32_t owner = owner_of_socket(sport), other = 1 - owner;
+    constexpr size_t k_packets = 200;
+    for (size_t i = 0; i < k_packets; ++i) ASSERT_TRUE(rigs[other]->vm.push_rx(from_vm1(sport)));
+    for (int poll = 0; poll < 10; ++poll) rigs[other]->w->poll_once();
+    EXPECT_EQ(rigs[other]->counters.nat_handed_off.get(), k_packets);
+    size_t sent = 0;
+    for (int poll = 0; poll < 4; ++poll) {
+        rigs[owner]->w->poll_once();
+        sent += rigs[owner]->up.take_tx().size();
+    }
+    EXPECT_EQ(sent, k_packets);
+    for (const auto& r : rigs)
+        for (uint32_t reason = 1; reason < k_drop_reason_count; ++reason)
+            EXPECT_EQ(r->counters.drops[reason].get(), 0u) << drop_text(static_cast<drop_reason>(reason));
+}
+
 TEST_F(Nat44Handoff, EverySocketOfAVmLandsOnOneWorkerWhateverQueueItArrivesOn) {
     // 16 sockets, each sent on both queues: each socket's two packets share one session
     // on its owner, and the public port is the same (endpoint-independent mapping).
