@@ -631,6 +631,34 @@ bool nat44_classify(packet& p, const snapshot& s, worker_context& w, flow_key& k
     return true;
 }
 
+void nat44_prepare_new_sessions(packet* const* pkts, const flow_key* keys, const uint32_t* sessions, uint32_t n,
+                                worker_context& w) {
+    flow_key map_keys[k_max_burst];
+    uint32_t of[k_max_burst];
+    uint32_t m = 0;
+    for (uint32_t k = 0; k < n && m < k_max_burst; ++k) {
+        if (sessions[k] == k_no_session && pkts[k]->nat_op == nat_op_out) {
+            map_keys[m] = make_flow_key(keys[k].src_addr, keys[k].src_port, 0, 0, keys[k].proto, k_key_mapping);
+            of[m++] = k;
+        }
+    }
+    if (m == 0) {
+        return;
+    }
+    flow_table& table = w.nat->table();
+    uint32_t mappings[k_max_burst];
+    table.lookup_bulk(map_keys, m, mappings, nullptr);
+    for (uint32_t i = 0; i < m; ++i) {
+        if (mappings[i] != k_no_session) {
+            // As create_outbound will build it (a proxied flow's differs: a wasted hint).
+            const flow_key& in = keys[of[i]];
+            const session& map = table.at(mappings[i]);
+            table.prefetch_index(
+                make_flow_key(in.dst_addr, in.dst_port, map.outside.dst_addr, map.outside.dst_port, in.proto));
+        }
+    }
+}
+
 bool nat44_decide_slow(packet& p, const snapshot& s, worker_context& w, uint32_t found, uint32_t& route_dst) {
     const uint8_t* ip = p.l3();
     route_dst = load32(ip + ipv4::dst);

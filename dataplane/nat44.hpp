@@ -56,6 +56,15 @@ enum nat_op : uint8_t {
 /// looked up in the worker's flow table and the result passed to nat44_decide.
 bool nat44_classify(packet& p, const snapshot& s, worker_context& w, flow_key& key, bool& needs_lookup);
 
+/// Between the bulk session lookup and step 2, for the packets whose lookup missed:
+/// outbound ones (nat_op_out) are new flows about to get a session. Looks their
+/// sockets' mappings up in bulk and prefetches the index buckets of the outside keys
+/// the new sessions will take, so that creating each does not wait for memory at every
+/// dependent step (mapping bucket, mapping record, outside bucket) one packet after
+/// another. A hint only: nothing changes. keys[k] is pkts[k]'s lookup key.
+void nat44_prepare_new_sessions(packet* const* pkts, const flow_key* keys, const uint32_t* sessions, uint32_t n,
+                                worker_context& w);
+
 /// nat44_decide for everything but its inline fast path.
 bool nat44_decide_slow(packet& p, const snapshot& s, worker_context& w, uint32_t session, uint32_t& route_dst);
 
