@@ -64,6 +64,7 @@ nlohmann::json wireguard_peer_record(const wireguard_new_peer& np) {
                         {"persistent_keepalive_s", np.persistent_keepalive_s}};
     if (!np.name.empty()) j["name"] = np.name;
     if (!np.routes.empty()) j["routes"] = prefix_list(np.routes);
+    if (np.preshared_key) j["preshared_key"] = cfg::encode_wg_key(*np.preshared_key);
     return j;
 }
 
@@ -97,6 +98,15 @@ std::optional<wireguard_new_peer> parse_wireguard_peer_record(std::string_view k
             return std::nullopt;
         }
         np.name = j["name"].get<std::string>();
+    }
+    if (j.contains("preshared_key")) {
+        const auto k = j["preshared_key"].is_string() ? cfg::decode_wg_key(j["preshared_key"].get<std::string>())
+                                                      : std::nullopt;
+        if (!k) {
+            why = "preshared_key is not a WireGuard key";
+            return std::nullopt;
+        }
+        np.preshared_key = *k;
     }
     if (j.contains("idle_timeout_s") &&
         !read_count(j["idle_timeout_s"], "idle_timeout_s", k_max_idle_timeout_s, np.idle_timeout_s, why))
@@ -143,9 +153,13 @@ wireguard_peer_records::added wireguard_peer_records::add(const wireguard_new_pe
     a.r = service_.add_peer(np, now);
     if (a.r.result != wireguard_add_result::outcome::added || !store_) return a;
     // The record names the tunnel the peer went to (the request may have left it to the
-    // default) and its public key, generated or given; never a private key.
+    // default) and its public key, generated or given; never a private key. A
+    // pre-shared key is kept (generated or given): without it the peer could not shake
+    // hands after a restart, and alone it lets nobody in.
     wireguard_new_peer stored = np;
     stored.tunnel = a.r.tunnel;
+    stored.preshared_key = a.r.preshared_key;
+    stored.generate_preshared_key = false;
     const auto w = store_->put_record(k_wireguard_peer_namespace, a.r.public_key, wireguard_peer_record(stored).dump());
     if (!w) {
         // Not durable, so not added: an answer of 201 would promise a peer a restart loses.

@@ -3,8 +3,10 @@
 // survive restarts like the other runtime changes (docs/lease-store.md: a kv record per
 // peer, namespace "wireguard_peers", key = the peer's public key in base64, value = JSON
 // with what recreates it: tunnel, name, allowed_ips, routes, idle_timeout_s,
-// persistent_keepalive_s). A private key the gateway generated for the client is never
-// stored: it is handed out once, in the answer's wg-quick text.
+// persistent_keepalive_s, preshared_key when it has one). A private key the gateway
+// generated for the client is never stored: it is handed out once, in the answer's
+// wg-quick text. The pre-shared key is (the peer needs it after a restart; without the
+// client's private key it lets nobody in).
 //
 // Adds and removes go through here: the peer is changed in the service at once and its
 // record appended to the store; the returned ticket says when that is durable (the admin

@@ -256,6 +256,13 @@ wireguard_add_result wireguard_service::add_peer(const wireguard_new_peer& np, u
     pc.name = np.name.empty() ? cfg::encode_wg_key(pc.public_key) : np.name;
     pc.allowed_ips = np.allowed_ips;
     pc.persistent_keepalive_s = np.persistent_keepalive_s;
+    if (np.generate_preshared_key) {
+        crypto::random_bytes(pc.preshared_key);
+        pc.has_preshared_key = true;
+    } else if (np.preshared_key) {
+        pc.preshared_key = *np.preshared_key;
+        pc.has_preshared_key = true;
+    }
     const uint32_t slot = alloc_slot(now);
     if (slot == k_max_wireguard_peers) {
         return fail(outcome::full, "all " + std::to_string(k_max_wireguard_peers) + " peer slots are in use");
@@ -276,6 +283,10 @@ wireguard_add_result wireguard_service::add_peer(const wireguard_new_peer& np, u
     wireguard_add_result r;
     r.public_key = cfg::encode_wg_key(pc.public_key);
     r.tunnel = t.cfg.name;
+    if (pc.has_preshared_key) {
+        r.preshared_key = pc.preshared_key;
+        r.preshared_key_generated = np.generate_preshared_key;
+    }
     if (generate) {
         const auto join = [](const std::vector<cfg::ip_prefix>& v) {
             std::string s;
@@ -288,7 +299,8 @@ wireguard_add_result wireguard_service::add_peer(const wireguard_new_peer& np, u
                      "PrivateKey = " + cfg::encode_wg_key(generated.priv) + "\n"
                      "Address = " + join(np.allowed_ips) + "\n\n"
                      "[Peer]\n"
-                     "PublicKey = " + cfg::encode_wg_key(t.identity.static_keys.pub) + "\n"
+                     "PublicKey = " + cfg::encode_wg_key(t.identity.static_keys.pub) + "\n" +
+                     (pc.has_preshared_key ? "PresharedKey = " + cfg::encode_wg_key(pc.preshared_key) + "\n" : "") +
                      "Endpoint = " + cfg::to_string(t.cfg.address) + ":" + std::to_string(t.cfg.listen_port) + "\n"
                      "AllowedIPs = " + join(routes) + "\n" +
                      (np.persistent_keepalive_s ? "PersistentKeepalive = " + std::to_string(np.persistent_keepalive_s) + "\n" : "");
@@ -850,6 +862,7 @@ std::vector<wireguard_peer_status> wireguard_service::status(uint64_t now) const
         st.idle_timeout_s = p.idle_timeout_ns / k_ns_per_s;
         st.handshakes = p.handshakes;
         st.persistent_keepalive_s = p.cfg.persistent_keepalive_s;
+        st.has_preshared_key = p.cfg.has_preshared_key;
         // Healthy: a session exists, and traffic we sent lately was answered within
         // the keepalive heartbeat (10 s + slack).
         const uint64_t last_rx = tm.last_rx_ns.load(std::memory_order_relaxed);

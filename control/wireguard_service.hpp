@@ -50,6 +50,7 @@ struct wireguard_peer_status {
     uint64_t drop_not_allowed = 0, drop_replayed = 0, drop_auth = 0, drop_no_keypair = 0;
     uint32_t persistent_keepalive_s = 0;
     uint64_t idle_timeout_s = 0;         ///< ephemeral peers: removed after this long without a handshake
+    bool has_preshared_key = false;      ///< whether it has one (the key itself is never shown)
     /// A session (handshake within 180 s) and, when we sent data in the last 12 s,
     /// something authenticated back within 12 s: the keepalive heartbeat answered.
     bool healthy = false;
@@ -72,6 +73,10 @@ struct wireguard_new_peer {
     std::vector<cfg::ip_prefix> routes;       ///< what the client routes to us; empty: the VM networks
     uint32_t idle_timeout_s = 0;              ///< >0: removed after this long without a handshake
     uint32_t persistent_keepalive_s = 0;
+    /// The Noise IKpsk2 pre-shared key (WireGuard's optional extra symmetric layer);
+    /// none: 32 zero bytes, as without one.
+    std::optional<cfg::wg_key> preshared_key;
+    bool generate_preshared_key = false;  ///< the gateway makes one (then preshared_key is unset)
 };
 
 struct wireguard_add_result {
@@ -81,6 +86,9 @@ struct wireguard_add_result {
     std::string public_key;  ///< base64
     std::string tunnel;      ///< the tunnel it was added to (the request may leave it out)
     std::string wg_quick;    ///< a ready client config when the gateway made the keypair
+    /// The peer's pre-shared key, given or generated (the records store it).
+    std::optional<cfg::wg_key> preshared_key;
+    bool preshared_key_generated = false;  ///< the answer must hand it out
 };
 
 class wireguard_service {

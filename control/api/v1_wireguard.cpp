@@ -22,6 +22,7 @@ json wireguard_peers_json(const std::vector<wireguard_peer_status>& peers) {
                         {"handshakes", p.handshakes},
                         {"persistent_keepalive_s", p.persistent_keepalive_s},
                         {"idle_timeout_s", p.idle_timeout_s},
+                        {"preshared_key", p.has_preshared_key},
                         {"transfer", {{"rx_bytes", p.rx_bytes}, {"tx_bytes", p.tx_bytes}, {"rx_packets", p.rx_packets},
                                       {"tx_packets", p.tx_packets}}},
                         {"drops", {{"source_not_allowed", p.drop_not_allowed}, {"replayed", p.drop_replayed},
@@ -54,7 +55,7 @@ uint32_t small_count(const nlohmann::json& j, const char* field, uint32_t max) {
 
 wireguard_new_peer parse_new_peer(const request& r) {
     const json b = json_body(r, {"allowed_ips", "public_key", "name", "routes", "idle_timeout_s", "tunnel",
-                                 "persistent_keepalive_s"});
+                                 "persistent_keepalive_s", "preshared_key"});
     wireguard_new_peer np;
     if (!b.contains("allowed_ips")) throw api_error(400, "missing_field", "allowed_ips is required");
     np.allowed_ips = prefixes(b["allowed_ips"], "allowed_ips");
@@ -63,6 +64,18 @@ wireguard_new_peer parse_new_peer(const request& r) {
         const auto k = b["public_key"].is_string() ? cfg::decode_wg_key(b["public_key"].get<std::string>()) : std::nullopt;
         if (!k) throw api_error(400, "bad_field", "public_key must be a WireGuard key (44 characters of base64)");
         np.public_key = *k;
+    }
+    if (b.contains("preshared_key")) {
+        // A key (base64, as `wg genpsk` prints it), or "generate": the gateway makes one
+        // and the answer carries it.
+        const json& v = b["preshared_key"];
+        if (v.is_string() && v.get<std::string>() == "generate") {
+            np.generate_preshared_key = true;
+        } else {
+            const auto k = v.is_string() ? cfg::decode_wg_key(v.get<std::string>()) : std::nullopt;
+            if (!k) throw api_error(400, "bad_field", "preshared_key must be a WireGuard key (44 characters of base64) or \"generate\"");
+            np.preshared_key = *k;
+        }
     }
     if (b.contains("name")) {
         if (!b["name"].is_string() || b["name"].get<std::string>().size() > 64)
@@ -153,6 +166,7 @@ void add_v1_wireguard_endpoints(router& r, wireguard_sources sources) {
         }
         json body = {{"public_key", res.public_key}};
         if (!res.wg_quick.empty()) body["wg_quick"] = res.wg_quick;
+        if (res.preshared_key && res.preshared_key_generated) body["preshared_key"] = cfg::encode_wg_key(*res.preshared_key);
         response ok{201, std::move(body), {}};
         if (a.t == 0 || !s->when_durable) return ok;
         return answer_when_durable(s->when_durable, a.t, std::move(ok),

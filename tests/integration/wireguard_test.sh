@@ -177,12 +177,13 @@ t_check_output "POST a peer claiming the VM network: 409" '^409$' post_peer '{"a
 t_check_output "POST a peer with the site's key again: 409" '^409$' \
   post_peer "{\"allowed_ips\": [\"10.99.9.0/24\"], \"public_key\": \"$(cat "$KEYS/inet.pub")\"}"
 t_check_output "POST with an unknown field: 400" '^400$' post_peer '{"allowed_ips": ["10.99.1.2/32"], "colour": "red"}'
-# add_client NAME ADDRESS IFACE : POST a peer without a key for a client NAME at ADDRESS/32
-# that routes vm2 to us; the answer in $EG_LAB_DIR/NAME.json, its wg-quick in IFACE.conf
+# add_client NAME ADDRESS IFACE [EXTRA_JSON] : POST a peer without a key for a client NAME
+# at ADDRESS/32 that routes vm2 to us (EXTRA_JSON: more fields, e.g. '"preshared_key":
+# "generate"'); the answer in $EG_LAB_DIR/NAME.json, its wg-quick in IFACE.conf
 add_client() {
-  local name=$1 address=$2 iface=$3
+  local name=$1 address=$2 iface=$3 extra=${4:+, $4}
   in_ns eg-gw curl -sS --fail-with-body --max-time 5 -H "x-api-secret: $SECRET" -H 'content-type: application/json' \
-    -d "{\"allowed_ips\": [\"$address/32\"], \"name\": \"$name\", \"routes\": [\"192.168.100.12/32\"]}" \
+    -d "{\"allowed_ips\": [\"$address/32\"], \"name\": \"$name\", \"routes\": [\"192.168.100.12/32\"]$extra}" \
     http://127.0.0.1:1537/v1/wireguard/peers > "$EG_LAB_DIR/$name.json" &&
     "$PY" -c 'import json,sys; j=json.load(open(sys.argv[1])); open(sys.argv[2],"w").write(j["wg_quick"]); print(j["public_key"])' \
       "$EG_LAB_DIR/$name.json" "$EG_LAB_DIR/$iface.conf"
@@ -248,16 +249,23 @@ t_check "the tunnel still carries traffic after the flood" in_ns vm1 ping -c 3 -
 # ---- runtime peers survive a reload and a restart (a kv record in the lease store)
 # (last: a restart loses the site peer's session and roamed endpoint, which the checks
 # above rely on)
-t_step "POST a runtime peer roamer (10.99.1.3/32), the gateway makes its keypair" add_client roamer 10.99.1.3 wgc1
+t_step "POST a runtime peer roamer (10.99.1.3/32), the gateway makes its keypair and a pre-shared key" \
+  add_client roamer 10.99.1.3 wgc1 '"preshared_key": "generate"'
 ROAMER_KEY=$(key_of_client roamer)
+ROAMER_PSK=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("preshared_key", ""))' "$EG_LAB_DIR/roamer.json")
+t_check "roamer's wg-quick config carries the pre-shared key of the answer" \
+  grep -qxF "PresharedKey = ${ROAMER_PSK:-missing}" "$EG_LAB_DIR/wgc1.conf"
 t_step "roamer's client comes up from its wg-quick config" client_up wgc1 10.99.1.3
+psk_held() { local out; out=$(in_ns inet wg show "$1" preshared-keys) && grep -qF -- "	$2" <<<"$out"; }
+t_check "wireguard-go holds roamer's pre-shared key" psk_held wgc1 "${ROAMER_PSK:-missing}"
 t_check "roamer reaches vm2 through the tunnel" in_ns inet ping -I 10.99.1.3 -c 3 -w 15 192.168.100.12
 t_check "the lease store holds roamer's public key" grep -rqaF "$ROAMER_KEY" "$EG_LAB_DIR/leases"
+t_check "and its pre-shared key (a restart must not lose it)" grep -rqaF "${ROAMER_PSK:-missing}" "$EG_LAB_DIR/leases"
 ROAMER_PRIVATE=$(sed -n 's/^PrivateKey = //p' "$EG_LAB_DIR/wgc1.conf")
 t_check "... and not the private key the gateway made for it" \
   bash -c "[ -n '$ROAMER_PRIVATE' ] && ! grep -rqaF '$ROAMER_PRIVATE' '$EG_LAB_DIR/leases'"
 roamer_listed() {
-  apiq /v1/wireguard/peers "any(p['public_key']=='$ROAMER_KEY' and p['name']=='roamer' and p['allowed_ips']==['10.99.1.3/32'] for p in j['peers'])"
+  apiq /v1/wireguard/peers "any(p['public_key']=='$ROAMER_KEY' and p['name']=='roamer' and p['allowed_ips']==['10.99.1.3/32'] and p['preshared_key'] for p in j['peers'])"
 }
 export -f roamer_listed
 export ROAMER_KEY

@@ -213,6 +213,30 @@ TEST_F(WireguardPeerRecords, ARestartRecreatesThePeers) {
     EXPECT_TRUE(record_of(*r.store, key_of(1)).is_null());
 }
 
+TEST_F(WireguardPeerRecords, AGeneratedPresharedKeyIsStoredAndRestored) {
+    cfg::wg_key psk{};
+    {
+        run r(tunnels_, &dir_.path());
+        wireguard_new_peer np = laptop();
+        np.generate_preshared_key = true;
+        const auto a = r.records->add(np, k_now);
+        ASSERT_EQ(a.r.result, wireguard_add_result::outcome::added);
+        ASSERT_TRUE(a.r.preshared_key);
+        psk = *a.r.preshared_key;
+        // The record holds the key the peer got, not the request to make one.
+        EXPECT_EQ(record_of(*r.store, key_of(1))["preshared_key"], cfg::encode_wg_key(psk));
+        r.store->commit();
+    }
+    run r(tunnels_, &dir_.path());
+    EXPECT_EQ(r.records->restore(tunnels_, k_now), 1u);
+    std::vector<wireguard_peer_status> all;
+    const wireguard_peer_status* p = r.status_of(all, "laptop");
+    ASSERT_NE(p, nullptr);
+    EXPECT_TRUE(p->has_preshared_key);
+    // Restored with the same key, not a new one: the record is unchanged.
+    EXPECT_EQ(record_of(*r.store, key_of(1))["preshared_key"], cfg::encode_wg_key(psk));
+}
+
 TEST_F(WireguardPeerRecords, StoredPeersThatNoLongerFitAreDroppedWithALogLine) {
     // The first run has a second tunnel, wg1.
     std::vector<cfg::wireguard_config> two = tunnels_;
@@ -347,6 +371,11 @@ TEST(WireguardPeerRecord, RoundTripsAndRefusesWhatIsNotARecord) {
     EXPECT_EQ(back->routes, np.routes);
     EXPECT_EQ(back->idle_timeout_s, 7u);
     EXPECT_EQ(back->persistent_keepalive_s, 9u);
+    EXPECT_FALSE(back->preshared_key);
+    np.preshared_key = key_of(10);
+    const auto with_psk = parse_wireguard_peer_record(key, wireguard_peer_record(np), why);
+    ASSERT_TRUE(with_psk) << why;
+    EXPECT_EQ(with_psk->preshared_key, np.preshared_key);
     const auto refused = [&](std::string_view k, const json& j) {
         std::string w;
         return !parse_wireguard_peer_record(k, j, w) && !w.empty();
@@ -359,6 +388,8 @@ TEST(WireguardPeerRecord, RoundTripsAndRefusesWhatIsNotARecord) {
     EXPECT_TRUE(refused(key, {{"tunnel", "wg0"}, {"allowed_ips", {"10.1.0.0/16"}}, {"idle_timeout_s", -1}}));
     EXPECT_TRUE(refused(key, {{"tunnel", "wg0"}, {"allowed_ips", {"10.1.0.0/16"}}, {"persistent_keepalive_s", 70000}}));
     EXPECT_TRUE(refused(key, {{"tunnel", "wg0"}, {"allowed_ips", {"10.1.0.0/16"}}, {"name", std::string(65, 'x')}}));
+    EXPECT_TRUE(refused(key, {{"tunnel", "wg0"}, {"allowed_ips", {"10.1.0.0/16"}}, {"preshared_key", "short"}}));
+    EXPECT_TRUE(refused(key, {{"tunnel", "wg0"}, {"allowed_ips", {"10.1.0.0/16"}}, {"preshared_key", 5}}));
     // A field of a newer version is left alone.
     EXPECT_FALSE(refused(key, {{"tunnel", "wg0"}, {"allowed_ips", {"10.1.0.0/16"}}, {"colour", "red"}}));
 }

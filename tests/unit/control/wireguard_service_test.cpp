@@ -101,9 +101,9 @@ void expect_same_counters(const wireguard_handshake_counters& a, const wireguard
 struct initiator {
     crypto::local_identity id;
     std::unique_ptr<crypto::handshake> hs;
-    initiator(uint8_t seed, const crypto::public_key& gw)
+    initiator(uint8_t seed, const crypto::public_key& gw, const crypto::key32& psk = {})
         : id(crypto::local_identity::from_private(key_of(seed))),
-          hs(std::make_unique<crypto::handshake>(id, gw, crypto::key32{})) {}
+          hs(std::make_unique<crypto::handshake>(id, gw, psk)) {}
     template <class F>
     bytes initiation(uint64_t second, F mutate) {
         crypto::message_initiation m;
@@ -222,6 +222,52 @@ TEST(WireguardServiceBatch, WithoutScheduleFlushEachInitiationIsAnsweredOnArriva
     EXPECT_EQ(g.svc->queued_initiations(), 0u);
     EXPECT_EQ(g.svc->counters().responses_sent, 1u);
     EXPECT_EQ(g.out.size(), 1u);
+}
+
+TEST(WireguardServiceRuntimePeer, AGeneratedPresharedKeyIsUsedAndHandedOut) {
+    const cfg::wireguard_config t = tunnel_config(0);
+    const crypto::public_key gw = crypto::x25519_from_private(key_of(200)).pub;
+    for (const bool client_knows_it : {true, false}) {
+        gateway_side g(t, false);
+        wireguard_new_peer np;
+        np.public_key = crypto::x25519_from_private(key_of(7)).pub;
+        np.allowed_ips = {*cfg::parse_prefix("10.99.7.2/32")};
+        np.generate_preshared_key = true;
+        const wireguard_add_result r = g.svc->add_peer(np, 1000 * 1'000'000'000ULL);
+        ASSERT_EQ(r.result, wireguard_add_result::outcome::added) << r.message;
+        ASSERT_TRUE(r.preshared_key);
+        EXPECT_TRUE(r.preshared_key_generated);
+        EXPECT_NE(*r.preshared_key, cfg::wg_key{}) << "random, not zero";
+        EXPECT_TRUE(g.svc->status(0).at(0).has_preshared_key);
+        // The responder cannot tell a wrong pre-shared key from the initiation (IKpsk2
+        // mixes it in last): it answers, and only an initiator with the key can open it.
+        initiator ini(7, gw, client_knows_it ? *r.preshared_key : crypto::key32{});
+        g.receive(ini.initiation(10), ip4("198.51.100.7"), 40000, 1001 * 1'000'000'000ULL);
+        ASSERT_EQ(g.out.size(), 1u);
+        crypto::message_response resp;
+        ASSERT_EQ(crypto::parse(g.out[0].payload, resp), crypto::parse_error::ok);
+        EXPECT_EQ(ini.hs->consume_response(resp) == crypto::handshake_error::ok, client_knows_it);
+    }
+}
+
+TEST(WireguardServiceRuntimePeer, AGeneratedKeypairsWgQuickConfigCarriesThePresharedKey) {
+    gateway_side g(tunnel_config(0), false);
+    wireguard_new_peer np;
+    np.allowed_ips = {*cfg::parse_prefix("10.99.8.2/32")};
+    np.preshared_key = cfg::wg_key{};
+    (*np.preshared_key)[0] = 0x42;
+    const wireguard_add_result r = g.svc->add_peer(np, 1000 * 1'000'000'000ULL);
+    ASSERT_EQ(r.result, wireguard_add_result::outcome::added) << r.message;
+    EXPECT_FALSE(r.preshared_key_generated) << "given, so not handed back";
+    EXPECT_NE(r.wg_quick.find("PresharedKey = " + cfg::encode_wg_key(*np.preshared_key) + "\n"), std::string::npos)
+        << r.wg_quick;
+    // Without one, there is no such line.
+    wireguard_new_peer plain;
+    plain.allowed_ips = {*cfg::parse_prefix("10.99.9.2/32")};
+    const wireguard_add_result r2 = g.svc->add_peer(plain, 1000 * 1'000'000'000ULL);
+    ASSERT_EQ(r2.result, wireguard_add_result::outcome::added) << r2.message;
+    EXPECT_FALSE(r2.preshared_key);
+    EXPECT_EQ(r2.wg_quick.find("PresharedKey"), std::string::npos);
 }
 
 }  // namespace

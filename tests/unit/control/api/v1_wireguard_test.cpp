@@ -90,6 +90,37 @@ TEST_P(V1Wireguard, AddAndDeleteAreAnsweredOnceDurable) {
     EXPECT_EQ(call("DELETE", "/v1/wireguard/peers/" + path).first.status, 404u);
 }
 
+TEST_P(V1Wireguard, APresharedKeyIsGivenOrGenerated) {
+    // "generate": the answer carries it, and so does the wg-quick text.
+    auto [gen, d1] = call("POST", "/v1/wireguard/peers",
+                          R"({"allowed_ips": ["10.99.1.2/32"], "preshared_key": "generate"})");
+    ASSERT_EQ(gen.status, 201u) << gen.body.dump();
+    ASSERT_TRUE(gen.body.contains("preshared_key"));
+    const std::string psk = gen.body["preshared_key"];
+    EXPECT_TRUE(cfg::decode_wg_key(psk));
+    EXPECT_NE(gen.body["wg_quick"].get<std::string>().find("PresharedKey = " + psk + "\n"), std::string::npos);
+    // Given: not echoed.
+    const std::string given = cfg::encode_wg_key(cfg::wg_key{1, 2, 3});
+    auto [giv, d2] = call("POST", "/v1/wireguard/peers",
+                          R"({"allowed_ips": ["10.99.1.3/32"], "preshared_key": ")" + given + R"("})");
+    ASSERT_EQ(giv.status, 201u) << giv.body.dump();
+    EXPECT_FALSE(giv.body.contains("preshared_key"));
+    // Listed as present, never shown.
+    const response list = call("GET", "/v1/wireguard/peers").first;
+    size_t with_psk = 0;
+    for (const auto& p : list.body["peers"]) {
+        with_psk += p["preshared_key"] == true;
+        EXPECT_TRUE(p["preshared_key"].is_boolean());
+    }
+    EXPECT_EQ(with_psk, 2u);
+    // Anything else is a 400.
+    for (const char* bad : {R"("nope")", "true", "42"}) {
+        auto [r, d] = call("POST", "/v1/wireguard/peers",
+                           std::string(R"({"allowed_ips": ["10.99.1.4/32"], "preshared_key": )") + bad + "}");
+        EXPECT_EQ(r.status, 400u) << bad;
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(StoreOrNot, V1Wireguard, ::testing::Bool(),
                          [](const auto& p) { return p.param ? "WithAStore" : "WithoutAStore"; });
 
