@@ -92,6 +92,12 @@ worker::poll_result worker::poll_once(uint64_t now_ns) {
     uint32_t received = 0;
     uint64_t received_bytes = 0;
     const uint64_t punted_before = ctx_.counters.punted.get();
+    if (ctx_.nat) {
+        // Before this poll's packets: a worker that slept through the second its
+        // sessions came due (idle, up to sleep_ms_) must not judge a VM's new flow
+        // against its session quota, or reuse a port, while those still count.
+        nat44_expire(*ctx_.nat, s->nat, ctx_.counters, ctx_.now_s);
+    }
     burst b;
     for (size_t i = 0; i < ports_.size(); ++i) {
         b.count = ports_[i]->rx_burst(b.pkts, static_cast<uint16_t>(opts_.burst_size));
@@ -121,9 +127,6 @@ worker::poll_result worker::poll_once(uint64_t now_ns) {
     transmit_all();
     if (ctx_.handoff && ctx_.handoff->to_wake) [[unlikely]] {
         wake_handoff_targets();
-    }
-    if (ctx_.nat) {
-        nat44_expire(*ctx_.nat, s->nat, ctx_.counters, ctx_.now_s);
     }
     if (ctx_.counters.punted.get() != punted_before && punt_event_fd_ >= 0) {
         uint64_t one = 1;

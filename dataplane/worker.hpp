@@ -60,13 +60,15 @@ public:
     /// of packets received.
     uint32_t poll_once();
 
-private:
     /// What one poll received (the idle policy gates its naps on both).
     struct poll_result {
         uint32_t packets = 0;
         uint64_t bytes = 0;
     };
+    /// One iteration on the clock `now_ns` (monotonic; tests set it to reach a timeout).
     poll_result poll_once(uint64_t now_ns);
+
+private:
     void transmit_all();
     void drain_inject(const snapshot& s);
     uint32_t drain_handoff(const snapshot& s);

@@ -2,7 +2,8 @@
 // each worker with its own queue of both ports, as the kernel's fanout gives them. A
 // packet that arrives at the worker not owning its NAT state must be handed over and
 // leave, translated, from the owner; the owner's public ports come from its own slice,
-// so the replies name it.
+// so the replies name it. Also one worker's expiry against a VM's session quota when
+// it wakes after the sessions came due.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -47,15 +48,26 @@ via = "203.0.113.2"
 public_addresses = ["203.0.113.1"]
 port_range = [10000, 61439]
 
+[nat.timeouts]
+udp_s = 4
+
 [[vms]]
 name = "vm1"
 mac = "52:54:00:00:01:01"
 ipv4 = "192.168.100.11"
+
+[[vms]]
+name = "vm2"
+mac = "52:54:00:00:01:02"
+ipv4 = "192.168.100.12"
+max_sessions = 4
 )";
 
 const mac_t k_vm_mac = mac("02:00:00:00:00:01"), k_up_mac = mac("02:00:00:00:00:02");
 const mac_t k_vm1_mac = mac("52:54:00:00:01:01"), k_inet_mac = mac("52:54:00:00:00:22");
+const mac_t k_vm2_mac = mac("52:54:00:00:01:02");
 const ip4_t k_vm1 = ip4("192.168.100.11"), k_pub = ip4("203.0.113.1"), k_inet = ip4("203.0.113.2");
+const ip4_t k_vm2 = ip4("192.168.100.12");
 
 /// One worker with its own pool and its queue of each port.
 struct worker_rig {
@@ -187,6 +199,35 @@ TEST_F(Nat44Handoff, AnOwnerThatMissedManyPollsFindsEveryHandedPacketWaiting) {
     for (const auto& r : rigs)
         for (uint32_t reason = 1; reason < k_drop_reason_count; ++reason)
             EXPECT_EQ(r->counters.drops[reason].get(), 0u) << drop_text(static_cast<drop_reason>(reason));
+}
+
+TEST_F(Nat44Handoff, AWorkerThatSleptThroughAnExpiryFreesTheQuotaBeforeJudgingNewFlows) {
+    // vm2 may hold 4 sessions, 2 per worker; UDP sessions expire after 4 s idle. Three
+    // sockets owned by worker 0 (address + port even): two open, the third is over quota.
+    worker& w = *rigs[0]->w;
+    std::vector<uint16_t> ports;
+    for (uint16_t p = 50000; ports.size() < 4; ++p) {
+        if ((host_order(k_vm2) + p) % 2 == 0) ports.push_back(p);
+    }
+    const auto from_vm2 = [](uint16_t sport) {
+        return eth(k_vm_mac, k_vm2_mac, 0x0800, ipv4(k_vm2, k_inet, 17, udp(k_vm2, k_inet, sport, 53, payload(18))));
+    };
+    constexpr uint64_t k_s = 1'000'000'000ULL;
+    const uint64_t t0 = 1000 * k_s;
+    for (int i = 0; i < 2; ++i) ASSERT_TRUE(rigs[0]->vm.push_rx(from_vm2(ports[i])));
+    w.poll_once(t0);
+    EXPECT_EQ(rigs[0]->up.take_tx().size(), 2u);
+    ASSERT_TRUE(rigs[0]->vm.push_rx(from_vm2(ports[2])));
+    w.poll_once(t0 + k_s);
+    EXPECT_TRUE(rigs[0]->up.take_tx().empty());
+    EXPECT_EQ(rigs[0]->counters.drops[reason_index(drop_reason::nat_quota_exceeded)].get(), 1u);
+    // The worker sleeps (no poll) until 6 s later, when both sessions are long due; the
+    // poll that a new flow wakes it for expires them before judging that flow.
+    ASSERT_TRUE(rigs[0]->vm.push_rx(from_vm2(ports[3])));
+    w.poll_once(t0 + 6 * k_s);
+    EXPECT_EQ(rigs[0]->up.take_tx().size(), 1u);
+    EXPECT_EQ(rigs[0]->counters.drops[reason_index(drop_reason::nat_quota_exceeded)].get(), 1u);
+    EXPECT_EQ(rigs[0]->counters.nat_sessions_expired.get(), 2u);
 }
 
 TEST_F(Nat44Handoff, EverySocketOfAVmLandsOnOneWorkerWhateverQueueItArrivesOn) {
