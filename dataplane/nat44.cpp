@@ -30,6 +30,21 @@ flow_key tuple_key(const nat_tuple& t) {
     return make_flow_key(t.src_addr, t.src_port, t.dst_addr, t.dst_port, t.proto);
 }
 
+/// The keys of a VM socket's endpoint-independent mapping (a `held` record): found from
+/// the inside by the socket, from the outside by the public address:port it holds.
+flow_key mapping_inside_key(uint32_t vm_addr, uint16_t vm_port, uint8_t proto) {
+    return make_flow_key(vm_addr, vm_port, 0, 0, proto, k_key_mapping);
+}
+flow_key mapping_outside_key(uint32_t public_addr, uint16_t public_port, uint8_t proto) {
+    return make_flow_key(0, 0, public_addr, public_port, proto, k_key_mapping);
+}
+
+/// The outside key of a session to remote:remote_port under mapping m (its replies
+/// come from there to the mapping's public address:port).
+flow_key session_outside_key(uint32_t remote, uint16_t remote_port, const session& m, uint8_t proto) {
+    return make_flow_key(remote, remote_port, m.outside.dst_addr, m.outside.dst_port, proto);
+}
+
 /// track()'s TCP part: follows the flags of a packet of TCP session r.
 void track_tcp(flow_table& t, uint32_t id, const session& r, const packet& p, bool outbound) {
     const uint8_t flags = tcp_flags(p);
@@ -133,7 +148,7 @@ uint32_t create_outbound(packet& p, const nat44_policy& pol, worker_context& w, 
         return k_no_session;
     }
     flow_table& table = st.table();
-    const flow_key map_in = make_flow_key(t.src_addr, t.src_port, 0, 0, t.proto, k_key_mapping);
+    const flow_key map_in = mapping_inside_key(t.src_addr, t.src_port, t.proto);
     uint32_t mapping = table.lookup(map_in);
     if (mapping == k_no_session) {
         const uint16_t port = st.allocate_port(vm, t.proto, t.src_port);
@@ -146,8 +161,7 @@ uint32_t create_outbound(packet& p, const nat44_policy& pol, worker_context& w, 
         init.owner_vm = vm_index;
         init.tclass = timeout_class::held;
         // Absent: map_in just missed, and the port was free in this worker's pool.
-        mapping = table.insert_absent(map_in, make_flow_key(0, 0, vm.public_addr, port, t.proto, k_key_mapping),
-                                      init, w.now_s);
+        mapping = table.insert_absent(map_in, mapping_outside_key(vm.public_addr, port, t.proto), init, w.now_s);
         if (mapping == k_no_session) [[unlikely]] {
             st.release_port(vm.public_addr, port, t.proto);
             w.drop(p, drop_reason::nat_table_full);
@@ -159,7 +173,7 @@ uint32_t create_outbound(packet& p, const nat44_policy& pol, worker_context& w, 
     const uint32_t remote = proxy ? pol.proxy_upstream : t.dst_addr;
     const uint16_t remote_port = proxy ? vm.proxy_port : t.dst_port;
     const flow_key inside = tuple_key(t);
-    const flow_key outside = make_flow_key(remote, remote_port, m.outside.dst_addr, m.outside.dst_port, t.proto);
+    const flow_key outside = session_outside_key(remote, remote_port, m, t.proto);
     const uint32_t id = add_session(st, pol, w, vm_index, mapping, inside, outside,
                                     t.proto == proto::tcp ? k_seen_out : 0);
     if (id == k_no_session) [[unlikely]] {
@@ -176,7 +190,7 @@ uint32_t create_outbound(packet& p, const nat44_policy& pol, worker_context& w, 
 uint32_t create_inbound(packet& p, const nat44_policy& pol, worker_context& w, const nat_tuple& t) {
     nat44_state& st = *w.nat;
     flow_table& table = st.table();
-    const uint32_t mapping = table.lookup(make_flow_key(0, 0, t.dst_addr, t.dst_port, t.proto, k_key_mapping));
+    const uint32_t mapping = table.lookup(mapping_outside_key(t.dst_addr, t.dst_port, t.proto));
     if (mapping == k_no_session) {
         return k_no_session;
     }
@@ -320,8 +334,7 @@ bool decide_inbound_miss(packet& p, const snapshot& s, worker_context& w, const 
         if (!pol.endpoint_independent_filtering) {
             // RFC 4787 REQ-8 address-and-port-dependent filtering: a mapped port takes
             // only what answers its sessions (those were found by the lookup).
-            const flow_key mapped = make_flow_key(0, 0, t.dst_addr, t.dst_port, t.proto, k_key_mapping);
-            if (w.nat->table().lookup(mapped) != k_no_session) {
+            if (w.nat->table().lookup(mapping_outside_key(t.dst_addr, t.dst_port, t.proto)) != k_no_session) {
                 w.drop(p, drop_reason::nat_no_session);
                 return false;
             }
@@ -374,8 +387,7 @@ bool decide_hairpin(packet& p, const snapshot& s, worker_context& w, uint32_t& r
                            flat_map::k_missing) ||
                       (bits != flat_map::k_missing && (bits & nat_public::dedicated)) ||
                       pol.owner_of(t.dst_addr, t.dst_port, w.self()) != w.self() ||
-                      st.table().lookup(make_flow_key(0, 0, t.dst_addr, t.dst_port, t.proto, k_key_mapping)) !=
-                          k_no_session;
+                      st.table().lookup(mapping_outside_key(t.dst_addr, t.dst_port, t.proto)) != k_no_session;
     if (!maps) {
         p.nat_op = nat_op_none;
         route_dst = t.dst_addr;
@@ -631,14 +643,14 @@ bool nat44_classify(packet& p, const snapshot& s, worker_context& w, flow_key& k
     return true;
 }
 
-void nat44_prepare_new_sessions(packet* const* pkts, const flow_key* keys, const uint32_t* sessions, uint32_t n,
-                                worker_context& w) {
+void nat44_prepare_new_sessions(packet* const* pkts, const uint8_t* at, const flow_key* keys, const uint32_t* sessions,
+                                uint32_t n, worker_context& w) {
     flow_key map_keys[k_max_burst];
     uint32_t of[k_max_burst];
     uint32_t m = 0;
     for (uint32_t k = 0; k < n && m < k_max_burst; ++k) {
-        if (sessions[k] == k_no_session && pkts[k]->nat_op == nat_op_out) {
-            map_keys[m] = make_flow_key(keys[k].src_addr, keys[k].src_port, 0, 0, keys[k].proto, k_key_mapping);
+        if (sessions[k] == k_no_session && pkts[at[k]]->nat_op == nat_op_out) {
+            map_keys[m] = mapping_inside_key(keys[k].src_addr, keys[k].src_port, keys[k].proto);
             of[m++] = k;
         }
     }
@@ -652,9 +664,7 @@ void nat44_prepare_new_sessions(packet* const* pkts, const flow_key* keys, const
         if (mappings[i] != k_no_session) {
             // As create_outbound will build it (a proxied flow's differs: a wasted hint).
             const flow_key& in = keys[of[i]];
-            const session& map = table.at(mappings[i]);
-            table.prefetch_index(
-                make_flow_key(in.dst_addr, in.dst_port, map.outside.dst_addr, map.outside.dst_port, in.proto));
+            table.prefetch_index(session_outside_key(in.dst_addr, in.dst_port, table.at(mappings[i]), in.proto));
         }
     }
 }
