@@ -61,9 +61,9 @@ bool nat44_classify(packet& p, const snapshot& s, worker_context& w, flow_key& k
 /// sockets' mappings up in bulk and prefetches the index buckets of the outside keys
 /// the new sessions will take, so that creating each does not wait for memory at every
 /// dependent step (mapping bucket, mapping record, outside bucket) one packet after
-/// another. A hint only: nothing changes. keys[k] is pkts[k]'s lookup key.
-void nat44_prepare_new_sessions(packet* const* pkts, const flow_key* keys, const uint32_t* sessions, uint32_t n,
-                                worker_context& w);
+/// another. A hint only: nothing changes. keys[k] is the lookup key of pkts[at[k]].
+void nat44_prepare_new_sessions(packet* const* pkts, const uint8_t* at, const flow_key* keys, const uint32_t* sessions,
+                                uint32_t n, worker_context& w);
 
 /// nat44_decide for everything but its inline fast path.
 bool nat44_decide_slow(packet& p, const snapshot& s, worker_context& w, uint32_t session, uint32_t& route_dst);

@@ -37,15 +37,13 @@ void decide_nat(packet** v4, uint32_t* v4_dst, uint32_t& n4, const flow_key* key
     w.nat->burst_begin();
     if (n_keys) {
         w.nat->table().lookup_bulk(keys, n_keys, ids, nullptr);
-        packet* looked_up[k_max_burst];
         bool missed = false;
         for (uint32_t k = 0; k < n_keys; ++k) {
             session_of[at[k]] = ids[k];
-            looked_up[k] = v4[at[k]];
             missed |= ids[k] == k_no_session;
         }
         if (missed) [[unlikely]] {
-            nat44_prepare_new_sessions(looked_up, keys, ids, n_keys, w);
+            nat44_prepare_new_sessions(v4, at, keys, ids, n_keys, w);
         }
     }
     uint32_t kept = 0;
