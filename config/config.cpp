@@ -1931,12 +1931,13 @@ constexpr std::size_t k_max_secret_file = 4096;
 
 /// "127.0.0.1:1537" or "[::1]:1537": an IP literal (no names: a listener must not
 /// depend on DNS at start-up) and a port 1..65535.
-std::optional<listen_address> want_listen(loader& l, const toml::node& n, const std::string& key) {
+/// `examples` goes into the error message.
+std::optional<listen_address> want_listen(loader& l, const toml::node& n, const std::string& key,
+                                          std::string_view examples = "\"127.0.0.1:1537\" or \"[::1]:1537\"") {
     const auto* s = want_string(l, n, key);
     if (s == nullptr) return std::nullopt;
     const auto bad = [&](const std::string& why) {
-        l.fail(key, line_of(n),
-               "expected ADDRESS:PORT like \"127.0.0.1:1537\" or \"[::1]:1537\", got " + quote(*s) + why);
+        l.fail(key, line_of(n), "expected ADDRESS:PORT like " + std::string(examples) + ", got " + quote(*s) + why);
         return std::nullopt;
     };
     const std::string_view text = *s;
@@ -2063,6 +2064,8 @@ constexpr std::size_t k_max_tunnel_name = 15;
 constexpr std::size_t k_max_peer_name = 64;
 /// Outer IPv4 + UDP + WireGuard transport header + tag around the inner packet.
 constexpr uint32_t k_wireguard_overhead4 = 20 + 8 + 16 + 16;
+/// The same over IPv6 (80: why wg-quick's default MTU is 1420).
+constexpr uint32_t k_wireguard_overhead6 = 40 + 8 + 16 + 16;
 
 /// A key file (`wg genkey` output): 44 characters of base64.
 std::optional<wg_key> read_key_file(loader& l, const std::string& key, int line, const std::string& path) {
@@ -2120,23 +2123,16 @@ void parse_wireguard_peer(loader& l, const toml::table& t, const std::string& pa
                                                       "and what is routed to it");
     }
     if (const auto* n = r.get("endpoint")) {
-        if (const auto* s = want_string(l, *n, r.key("endpoint"))) {
-            const std::size_t colon = s->rfind(':');
-            const auto a = colon == std::string::npos ? std::nullopt : parse_ip(s->substr(0, colon));
-            uint32_t port = 0;
-            bool port_ok = colon != std::string::npos && colon + 1 < s->size() && s->size() - colon - 1 <= 5;
-            for (std::size_t i = colon + 1; port_ok && i < s->size(); ++i) {
-                port_ok = (*s)[i] >= '0' && (*s)[i] <= '9';
-                port = port * 10 + static_cast<uint32_t>((*s)[i] - '0');
-            }
-            if (!a || a->v6 || !port_ok || port == 0 || port > 65535) {
-                l.fail(r.key("endpoint"), line_of(*n), "expected an IPv4 address and port like \"198.51.100.7:51820\", got " +
-                                                           quote(*s));
-            } else if (const auto why = not_unicast_reason(*a); !why.empty()) {
-                l.fail(r.key("endpoint"), line_of(*n), to_string(*a) + " " + why + "; a unicast address is needed");
+        if (const auto ep = want_listen(l, *n, r.key("endpoint"), "\"198.51.100.7:51820\" or \"[2001:db8::7]:51820\"")) {
+            if (const auto why = not_unicast_reason(ep->address); !why.empty()) {
+                l.fail(r.key("endpoint"), line_of(*n), to_string(ep->address) + " " + why + "; a unicast address is needed");
+            } else if (ep->address.v6 && in("fe80::/10", ep->address)) {
+                l.fail(r.key("endpoint"), line_of(*n), to_string(ep->address) + " is link-local; the endpoint must be routable");
+            } else if (ep->address.v6 && in("::ffff:0:0/96", ep->address)) {
+                l.fail(r.key("endpoint"), line_of(*n), to_string(ep->address) + " is IPv4-mapped; write the IPv4 address itself");
             } else {
-                p.endpoint = *a;
-                p.endpoint_port = static_cast<uint16_t>(port);
+                p.endpoint = ep->address;
+                p.endpoint_port = ep->port;
             }
         }
     }
@@ -2144,7 +2140,7 @@ void parse_wireguard_peer(loader& l, const toml::table& t, const std::string& pa
 }
 
 void parse_wireguard(loader& l, const toml::table& t, const std::string& path, const config& c, wireguard_config& w) {
-    table_reader r(l, t, path, {"name", "private_key_file", "address", "listen_port", "mtu", "mss_clamp",
+    table_reader r(l, t, path, {"name", "private_key_file", "address", "address6", "listen_port", "mtu", "mss_clamp",
                                      "under_load_handshakes_per_s", "rekey_after_time_s", "peers"});
     w.line = r.line();
     if (r.require("name") && r.string("name", w.name) && w.name.size() > k_max_tunnel_name)
@@ -2181,14 +2177,39 @@ void parse_wireguard(loader& l, const toml::table& t, const std::string& path, c
         if (!address_ok)
             l.fail(r.key("address"), r.line(), "no uplink port has an IPv4 address to listen on; add one or set address");
     }
+    // Optionally our own IPv6 address on an uplink port too (no default: listening on
+    // IPv6 is the operator's choice).
+    const port_config* uplink6 = nullptr;
+    if (const auto* n = r.get("address6")) {
+        const auto* text = want_string(l, *n, r.key("address6"));
+        const auto a = text ? parse_ip(*text) : std::nullopt;
+        if (text && (!a || !a->v6)) {
+            l.fail(r.key("address6"), line_of(*n), "expected an IPv6 address like \"2001:db8:1::1\", got " + quote(*text));
+        } else if (a) {
+            for (const auto& p : c.ports)
+                for (const auto& pa : p.ipv6)
+                    if (p.role == port_role::uplink && pa.addr == *a && uplink6 == nullptr) uplink6 = &p;
+            if (uplink6 == nullptr)
+                l.fail(r.key("address6"), line_of(*n), to_string(*a) + " is not an IPv6 address of an uplink port; "
+                                                                        "the tunnel listens on one of the gateway's own uplink addresses");
+            else
+                w.address6 = *a;
+        }
+    }
     if (const auto* n = r.get("listen_port")) {
         if (const auto v = want_port(l, *n, r.key("listen_port"))) w.listen_port = *v;
     }
-    if (r.u32("mtu", w.mtu, 576, 9000) && uplink != nullptr && w.mtu + k_wireguard_overhead4 > uplink->mtu)
-        l.fail(r.key("mtu"), r.line_of_key("mtu"),
-               std::to_string(w.mtu) + " + " + std::to_string(k_wireguard_overhead4) + " bytes of WireGuard over IPv4 exceeds " +
-                   quote(uplink->name) + "'s MTU " + std::to_string(uplink->mtu) + "; at most " +
-                   std::to_string(uplink->mtu - k_wireguard_overhead4));
+    if (r.u32("mtu", w.mtu, 576, 9000)) {
+        const auto fits = [&](const port_config* up, uint32_t overhead, const char* family) {
+            if (up != nullptr && w.mtu + overhead > up->mtu)
+                l.fail(r.key("mtu"), r.line_of_key("mtu"),
+                       std::to_string(w.mtu) + " + " + std::to_string(overhead) + " bytes of WireGuard over " + family +
+                           " exceeds " + quote(up->name) + "'s MTU " + std::to_string(up->mtu) + "; at most " +
+                           std::to_string(up->mtu - overhead));
+        };
+        fits(uplink, k_wireguard_overhead4, "IPv4");
+        fits(uplink6, k_wireguard_overhead6, "IPv6");
+    }
     r.boolean("mss_clamp", w.mss_clamp);
     r.u32("under_load_handshakes_per_s", w.under_load_handshakes_per_s, 1, 1000000);
     r.u32("rekey_after_time_s", w.rekey_after_time_s, 1, 120);
@@ -2216,6 +2237,9 @@ void validate_wireguard(loader& l, const config& c) {
                 l.fail(tkey + ".name", w.line, "tunnel name " + quote(w.name) + " is also used by wireguard[" + std::to_string(tj) + "]");
             if (o.address == w.address && o.listen_port == w.listen_port)
                 l.fail(tkey + ".listen_port", w.line, to_string(w.address) + ":" + std::to_string(w.listen_port) +
+                                                          " is also wireguard[" + std::to_string(tj) + "]'s listen socket");
+            if (w.address6 && o.address6 == w.address6 && o.listen_port == w.listen_port)
+                l.fail(tkey + ".listen_port", w.line, "[" + to_string(*w.address6) + "]:" + std::to_string(w.listen_port) +
                                                           " is also wireguard[" + std::to_string(tj) + "]'s listen socket");
         }
         if (c.nat.enabled) {
@@ -2246,6 +2270,9 @@ void validate_wireguard(loader& l, const config& c) {
                 if (k == p.public_key)
                     l.fail(pkey + ".public_key", p.line, "this public key is also " + where + "; a key names one peer");
             keys_seen.emplace_back(p.public_key, pkey);
+            if (p.endpoint && p.endpoint->v6 && !w.address6)
+                l.fail(pkey + ".endpoint", p.line, "an IPv6 endpoint needs the tunnel to listen on IPv6 too: set " + tkey +
+                                                       ".address6 to one of the uplink's IPv6 addresses");
             for (const auto& a : p.allowed_ips) {
                 for (const auto& port : c.ports)
                     for (const auto& own : (a.addr.v6 ? port.ipv6 : port.ipv4))

@@ -277,7 +277,7 @@ struct wireguard_peer_config {
     wg_key preshared_key{};            ///< read from preshared_key_file
     std::string preshared_key_file;
     std::vector<ip_prefix> allowed_ips;///< host bits zero; routed into the tunnel
-    std::optional<ip_address> endpoint;///< IPv4 address we send to until the peer roams
+    std::optional<ip_address> endpoint;///< IPv4 or IPv6 address we send to until the peer roams
     uint16_t endpoint_port = 0;
     uint32_t persistent_keepalive_s = 0;  ///< 0 = off
     int line = 0;
@@ -290,6 +290,7 @@ struct wireguard_config {
     std::string private_key_file;      ///< base64 key as `wg genkey` writes it
     wg_key private_key{};              ///< read from private_key_file at load
     ip_address address;                ///< our IPv4 address the tunnel listens on (an uplink address)
+    std::optional<ip_address> address6;///< our IPv6 address it also listens on (an uplink address)
     uint16_t listen_port = 51820;
     uint32_t mtu = 1420;               ///< inner MTU: larger packets get frag-needed / packet-too-big
     bool mss_clamp = true;             ///< clamp TCP MSS of SYNs through the tunnel to fit mtu

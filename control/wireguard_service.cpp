@@ -31,9 +31,21 @@ uint32_t v4_of(const cfg::ip_address& a) {
     return uint32_t{a.bytes[0]} << 24 | uint32_t{a.bytes[1]} << 16 | uint32_t{a.bytes[2]} << 8 | a.bytes[3];
 }
 
-std::string endpoint_text(uint32_t addr, uint16_t port) {
-    return std::to_string(addr >> 24) + "." + std::to_string((addr >> 16) & 0xff) + "." +
-           std::to_string((addr >> 8) & 0xff) + "." + std::to_string(addr & 0xff) + ":" + std::to_string(port);
+/// The config's address as the data plane holds endpoints.
+dp::wg_endpoint endpoint_from(const cfg::ip_address& a, uint16_t port) {
+    return a.v6 ? dp::wg_endpoint::v6(a.bytes.data(), port) : dp::wg_endpoint::v4(v4_of(a), port);
+}
+
+/// "a.b.c.d:port" or "[v6]:port", as wg show prints it.
+std::string endpoint_text(const dp::wg_endpoint& e) {
+    cfg::ip_address a;
+    if (e.is_v4()) {
+        a.bytes = {e.addr[12], e.addr[13], e.addr[14], e.addr[15]};
+    } else {
+        a.v6 = true;
+        std::copy(e.addr.begin(), e.addr.end(), a.bytes.begin());
+    }
+    return cfg::to_string(cfg::listen_address{a, e.port});
 }
 
 uint64_t wall_ns() {
@@ -42,10 +54,32 @@ uint64_t wall_ns() {
             .count());
 }
 
-/// The source as cookies bind it: address bytes then the big-endian port (kernel cookie.c).
-std::array<uint8_t, 6> source_bytes(uint32_t addr, uint16_t port) {
-    return {static_cast<uint8_t>(addr >> 24), static_cast<uint8_t>(addr >> 16), static_cast<uint8_t>(addr >> 8),
-            static_cast<uint8_t>(addr),       static_cast<uint8_t>(port >> 8),  static_cast<uint8_t>(port)};
+/// The source as cookies bind it: address bytes (4 or 16) then the big-endian port
+/// (kernel cookie.c).
+struct source_bytes {
+    std::array<uint8_t, 18> bytes{};
+    size_t size = 0;
+
+    explicit source_bytes(const dp::wg_endpoint& e) {
+        const size_t from = e.is_v4() ? 12 : 0;
+        size = 16 - from;
+        std::copy(e.addr.begin() + static_cast<std::ptrdiff_t>(from), e.addr.end(), bytes.begin());
+        bytes[size++] = static_cast<uint8_t>(e.port >> 8);
+        bytes[size++] = static_cast<uint8_t>(e.port);
+    }
+    std::span<const uint8_t> span() const { return {bytes.data(), size}; }
+};
+
+/// The rate limiter's key: an IPv4 address, or an IPv6 source's /64 (kernel
+/// ratelimiter.c), which one host can fill with addresses. The two never meet: an
+/// IPv6 /64 starting ffff:ffff: would be multicast, never a source.
+uint64_t rate_key(const dp::wg_endpoint& e) {
+    if (e.is_v4()) {
+        return 0xffffffff00000000ULL | e.v4_addr();
+    }
+    uint64_t k = 0;
+    for (size_t i = 0; i < 8; ++i) k = k << 8 | e.addr[i];
+    return k;
 }
 
 }  // namespace
@@ -55,6 +89,8 @@ struct wireguard_service::tunnel {
     crypto::local_identity identity;
     crypto::cookie_checker cookies;
     uint32_t addr = 0;
+    std::array<uint8_t, 16> addr6{};
+    bool has_addr6 = false;
     uint64_t window_start_ns = 0;
     uint32_t window_count = 0;
     uint64_t under_load_until_ns = 0;
@@ -64,7 +100,12 @@ struct wireguard_service::tunnel {
         : cfg(c),
           identity(crypto::local_identity::from_private(c.private_key)),
           cookies(identity.static_keys.pub),
-          addr(v4_of(c.address)) {}
+          addr(v4_of(c.address)) {
+        if (c.address6) {
+            addr6 = c.address6->bytes;
+            has_addr6 = true;
+        }
+    }
 };
 
 struct wireguard_service::peer {
@@ -74,8 +115,7 @@ struct wireguard_service::peer {
     std::unique_ptr<crypto::handshake> hs;
     crypto::cookie_maker cookie;
     crypto::peer_timers timers;
-    uint32_t endpoint_addr = 0;  ///< last authenticated handshake's source, else config
-    uint16_t endpoint_port = 0;
+    dp::wg_endpoint endpoint;  ///< last authenticated handshake's source, else config (port 0: none)
     uint64_t last_handshake_wall_ns = 0;
     uint64_t handshakes = 0;
     std::deque<uint32_t> indices;  ///< local indices we named for it, newest last
@@ -161,16 +201,14 @@ void wireguard_service::attach(std::unique_ptr<peer> p) {
     p->seen_data_tx = tm.last_data_tx_ns.load(std::memory_order_relaxed);
     p->seen_data_rx = tm.last_data_rx_ns.load(std::memory_order_relaxed);
     if (p->cfg.endpoint) {
-        p->endpoint_addr = v4_of(*p->cfg.endpoint);
-        p->endpoint_port = p->cfg.endpoint_port;
+        p->endpoint = endpoint_from(*p->cfg.endpoint, p->cfg.endpoint_port);
     }
     tunnels_[p->tunnel]->by_key.emplace(std::string(p->cfg.public_key.begin(), p->cfg.public_key.end()), p->slot);
     dp::wg_command c;
     c.op = dp::wg_command::set_peer;
     c.slot = p->slot;
     c.tunnel = p->tunnel;
-    c.endpoint_addr = p->endpoint_addr;
-    c.endpoint_port = p->endpoint_port;
+    c.endpoint = p->endpoint;
     command(c);
     peers_[p->slot] = std::move(p);
 }
@@ -229,6 +267,11 @@ wireguard_add_result wireguard_service::add_peer(const wireguard_new_peer& np, u
         if (ti == tunnels_.size()) return fail(outcome::not_found, "no tunnel named " + np.tunnel);
     }
     if (tunnels_.empty()) return fail(outcome::not_found, "no WireGuard tunnel is configured");
+    if (np.ipv6_endpoint && np.public_key)
+        return fail(outcome::bad_request, "an IPv6 endpoint shapes the wg_quick config of a generated keypair; "
+                                          "with public_key there is none");
+    if (np.ipv6_endpoint && !tunnels_[ti]->has_addr6)
+        return fail(outcome::bad_request, "tunnel " + tunnels_[ti]->cfg.name + " does not listen on IPv6 (no address6)");
     if (np.allowed_ips.empty()) return fail(outcome::bad_request, "allowed_ips must name at least one prefix");
     for (const auto& a : np.allowed_ips) {
         if (!(cfg::network_of(a) == a)) return fail(outcome::bad_request, cfg::to_string(a) + " has host bits set");
@@ -301,7 +344,9 @@ wireguard_add_result wireguard_service::add_peer(const wireguard_new_peer& np, u
                      "[Peer]\n"
                      "PublicKey = " + cfg::encode_wg_key(t.identity.static_keys.pub) + "\n" +
                      (pc.has_preshared_key ? "PresharedKey = " + cfg::encode_wg_key(pc.preshared_key) + "\n" : "") +
-                     "Endpoint = " + cfg::to_string(t.cfg.address) + ":" + std::to_string(t.cfg.listen_port) + "\n"
+                     "Endpoint = " +
+                     cfg::to_string(cfg::listen_address{np.ipv6_endpoint ? *t.cfg.address6 : t.cfg.address, t.cfg.listen_port}) +
+                     "\n"
                      "AllowedIPs = " + join(routes) + "\n" +
                      (np.persistent_keepalive_s ? "PersistentKeepalive = " + std::to_string(np.persistent_keepalive_s) + "\n" : "");
         generated.wipe();
@@ -339,8 +384,9 @@ void wireguard_service::contribute(dp::snapshot& s) const {
     dp::wireguard_policy& wg = s.wg;
     wg.enabled = !tunnels_.empty();
     for (const auto& t : tunnels_) {
-        wg.tunnels.push_back(dp::wg_tunnel{t->addr, t->cfg.listen_port, static_cast<uint16_t>(t->cfg.mtu),
-                                           t->cfg.mss_clamp, uint64_t{t->cfg.rekey_after_time_s} * k_ns_per_s});
+        wg.tunnels.push_back(dp::wg_tunnel{t->addr, t->addr6, t->has_addr6, t->cfg.listen_port,
+                                           static_cast<uint16_t>(t->cfg.mtu), t->cfg.mss_clamp,
+                                           uint64_t{t->cfg.rekey_after_time_s} * k_ns_per_s});
     }
     wg.peer_tunnel.assign(k_max_wireguard_peers, dp::k_no_wg_tunnel);
     for (const auto& p : peers_) {
@@ -371,14 +417,12 @@ void wireguard_service::command(dp::wg_command::op_t op, uint32_t slot) {
     command(c);
 }
 
-void wireguard_service::set_endpoint(peer& p, uint32_t addr, uint16_t port) {
-    p.endpoint_addr = addr;
-    p.endpoint_port = port;
+void wireguard_service::set_endpoint(peer& p, const dp::wg_endpoint& e) {
+    p.endpoint = e;
     dp::wg_command c;
     c.op = dp::wg_command::set_endpoint;
     c.slot = p.slot;
-    c.endpoint_addr = addr;
-    c.endpoint_port = port;
+    c.endpoint = e;
     command(c);
 }
 
@@ -413,35 +457,52 @@ uint32_t wireguard_service::new_index(peer& p) {
     }
 }
 
-bool wireguard_service::endpoint_of(const peer& p, uint32_t& addr, uint16_t& port) const {
-    const uint64_t seen = telemetry_[p.slot].endpoint.load(std::memory_order_relaxed);
-    if (seen != 0) {
-        addr = static_cast<uint32_t>(seen >> 16);
-        port = static_cast<uint16_t>(seen);
-    } else {
-        addr = p.endpoint_addr;
-        port = p.endpoint_port;
-    }
-    return addr != 0 && port != 0;
+bool wireguard_service::endpoint_of(const peer& p, dp::wg_endpoint& e) const {
+    const dp::wg_endpoint seen = telemetry_[p.slot].endpoint.load();
+    e = seen.known() ? seen : p.endpoint;
+    return e.known();
 }
 
-void wireguard_service::send_udp(const tunnel& t, uint32_t dst, uint16_t dport, std::span<const uint8_t> payload) {
-    uint8_t frame[14 + 20 + 8 + crypto::k_initiation_size] = {};
+bool wireguard_service::send_udp(const tunnel& t, const dp::wg_endpoint& to, std::span<const uint8_t> payload) {
+    const bool v6 = !to.is_v4();
+    if (v6 && !t.has_addr6) {
+        return false;
+    }
+    uint8_t frame[14 + 40 + 8 + crypto::k_initiation_size] = {};
     uint8_t* ip = frame + 14;
-    const uint32_t total = 20 + 8 + static_cast<uint32_t>(payload.size());
-    ip[dp::ipv4::ver_ihl] = 0x45;
-    dp::store16(ip + dp::ipv4::total_len, static_cast<uint16_t>(total));
-    ip[dp::ipv4::ttl] = 64;
-    ip[dp::ipv4::proto] = dp::proto::udp;
-    dp::store32(ip + dp::ipv4::src, t.addr);
-    dp::store32(ip + dp::ipv4::dst, dst);
-    dp::put_raw16(ip + dp::ipv4::csum, dp::checksum(ip, 20));
-    uint8_t* udp = ip + 20;
+    const uint32_t udp_len = 8 + static_cast<uint32_t>(payload.size());
+    uint8_t* udp = nullptr;
+    if (v6) {
+        dp::store32(ip + dp::ipv6::ver_tc_flow, 0x60000000u);
+        dp::store16(ip + dp::ipv6::payload_len, static_cast<uint16_t>(udp_len));
+        ip[dp::ipv6::next_header] = dp::proto::udp;
+        ip[dp::ipv6::hop_limit] = 64;
+        std::memcpy(ip + dp::ipv6::src, t.addr6.data(), 16);
+        std::memcpy(ip + dp::ipv6::dst, to.addr.data(), 16);
+        udp = ip + dp::ipv6::header_len;
+    } else {
+        ip[dp::ipv4::ver_ihl] = 0x45;
+        dp::store16(ip + dp::ipv4::total_len, static_cast<uint16_t>(20 + udp_len));
+        ip[dp::ipv4::ttl] = 64;
+        ip[dp::ipv4::proto] = dp::proto::udp;
+        dp::store32(ip + dp::ipv4::src, t.addr);
+        dp::store32(ip + dp::ipv4::dst, to.v4_addr());
+        dp::put_raw16(ip + dp::ipv4::csum, dp::checksum(ip, 20));
+        udp = ip + 20;
+    }
     dp::store16(udp, t.cfg.listen_port);
-    dp::store16(udp + 2, dport);
-    dp::store16(udp + 4, static_cast<uint16_t>(8 + payload.size()));
+    dp::store16(udp + 2, to.port);
+    dp::store16(udp + 4, static_cast<uint16_t>(udp_len));
     std::memcpy(udp + 8, payload.data(), payload.size());
-    hooks_.originate(std::span<const uint8_t>(frame, 14 + total));
+    if (v6) {
+        // Mandatory over IPv6 (RFC 8200 §8.1); IPv4 leaves it 0 (RFC 768).
+        const uint16_t c = dp::checksum(
+            udp, udp_len, dp::pseudo_header_sum(ip + dp::ipv6::src, ip + dp::ipv6::dst, 16, dp::proto::udp, udp_len));
+        dp::put_raw16(udp + 6, c == 0 ? 0xffff : c);
+    }
+    const uint32_t frame_len = static_cast<uint32_t>(udp + udp_len - frame);
+    hooks_.originate(std::span<const uint8_t>(frame, frame_len));
+    return true;
 }
 
 bool wireguard_service::under_load(tunnel& t, uint64_t now) {
@@ -455,15 +516,16 @@ bool wireguard_service::under_load(tunnel& t, uint64_t now) {
     return now < t.under_load_until_ns;
 }
 
-bool wireguard_service::source_allowed(uint32_t src, uint64_t now) {
+bool wireguard_service::source_allowed(const dp::wg_endpoint& from, uint64_t now) {
     constexpr uint64_t cost = k_ns_per_s;  // one packet, in token-nanoseconds per rate
     constexpr uint64_t cap = k_source_burst * k_ns_per_s;
-    auto it = rate_.find(src);
+    const uint64_t key = rate_key(from);
+    auto it = rate_.find(key);
     if (it == rate_.end()) {
         if (rate_.size() >= k_max_rate_entries) {
             return false;  // a flood from very many sources: refuse new ones until the sweep
         }
-        it = rate_.emplace(src, bucket{cap, now}).first;
+        it = rate_.emplace(key, bucket{cap, now}).first;
     }
     bucket& b = it->second;
     b.tokens_ns = std::min(cap, b.tokens_ns + (now - b.last_ns) * k_source_rate_per_s);
@@ -476,7 +538,8 @@ bool wireguard_service::source_allowed(uint32_t src, uint64_t now) {
 }
 
 void wireguard_service::on_frame(const dp::frame_message& m, uint64_t now) {
-    // The worker checked Ethernet/IPv4/UDP and the listen socket; check what we read.
+    // The worker checked Ethernet, IPv4 or IPv6, UDP and the listen socket; check what
+    // we read.
     const uint8_t* f = m.data;
     if (m.len < 14 + 20 + 8) {
         ++counters_.malformed;
@@ -489,25 +552,34 @@ void wireguard_service::on_frame(const dp::frame_message& m, uint64_t now) {
         l3 += 4;
     }
     const uint8_t* ip = f + l3;
-    const uint32_t ihl = (ip[0] & 0xf) * 4u;
-    if (type != dp::eth::type_ipv4 || ihl < 20 || l3 + ihl + 8 > m.len) {
+    const uint8_t* udp = nullptr;
+    if (type == dp::eth::type_ipv4) {
+        const uint32_t ihl = (ip[0] & 0xf) * 4u;
+        if (ihl >= 20 && l3 + ihl + 8 <= m.len) udp = ip + ihl;
+    } else if (type == dp::eth::type_ipv6) {
+        if (l3 + dp::ipv6::header_len + 8 <= m.len && ip[dp::ipv6::next_header] == dp::proto::udp)
+            udp = ip + dp::ipv6::header_len;
+    }
+    if (udp == nullptr) {
         ++counters_.malformed;
         return;
     }
-    const uint8_t* udp = ip + ihl;
     const uint32_t udp_len = dp::load16(udp + 4);
-    if (udp_len < 8 || l3 + ihl + udp_len > m.len) {
+    if (udp_len < 8 || static_cast<uint32_t>(udp - f) + udp_len > m.len) {
         ++counters_.malformed;
         return;
     }
-    const uint32_t src = dp::load32(ip + dp::ipv4::src);
-    const uint32_t dst = dp::load32(ip + dp::ipv4::dst);
+    const bool v6 = type == dp::eth::type_ipv6;
     const uint16_t sport = dp::load16(udp);
     const uint16_t dport = dp::load16(udp + 2);
+    const dp::wg_endpoint from =
+        v6 ? dp::wg_endpoint::v6(ip + dp::ipv6::src, sport) : dp::wg_endpoint::v4(dp::load32(ip + dp::ipv4::src), sport);
     const std::span<const uint8_t> msg(udp + 8, udp_len - 8);
     tunnel* t = nullptr;
     for (auto& tp : tunnels_) {
-        if (tp->addr == dst && tp->cfg.listen_port == dport) t = tp.get();
+        const bool ours = v6 ? tp->has_addr6 && std::memcmp(tp->addr6.data(), ip + dp::ipv6::dst, 16) == 0
+                             : tp->addr == dp::load32(ip + dp::ipv4::dst);
+        if (ours && tp->cfg.listen_port == dport) t = tp.get();
     }
     crypto::message_type mt{};
     if (t == nullptr || crypto::peek_type(msg, mt) != crypto::parse_error::ok) {
@@ -516,11 +588,11 @@ void wireguard_service::on_frame(const dp::frame_message& m, uint64_t now) {
     }
     switch (mt) {
     case crypto::message_type::initiation:
-        handle_initiation(*t, msg, src, sport, now);
+        handle_initiation(*t, msg, from, now);
         break;
     case crypto::message_type::response:
         flush_initiations();  // a queued initiation from that peer would have come first
-        handle_response(*t, msg, src, sport, now);
+        handle_response(*t, msg, from, now);
         break;
     case crypto::message_type::cookie_reply:
         flush_initiations();
@@ -532,32 +604,32 @@ void wireguard_service::on_frame(const dp::frame_message& m, uint64_t now) {
     }
 }
 
-bool wireguard_service::admitted(tunnel& t, std::span<const uint8_t> msg, uint32_t src, uint16_t sport, uint64_t now) {
-    const auto source = source_bytes(src, sport);
-    switch (t.cookies.validate(msg, source, now, under_load(t, now))) {
+bool wireguard_service::admitted(tunnel& t, std::span<const uint8_t> msg, const dp::wg_endpoint& from, uint64_t now) {
+    const source_bytes source(from);
+    switch (t.cookies.validate(msg, source.span(), now, under_load(t, now))) {
     case crypto::cookie_checker::verdict::invalid_mac1:
         ++counters_.invalid_mac1;
         return false;
     case crypto::cookie_checker::verdict::need_cookie: {
         crypto::message_cookie_reply reply;
-        t.cookies.create_reply(msg, source, now, reply);
+        t.cookies.create_reply(msg, source.span(), now, reply);
         std::array<uint8_t, crypto::k_cookie_reply_size> out;
         crypto::serialise(reply, out);
-        send_udp(t, src, sport, out);
+        send_udp(t, from, out);
         ++counters_.cookie_replies_sent;
         return false;
     }
     default:
         break;
     }
-    if (!source_allowed(src, now)) {
+    if (!source_allowed(from, now)) {
         ++counters_.rate_limited;
         return false;
     }
     return true;
 }
 
-void wireguard_service::handle_initiation(tunnel& t, std::span<const uint8_t> msg, uint32_t src, uint16_t sport,
+void wireguard_service::handle_initiation(tunnel& t, std::span<const uint8_t> msg, const dp::wg_endpoint& from,
                                           uint64_t now) {
     ++counters_.initiations_received;
     crypto::message_initiation init;
@@ -565,14 +637,14 @@ void wireguard_service::handle_initiation(tunnel& t, std::span<const uint8_t> ms
         ++counters_.malformed;
         return;
     }
-    if (!admitted(t, msg, src, sport, now)) {
+    if (!admitted(t, msg, from, now)) {
         return;
     }
     // A batch answers for one identity: another tunnel's initiation ends it.
     if (queue_tunnel_ != &t) flush_initiations();
     queue_tunnel_ = &t;
     queue_.push_back({init, now});
-    queue_source_.emplace_back(src, sport);
+    queue_source_.push_back(from);
     if (!hooks_.schedule_flush || queue_.size() == crypto::k_responder_batch_max) {
         flush_initiations();
     } else if (!flush_scheduled_) {
@@ -608,7 +680,7 @@ public:
         }
         peer& p = peer_of(*hs);
         const uint64_t now = s_.queue_[i].now;
-        const auto [src, sport] = s_.queue_source_[i];
+        const dp::wg_endpoint from = s_.queue_source_[i];
         std::array<uint8_t, crypto::k_response_size> out;
         crypto::serialise(*resp, out);
         p.cookie.add_macs(out, now);
@@ -619,9 +691,9 @@ public:
         }
         // The endpoint follows the authenticated initiation; then keys, then the response
         // (the worker has the keypair before the initiator can use it).
-        s_.set_endpoint(p, src, sport);
+        s_.set_endpoint(p, from);
         s_.session_derived(p, keys, now);
-        s_.send_udp(t_, src, sport, out);
+        s_.send_udp(t_, from, out);
         ++s_.counters_.responses_sent;
         p.timers.on_authenticated_packet_received(now);
         p.timers.on_authenticated_packet_sent(now);
@@ -649,7 +721,7 @@ void wireguard_service::flush_initiations() {
     queue_source_.clear();
 }
 
-void wireguard_service::handle_response(tunnel& t, std::span<const uint8_t> msg, uint32_t src, uint16_t sport,
+void wireguard_service::handle_response(tunnel& t, std::span<const uint8_t> msg, const dp::wg_endpoint& from,
                                         uint64_t now) {
     ++counters_.responses_received;
     crypto::message_response resp;
@@ -657,7 +729,7 @@ void wireguard_service::handle_response(tunnel& t, std::span<const uint8_t> msg,
         ++counters_.malformed;
         return;
     }
-    if (!admitted(t, msg, src, sport, now)) {
+    if (!admitted(t, msg, from, now)) {
         return;
     }
     const auto it = index_to_slot_.find(resp.receiver_index);
@@ -675,7 +747,7 @@ void wireguard_service::handle_response(tunnel& t, std::span<const uint8_t> msg,
         ++counters_.rejected;
         return;
     }
-    set_endpoint(p, src, sport);
+    set_endpoint(p, from);
     session_derived(p, keys, now);
     p.timers.on_handshake_complete(now);
     p.timers.on_authenticated_packet_received(now);
@@ -720,9 +792,8 @@ void wireguard_service::session_derived(peer& p, crypto::session_keys& keys, uin
 }
 
 void wireguard_service::send_initiation(peer& p, uint64_t now) {
-    uint32_t addr = 0;
-    uint16_t port = 0;
-    if (!endpoint_of(p, addr, port)) {
+    dp::wg_endpoint to;
+    if (!endpoint_of(p, to) || (!to.is_v4() && !tunnels_[p.tunnel]->has_addr6)) {
         return;  // we cannot initiate to a peer we have never heard from and have no endpoint for
     }
     crypto::message_initiation init;
@@ -732,7 +803,7 @@ void wireguard_service::send_initiation(peer& p, uint64_t now) {
     std::array<uint8_t, crypto::k_initiation_size> out;
     crypto::serialise(init, out);
     p.cookie.add_macs(out, now);
-    send_udp(*tunnels_[p.tunnel], addr, port, out);
+    send_udp(*tunnels_[p.tunnel], to, out);
     ++counters_.initiations_sent;
     p.timers.on_handshake_initiated(now);
     p.timers.on_authenticated_packet_sent(now);
@@ -847,9 +918,8 @@ std::vector<wireguard_peer_status> wireguard_service::status(uint64_t now) const
         st.name = p.cfg.name;
         st.public_key = cfg::encode_wg_key(p.cfg.public_key);
         for (const auto& a : p.cfg.allowed_ips) st.allowed_ips.push_back(cfg::to_string(a));
-        uint32_t addr = 0;
-        uint16_t port = 0;
-        if (endpoint_of(p, addr, port)) st.endpoint = endpoint_text(addr, port);
+        dp::wg_endpoint e;
+        if (endpoint_of(p, e)) st.endpoint = endpoint_text(e);
         st.last_handshake_unix_s = p.last_handshake_wall_ns / k_ns_per_s;
         st.rx_bytes = tm.rx_bytes.load(std::memory_order_relaxed) - p.base.rx_bytes;
         st.tx_bytes = tm.tx_bytes.load(std::memory_order_relaxed) - p.base.tx_bytes;

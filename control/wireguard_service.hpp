@@ -43,7 +43,7 @@ struct wireguard_peer_status {
     std::string name;
     std::string public_key;              ///< base64
     std::vector<std::string> allowed_ips;
-    std::string endpoint;                ///< "a.b.c.d:port", empty when unknown
+    std::string endpoint;                ///< "a.b.c.d:port" or "[v6]:port", empty when unknown
     uint64_t last_handshake_unix_s = 0;  ///< 0 = never
     uint64_t rx_bytes = 0, tx_bytes = 0, rx_packets = 0, tx_packets = 0;
     uint64_t handshakes = 0;             ///< completed, either role
@@ -77,6 +77,9 @@ struct wireguard_new_peer {
     /// none: 32 zero bytes, as without one.
     std::optional<cfg::wg_key> preshared_key;
     bool generate_preshared_key = false;  ///< the gateway makes one (then preshared_key is unset)
+    /// The generated wg_quick config's Endpoint: the tunnel's IPv6 listen socket
+    /// (address6) instead of its IPv4 one. Only with a generated keypair.
+    bool ipv6_endpoint = false;
 };
 
 struct wireguard_add_result {
@@ -162,28 +165,31 @@ private:
     struct peer;
     class batch_sink;
 
-    void handle_initiation(tunnel& t, std::span<const uint8_t> msg, uint32_t src, uint16_t sport, uint64_t now);
-    void handle_response(tunnel& t, std::span<const uint8_t> msg, uint32_t src, uint16_t sport, uint64_t now);
+    void handle_initiation(tunnel& t, std::span<const uint8_t> msg, const dp::wg_endpoint& from, uint64_t now);
+    void handle_response(tunnel& t, std::span<const uint8_t> msg, const dp::wg_endpoint& from, uint64_t now);
     void handle_cookie_reply(std::span<const uint8_t> msg, uint64_t now);
     /// The checks before any Diffie-Hellman work, in the kernel's order: mac1; under
     /// load, mac2 (else a cookie reply is sent); the per-source rate limit.
-    bool admitted(tunnel& t, std::span<const uint8_t> msg, uint32_t src, uint16_t sport, uint64_t now);
-    /// Per-source token bucket (kernel ratelimiter.c: 20/s, burst 5).
-    bool source_allowed(uint32_t src, uint64_t now);
+    bool admitted(tunnel& t, std::span<const uint8_t> msg, const dp::wg_endpoint& from, uint64_t now);
+    /// Per-source token bucket (kernel ratelimiter.c: 20/s, burst 5; an IPv6 source
+    /// counts by its /64, as there).
+    bool source_allowed(const dp::wg_endpoint& from, uint64_t now);
     bool under_load(tunnel& t, uint64_t now);
     void send_initiation(peer& p, uint64_t now);
-    void send_udp(const tunnel& t, uint32_t dst, uint16_t dport, std::span<const uint8_t> payload);
+    /// Sends a handshake message from the tunnel's socket of to's family (false when the
+    /// tunnel has no IPv6 address for an IPv6 endpoint).
+    bool send_udp(const tunnel& t, const dp::wg_endpoint& to, std::span<const uint8_t> payload);
     /// A fresh local index that names p's owning worker (index % workers == slot % workers).
     uint32_t new_index(peer& p);
     void command(const dp::wg_command& c);
     /// A command that names only a slot (send_keepalive, clear_keys, remove_peer).
     void command(dp::wg_command::op_t op, uint32_t slot);
     /// The peer's endpoint, here and on its worker (an authenticated handshake came from it).
-    void set_endpoint(peer& p, uint32_t addr, uint16_t port);
+    void set_endpoint(peer& p, const dp::wg_endpoint& e);
     void session_derived(peer& p, crypto::session_keys& keys, uint64_t now);
     void poll_telemetry(peer& p);
     /// The endpoint to send handshakes to: what the worker last saw, else ours.
-    bool endpoint_of(const peer& p, uint32_t& addr, uint16_t& port) const;
+    bool endpoint_of(const peer& p, dp::wg_endpoint& e) const;
     /// A free peer slot: never used, or freed long enough ago that no worker still
     /// routes to it under an old snapshot. k_max_wireguard_peers when none.
     uint32_t alloc_slot(uint64_t now);
@@ -205,12 +211,12 @@ private:
         uint64_t tokens_ns = 0;  ///< credit in packet-nanoseconds
         uint64_t last_ns = 0;
     };
-    std::unordered_map<uint32_t, bucket> rate_;
+    std::unordered_map<uint64_t, bucket> rate_;  ///< by IPv4 address or IPv6 /64 (rate_key)
     uint64_t rate_swept_ns_ = 0;
     wireguard_handshake_counters counters_;
     /// Admitted initiations for one tunnel, in arrival order, and where each came from.
     std::vector<crypto::queued_initiation> queue_;
-    std::vector<std::pair<uint32_t, uint16_t>> queue_source_;
+    std::vector<dp::wg_endpoint> queue_source_;
     tunnel* queue_tunnel_ = nullptr;
     bool flush_scheduled_ = false;
     uint64_t seed_ = 0;

@@ -243,4 +243,30 @@ void route_originated_ipv6(packet& p, const snapshot& s, worker_context& w) {
     transmit(p, s, w, hop, d);
 }
 
+void route_outer_ipv6(packet& p, const snapshot& s, worker_context& w) {
+    const uint8_t* dst = p.l3() + ipv6::dst;
+    const vm6_binding* vm = s.vm6.find(dst);
+    const uint32_t nh = vm != nullptr ? k_lpm_no_route : s.routes6.lookup(dst);
+    if (vm == nullptr && (nh == k_lpm_no_route || nh == k_nh_local)) [[unlikely]] {
+        w.drop(p, drop_reason::ipv6_no_route);
+        return;
+    }
+    const next_hop hop = vm != nullptr ? next_hop{vm->port} : s.next_hops[nh];
+    if (hop.wg_peer != k_no_wg_peer) [[unlikely]] {
+        w.drop(p, drop_reason::wg_routing_loop);
+        return;
+    }
+    if (ipv6::header_len + load16(p.l3() + ipv6::payload_len) > s.port(hop.port).mtu) [[unlikely]] {
+        w.drop(p, drop_reason::ipv6_too_big);  // we never fragment (RFC 8200 §4.5 is the source's job)
+        return;
+    }
+    if (vm != nullptr) {
+        transmit_to_vm(p, s, *vm);
+        return;
+    }
+    uint8_t d[16];
+    std::memcpy(d, dst, 16);
+    transmit(p, s, w, hop, d);
+}
+
 }  // namespace eg::dp

@@ -21,4 +21,8 @@ void forward_ipv6(packet& p, const snapshot& s, worker_context& w, uint32_t nh);
 /// Routes a packet the engine originated (ICMPv6 error, echo reply).
 void route_originated_ipv6(packet& p, const snapshot& s, worker_context& w);
 
+/// Routes an encapsulated packet (WireGuard's outer IPv6/UDP) like an originated one,
+/// but never into a tunnel: an endpoint inside a tunnel's allowed IPs is a loop.
+void route_outer_ipv6(packet& p, const snapshot& s, worker_context& w);
+
 }  // namespace eg::dp

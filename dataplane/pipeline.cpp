@@ -79,6 +79,19 @@ void process_burst(burst& b, const snapshot& s, worker_context& w) {
     uint8_t nat_at[k_max_burst];
     uint32_t n_nat = 0;
 
+    // A decrypted packet is routed as it is (never translated), by its inner family.
+    const auto route_decrypted = [&](wg_rx r, packet& p) {
+        if (r == wg_rx::inner4) {
+            v4[n4] = &p;
+            v4_dst[n4] = load32(p.l3() + ipv4::dst);
+            ++n4;
+        } else if (r == wg_rx::inner6) {
+            v6[n6] = &p;
+            v6_dst[n6] = p.l3() + ipv6::dst;
+            ++n6;
+        }
+    };
+
     const uint16_t n = b.count;
     for (uint16_t i = 0; i < n; ++i) {
         if (i + 2 < n) {
@@ -104,17 +117,7 @@ void process_burst(burst& b, const snapshot& s, worker_context& w) {
                     const uint16_t t = wireguard_listener(p, s);
                     if (t != k_no_wg_tunnel) {
                         // Before NAT: the listen socket may be on a masquerade address.
-                        // A decrypted packet is routed as it is, never translated.
-                        const wg_rx r = wireguard_receive(p, s, w, t);
-                        if (r == wg_rx::inner4) {
-                            v4[n4] = &p;
-                            v4_dst[n4] = load32(p.l3() + ipv4::dst);
-                            ++n4;
-                        } else if (r == wg_rx::inner6) {
-                            v6[n6] = &p;
-                            v6_dst[n6] = p.l3() + ipv6::dst;
-                            ++n6;
-                        }
+                        route_decrypted(wireguard_receive(p, s, w, t), p);
                         break;
                     }
                 }
@@ -134,6 +137,13 @@ void process_burst(burst& b, const snapshot& s, worker_context& w) {
             break;
         case eth::type_ipv6:
             if (classify_ipv6(p, s, w)) [[likely]] {
+                if (wg) [[unlikely]] {
+                    const uint16_t t = wireguard_listener6(p, s);
+                    if (t != k_no_wg_tunnel) {
+                        route_decrypted(wireguard_receive(p, s, w, t), p);
+                        break;
+                    }
+                }
                 v6[n6] = &p;
                 v6_dst[n6] = p.l3() + ipv6::dst;
                 ++n6;

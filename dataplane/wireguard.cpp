@@ -10,6 +10,7 @@
 #include "dataplane/ethernet.hpp"
 #include "dataplane/headers.hpp"
 #include "dataplane/ipv4_forward.hpp"
+#include "dataplane/ipv6_forward.hpp"
 #include "dataplane/offload_checksum.hpp"
 #include "dataplane/wireguard_state.hpp"
 
@@ -19,6 +20,7 @@ namespace {
 
 constexpr uint32_t k_udp_header = 8;
 constexpr uint32_t k_outer4 = ipv4::min_header_len + k_udp_header;  // IPv4 + UDP around a message
+constexpr uint32_t k_outer6 = ipv6::header_len + k_udp_header;      // IPv6 + UDP
 constexpr uint8_t k_outer_ttl = 64;
 /// At most one want_handshake event per peer in this interval: the control thread's
 /// timers rate-limit initiations to one per REKEY_TIMEOUT anyway.
@@ -83,9 +85,37 @@ void stage(packet& p, worker_context& w, uint32_t slot, uint32_t inner_len) {
     p.verdict = k_verdict_consumed;
 }
 
-/// Seals the `inner_len` bytes at p.l3() (0: keepalive) and wraps them in IPv4/UDP to
-/// the peer's endpoint; routes the result. p.l3() - buf must leave room for the outer
-/// headers and p the tailroom for padding and tag (checked).
+/// Writes the outer IPv4 header (no DF: the path may fragment us) at ip; returns where
+/// UDP starts. UDP's checksum may stay 0 in IPv4 (RFC 768): the AEAD protects the payload.
+uint8_t* write_outer_ipv4(uint8_t* ip, uint32_t src, uint32_t dst, uint32_t udp_len, uint16_t id) {
+    ip[ipv4::ver_ihl] = 0x45;
+    ip[ipv4::tos] = 0;
+    store16(ip + ipv4::total_len, static_cast<uint16_t>(ipv4::min_header_len + udp_len));
+    store16(ip + ipv4::id, id);
+    store16(ip + ipv4::frag, 0);
+    ip[ipv4::ttl] = k_outer_ttl;
+    ip[ipv4::proto] = proto::udp;
+    store16(ip + ipv4::csum, 0);
+    store32(ip + ipv4::src, src);
+    store32(ip + ipv4::dst, dst);
+    put_raw16(ip + ipv4::csum, checksum(ip, ipv4::min_header_len));
+    return ip + ipv4::min_header_len;
+}
+
+/// Writes the outer IPv6 header at ip; returns where UDP starts.
+uint8_t* write_outer_ipv6(uint8_t* ip, const uint8_t* src, const uint8_t* dst, uint32_t udp_len) {
+    store32(ip + ipv6::ver_tc_flow, 0x60000000u);
+    store16(ip + ipv6::payload_len, static_cast<uint16_t>(udp_len));
+    ip[ipv6::next_header] = proto::udp;
+    ip[ipv6::hop_limit] = k_outer_ttl;
+    std::memcpy(ip + ipv6::src, src, 16);
+    std::memcpy(ip + ipv6::dst, dst, 16);
+    return ip + ipv6::header_len;
+}
+
+/// Seals the `inner_len` bytes at p.l3() (0: keepalive) and wraps them in IPv4/UDP or
+/// IPv6/UDP to the peer's endpoint (its family); routes the result. p.l3() - buf must
+/// leave room for the outer headers and p the tailroom for padding and tag (checked).
 void seal_and_route(packet& p, const snapshot& s, worker_context& w, uint32_t slot, uint32_t inner_len) {
     wireguard_state& st = *w.wg;
     wireguard_state::peer* peer = st.find_peer(slot);
@@ -112,14 +142,16 @@ void seal_and_route(packet& p, const snapshot& s, worker_context& w, uint32_t sl
         [[unlikely]] {
         ask_for_handshake(w, *peer, slot);  // keep sending on this one meanwhile
     }
-    if (peer->endpoint_addr == 0) [[unlikely]] {
+    const wg_endpoint& to = peer->endpoint;
+    const bool outer6 = !to.is_v4();
+    if (!to.known() || (outer6 && !tun.has_addr6)) [[unlikely]] {
         w.drop(p, drop_reason::wg_no_endpoint);
         return;
     }
     const size_t sealed = crypto::sealed_size(inner_len, tun.mtu);
     uint8_t* inner = p.l3();
     uint8_t* msg = inner - crypto::k_transport_header_size;
-    uint8_t* ip = msg - k_outer4;
+    uint8_t* ip = msg - (outer6 ? k_outer6 : k_outer4);
     const size_t tail_needed = sealed - crypto::k_transport_header_size - inner_len;
     if (ip - eth::header_len < p.buf || static_cast<size_t>(p.buf + p.buf_size - inner) < inner_len + tail_needed)
         [[unlikely]] {
@@ -136,30 +168,28 @@ void seal_and_route(packet& p, const snapshot& s, worker_context& w, uint32_t sl
         w.drop(p, drop_for(e));
         return;
     }
-    // Outer IPv4 (no DF: the path may fragment us) and UDP (checksum 0 is allowed in
-    // IPv4, RFC 768; the AEAD already protects the payload).
-    const uint32_t total = k_outer4 + static_cast<uint32_t>(written);
-    ip[ipv4::ver_ihl] = 0x45;
-    ip[ipv4::tos] = 0;
-    store16(ip + ipv4::total_len, static_cast<uint16_t>(total));
-    store16(ip + ipv4::id, static_cast<uint16_t>(kp->send_counter()));
-    store16(ip + ipv4::frag, 0);
-    ip[ipv4::ttl] = k_outer_ttl;
-    ip[ipv4::proto] = proto::udp;
-    store16(ip + ipv4::csum, 0);
-    store32(ip + ipv4::src, tun.addr);
-    store32(ip + ipv4::dst, peer->endpoint_addr);
-    put_raw16(ip + ipv4::csum, checksum(ip, ipv4::min_header_len));
-    uint8_t* udp = ip + ipv4::min_header_len;
+    const uint32_t udp_len = k_udp_header + static_cast<uint32_t>(written);
+    uint8_t* udp = nullptr;
+    if (outer6) {
+        udp = write_outer_ipv6(ip, tun.addr6.data(), to.addr.data(), udp_len);
+    } else {
+        udp = write_outer_ipv4(ip, tun.addr, to.v4_addr(), udp_len, static_cast<uint16_t>(kp->send_counter()));
+    }
     store16(udp, tun.listen_port);
-    store16(udp + 2, peer->endpoint_port);
-    store16(udp + 4, static_cast<uint16_t>(k_udp_header + written));
+    store16(udp + 2, to.port);
+    store16(udp + 4, static_cast<uint16_t>(udp_len));
     store16(udp + 6, 0);
+    if (outer6) {
+        // IPv6 has no header checksum, so UDP's is mandatory (RFC 8200 §8.1).
+        const uint16_t c = checksum(udp, udp_len, pseudo_header_sum(ip + ipv6::src, ip + ipv6::dst, 16, proto::udp, udp_len));
+        put_raw16(udp + 6, c == 0 ? 0xffff : c);
+    }
+    const uint32_t total = (outer6 ? ipv6::header_len : ipv4::min_header_len) + udp_len;
 
     p.data = ip - eth::header_len;
     p.l3_offset = eth::header_len;
     p.len = eth::header_len + total;
-    p.ether_type = eth::type_ipv4;
+    p.ether_type = outer6 ? eth::type_ipv6 : eth::type_ipv4;
     p.vlan_tci = 0;
     p.offload = offload_info{};
     p.nat_op = 0;
@@ -171,7 +201,23 @@ void seal_and_route(packet& p, const snapshot& s, worker_context& w, uint32_t sl
         tm.last_data_tx_ns.store(w.now_ns, std::memory_order_relaxed);
     }
     w.counters.wg_encrypted.add();
-    route_outer_ipv4(p, s, w);
+    if (outer6) {
+        route_outer_ipv6(p, s, w);
+    } else {
+        route_outer_ipv4(p, s, w);
+    }
+}
+
+/// An IPv6 source the endpoint may roam to (IPv4 martians never pass validate_ipv4,
+/// multicast sources never pass classify_ipv6): not link-local (no scope to send back
+/// with) and not in ::/64, which holds ::, ::1 and the IPv4-mapped ::ffff:0:0/96 (that
+/// would turn the peer into an IPv4 one at an address that never sent to us) and
+/// nothing routable.
+bool roamable_source6(const uint8_t* a) {
+    uint64_t prefix64 = 0;
+    std::memcpy(&prefix64, a, 8);
+    const bool link_local = a[0] == 0xfe && (a[1] & 0xc0) == 0x80;
+    return prefix64 != 0 && !link_local;
 }
 
 /// The inner IPv6 header holds together and may be routed (RFC 8200, RFC 4291 scopes).
@@ -200,17 +246,39 @@ uint16_t wireguard_listener(const packet& p, const snapshot& s) {
     return s.wg.listener(load32(ip + ipv4::dst), load16(ip + ihl + 2));
 }
 
+uint16_t wireguard_listener6(const packet& p, const snapshot& s) {
+    // classify_ipv6 checked the payload length against the frame. Only UDP right after
+    // the fixed header: WireGuard's peers send nothing else.
+    const uint8_t* ip = p.l3();
+    if (ip[ipv6::next_header] != proto::udp || load16(ip + ipv6::payload_len) < k_udp_header) {
+        return k_no_wg_tunnel;
+    }
+    return s.wg.listener6(ip + ipv6::dst, load16(ip + ipv6::header_len + 2));
+}
+
 wg_rx wireguard_receive(packet& p, const snapshot& s, worker_context& w, uint16_t t) {
     uint8_t* ip = p.l3();
-    const uint32_t ihl = (ip[ipv4::ver_ihl] & 0xf) * 4u;
-    const uint32_t total = load16(ip + ipv4::total_len);
-    if ((load16(ip + ipv4::frag) & (ipv4::frag_offset_mask | ipv4::flag_mf)) != 0) [[unlikely]] {
-        w.drop(p, drop_reason::wg_fragmented);  // WireGuard keeps its messages within the path MTU
-        return wg_rx::consumed;
+    const bool outer6 = p.ether_type == eth::type_ipv6;
+    uint8_t* udp = nullptr;
+    uint32_t udp_room = 0;  // what the IP header says follows it
+    if (outer6) {
+        if (!roamable_source6(ip + ipv6::src)) [[unlikely]] {
+            w.drop(p, drop_reason::wg_unroutable_source);
+            return wg_rx::consumed;
+        }
+        udp = ip + ipv6::header_len;
+        udp_room = load16(ip + ipv6::payload_len);
+    } else {
+        const uint32_t ihl = (ip[ipv4::ver_ihl] & 0xf) * 4u;
+        if ((load16(ip + ipv4::frag) & (ipv4::frag_offset_mask | ipv4::flag_mf)) != 0) [[unlikely]] {
+            w.drop(p, drop_reason::wg_fragmented);  // WireGuard keeps its messages within the path MTU
+            return wg_rx::consumed;
+        }
+        udp = ip + ihl;
+        udp_room = load16(ip + ipv4::total_len) - ihl;  // wireguard_listener: total_len >= ihl + 8
     }
-    uint8_t* udp = ip + ihl;
     const uint32_t udp_len = load16(udp + 4);
-    if (udp_len < k_udp_header || ihl + udp_len > total || w.wg == nullptr) [[unlikely]] {
+    if (udp_len < k_udp_header || udp_len > udp_room || w.wg == nullptr) [[unlikely]] {
         w.drop(p, drop_reason::wg_malformed);
         return wg_rx::consumed;
     }
@@ -269,12 +337,11 @@ wg_rx wireguard_receive(packet& p, const snapshot& s, worker_context& w, uint16_
     if (kp->initiator() && kp->age(w.now_ns) >= crypto::k_rekey_on_receive_age) [[unlikely]] {
         ask_for_handshake(w, peer, slot);
     }
-    const uint32_t src = load32(ip + ipv4::src);
     const uint16_t sport = load16(udp);
-    if (src != peer.endpoint_addr || sport != peer.endpoint_port) [[unlikely]] {
-        peer.endpoint_addr = src;
-        peer.endpoint_port = sport;
-        tm.endpoint.store(uint64_t{src} << 16 | sport, std::memory_order_relaxed);
+    const wg_endpoint from = outer6 ? wg_endpoint::v6(ip + ipv6::src, sport) : wg_endpoint::v4(load32(ip + ipv4::src), sport);
+    if (!(from == peer.endpoint)) [[unlikely]] {
+        peer.endpoint = from;
+        tm.endpoint.store(from);
     }
     wg_peer_telemetry::bump(tm.rx_bytes, msg_len);
     wg_peer_telemetry::bump(tm.rx_packets);
@@ -371,8 +438,8 @@ void wireguard_forward(packet& p, const snapshot& s, worker_context& w, uint32_t
 }
 
 void wireguard_send_keepalive(packet& p, const snapshot& s, worker_context& w, uint32_t slot) {
-    // An empty message: "inner" starts where the outer headers end.
-    p.l3_offset = static_cast<uint16_t>(eth::header_len + k_outer4 + crypto::k_transport_header_size);
+    // An empty message: "inner" starts where the larger outer headers (IPv6) would end.
+    p.l3_offset = static_cast<uint16_t>(eth::header_len + k_outer6 + crypto::k_transport_header_size);
     p.len = p.l3_offset;
     p.ether_type = eth::type_ipv4;
     seal_and_route(p, s, w, slot, 0);

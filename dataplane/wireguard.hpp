@@ -1,12 +1,13 @@
 #pragma once
 // The WireGuard data path on the workers (handshakes run on the control thread):
-//  - receive: UDP to a tunnel's listen socket. Data messages (type 4) are authenticated
+//  - receive: UDP to a tunnel's listen socket (IPv4, or IPv6). Data messages (type 4) are authenticated
 //    and decrypted in place by the owner of their receiver index, replay-checked, the
 //    endpoint follows the peer (roaming), and the inner packet must come from the
 //    peer's allowed IPs; it is then routed like any packet. Handshake messages and
 //    cookie replies are punted to the control thread.
 //  - send: a packet routed to a peer (next_hop::wg_peer) is encrypted in place on the
-//    peer's current keypair, wrapped in IPv4/UDP to the peer's endpoint and routed.
+//    peer's current keypair, wrapped in IPv4/UDP or IPv6/UDP to the peer's endpoint
+//    (wg_endpoint.hpp: either family, as the peer last came from) and routed.
 //    Without a keypair that can send, it waits in the peer's staging queue
 //    (wireguard_staging.hpp) while the control thread runs the handshake.
 // Ownership: peer slot s belongs to worker s % workers; a packet at another worker is
@@ -27,13 +28,16 @@ namespace eg::dp {
 /// The tunnel whose listen socket a validated IPv4 packet is addressed to (UDP, our
 /// address and port), else k_no_wg_tunnel. Cheap: called in the parse loop.
 uint16_t wireguard_listener(const packet& p, const snapshot& s);
+/// The same for a classified IPv6 packet (UDP right after the fixed header).
+uint16_t wireguard_listener6(const packet& p, const snapshot& s);
 
 enum class wg_rx : uint8_t {
     consumed,  ///< punted, handed over, a keepalive, or dropped (counted)
     inner4,    ///< p now holds the decrypted IPv4 packet, validated and ready to route
     inner6,    ///< p now holds the decrypted IPv6 packet, checked and ready to route
 };
-/// Receives one message for tunnel t (p: validated IPv4 to its listen socket).
+/// Receives one message for tunnel t (p: validated IPv4 or classified IPv6 to its
+/// listen socket, as wireguard_listener/wireguard_listener6 found it).
 wg_rx wireguard_receive(packet& p, const snapshot& s, worker_context& w, uint16_t t);
 
 /// True if this worker owns peer `slot`; otherwise p is handed to the owner (or

@@ -1,10 +1,13 @@
 #pragma once
-// WireGuard's part of the Snapshot: the tunnels' listen sockets and inner MTU, which
-// peer slot owns each peer, and the allowed-IPs tables of cryptokey routing. Outbound,
+// WireGuard's part of the Snapshot: the tunnels' listen sockets (IPv4, and IPv6 where
+// configured) and inner MTU, which peer slot owns each peer, and the allowed-IPs tables
+// of cryptokey routing. Outbound,
 // a route's next hop names the peer (next_hop::wg_peer: the allowed IPs are installed
 // as routes); inbound, a decrypted packet's source must look up to the peer it came
 // from. Built by the control thread (control/wireguard_service), read-only here.
+#include <array>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "dataplane/lpm4.hpp"
@@ -17,6 +20,8 @@ inline constexpr uint16_t k_no_wg_tunnel = 0xffff;
 
 struct wg_tunnel {
     uint32_t addr = 0;          ///< our IPv4 listen address, host order
+    std::array<uint8_t, 16> addr6{};  ///< our IPv6 listen address (has_addr6)
+    bool has_addr6 = false;
     uint16_t listen_port = 0;
     uint16_t mtu = 1420;        ///< inner MTU
     bool mss_clamp = true;
@@ -34,6 +39,16 @@ struct wireguard_policy {
     uint16_t listener(uint32_t dst, uint16_t port) const {
         for (uint16_t t = 0; t < tunnels.size(); ++t) {
             if (tunnels[t].listen_port == port && tunnels[t].addr == dst) {
+                return t;
+            }
+        }
+        return k_no_wg_tunnel;
+    }
+    /// The tunnel listening on ([dst], UDP port); k_no_wg_tunnel if none.
+    uint16_t listener6(const uint8_t* dst, uint16_t port) const {
+        for (uint16_t t = 0; t < tunnels.size(); ++t) {
+            if (tunnels[t].listen_port == port && tunnels[t].has_addr6 &&
+                std::memcmp(tunnels[t].addr6.data(), dst, 16) == 0) {
                 return t;
             }
         }

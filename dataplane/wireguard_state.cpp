@@ -35,10 +35,9 @@ bool wireguard_state::apply(const wg_command& c, uint64_t now_ns) {
         drop_staged(c.slot);
         p.active = true;
         p.tunnel = c.tunnel;
-        p.endpoint_addr = c.endpoint_addr;
-        p.endpoint_port = c.endpoint_port;
+        p.endpoint = c.endpoint;
         p.handshake_asked_ns = 0;
-        telemetry_[c.slot].endpoint.store(uint64_t{c.endpoint_addr} << 16 | c.endpoint_port, std::memory_order_relaxed);
+        telemetry_[c.slot].endpoint.store(c.endpoint);
         return false;
     case wg_command::install_keypair: {
         if (!p.active) {
@@ -57,18 +56,15 @@ bool wireguard_state::apply(const wg_command& c, uint64_t now_ns) {
     }
     case wg_command::set_endpoint:
         if (p.active) {
-            p.endpoint_addr = c.endpoint_addr;
-            p.endpoint_port = c.endpoint_port;
-            telemetry_[c.slot].endpoint.store(uint64_t{c.endpoint_addr} << 16 | c.endpoint_port,
-                                              std::memory_order_relaxed);
+            p.endpoint = c.endpoint;
+            telemetry_[c.slot].endpoint.store(c.endpoint);
         }
         return false;
     case wg_command::remove_peer:
         forget(p.keys.clear());
         drop_staged(c.slot);
         p.active = false;
-        p.endpoint_addr = 0;
-        p.endpoint_port = 0;
+        p.endpoint = wg_endpoint{};
         return false;
     case wg_command::clear_keys:
         forget(p.keys.clear());

@@ -19,6 +19,7 @@
 #include "crypto/handshake.hpp"
 #include "crypto/keypairs.hpp"
 #include "dataplane/spsc_ring.hpp"
+#include "dataplane/wg_endpoint.hpp"
 #include "dataplane/wireguard_staging.hpp"
 
 namespace eg::dp {
@@ -32,7 +33,7 @@ struct wg_peer_telemetry {
     std::atomic<uint64_t> last_tx_ns{0};       ///< any transport message out (keepalives too)
     std::atomic<uint64_t> last_data_rx_ns{0};  ///< a non-keepalive in
     std::atomic<uint64_t> last_data_tx_ns{0};  ///< a non-keepalive out
-    std::atomic<uint64_t> endpoint{0};         ///< (IPv4 << 16) | port; 0 = none
+    wg_endpoint_cell endpoint;                 ///< where authenticated packets came from; port 0 = none
     std::atomic<uint64_t> drop_not_allowed{0}, drop_replayed{0}, drop_auth{0}, drop_no_keypair{0};
 
     static void bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
@@ -54,8 +55,7 @@ struct wg_command {
     op_t op = set_peer;
     uint16_t tunnel = 0;
     uint32_t slot = 0;
-    uint32_t endpoint_addr = 0;  ///< host order
-    uint16_t endpoint_port = 0;
+    wg_endpoint endpoint;        ///< set_peer (port 0: none yet), set_endpoint
     uint64_t birth_ns = 0;
     crypto::session_keys keys{};
 };
@@ -75,8 +75,7 @@ class wireguard_state {
 public:
     struct peer {
         crypto::peer_keypairs keys;
-        uint32_t endpoint_addr = 0;
-        uint16_t endpoint_port = 0;
+        wg_endpoint endpoint;  ///< port 0: none
         uint16_t tunnel = 0;
         bool active = false;
         uint64_t handshake_asked_ns = 0;  ///< last want_handshake event (rate limit)

@@ -15,6 +15,7 @@
 #include "dataplane/gso_segment.hpp"
 #include "dataplane/headers.hpp"
 #include "dataplane/ipv4_forward.hpp"
+#include "dataplane/ipv6_forward.hpp"
 #include "dataplane/ipv4_fragment.hpp"
 #include "dataplane/nat44.hpp"
 #include "dataplane/pipeline.hpp"
@@ -325,10 +326,12 @@ void worker::send_staged(const snapshot& s) {
 }
 
 void worker::originate(const frame_message& m, const snapshot& s) {
-    // An IPv4 packet of the control thread's (a WireGuard handshake message) after a
-    // blank Ethernet header: routed like the engine's own replies.
+    // An IPv4 or IPv6 packet of the control thread's (a WireGuard handshake message)
+    // after a blank Ethernet header: routed like the engine's own replies.
     packet* p = m.port < ports_.size() ? ports_[m.port]->alloc(m.len) : nullptr;
-    if (!p || p->tailroom() < m.len || m.len < eth::header_len + ipv4::min_header_len) {
+    const bool v6 = m.len > eth::header_len && (m.data[eth::header_len] >> 4) == 6;
+    const uint32_t min_len = eth::header_len + (v6 ? ipv6::header_len : ipv4::min_header_len);
+    if (!p || p->tailroom() < m.len || m.len < min_len) {
         if (p) {
             release_list_.push_back(p);
         }
@@ -340,9 +343,13 @@ void worker::originate(const frame_message& m, const snapshot& s) {
     p->offload = offload_info{};
     p->in_port = m.port;
     p->l3_offset = eth::header_len;
-    p->ether_type = eth::type_ipv4;
+    p->ether_type = v6 ? eth::type_ipv6 : eth::type_ipv4;
     p->verdict = k_verdict_none;
-    route_outer_ipv4(*p, s, ctx_);
+    if (v6) {
+        route_outer_ipv6(*p, s, ctx_);
+    } else {
+        route_outer_ipv4(*p, s, ctx_);
+    }
     ctx_.counters.injected.add();
     place(p);
 }

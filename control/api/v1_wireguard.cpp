@@ -55,7 +55,7 @@ uint32_t small_count(const nlohmann::json& j, const char* field, uint32_t max) {
 
 wireguard_new_peer parse_new_peer(const request& r) {
     const json b = json_body(r, {"allowed_ips", "public_key", "name", "routes", "idle_timeout_s", "tunnel",
-                                 "persistent_keepalive_s", "preshared_key"});
+                                 "persistent_keepalive_s", "preshared_key", "endpoint_family"});
     wireguard_new_peer np;
     if (!b.contains("allowed_ips")) throw api_error(400, "missing_field", "allowed_ips is required");
     np.allowed_ips = prefixes(b["allowed_ips"], "allowed_ips");
@@ -85,6 +85,13 @@ wireguard_new_peer parse_new_peer(const request& r) {
     if (b.contains("tunnel")) {
         if (!b["tunnel"].is_string()) throw api_error(400, "bad_field", "tunnel must be a tunnel's name");
         np.tunnel = b["tunnel"].get<std::string>();
+    }
+    if (b.contains("endpoint_family")) {
+        // Which of the tunnel's listen sockets the generated wg_quick config names.
+        const json& v = b["endpoint_family"];
+        if (!v.is_string() || (v.get<std::string>() != "ipv4" && v.get<std::string>() != "ipv6"))
+            throw api_error(400, "bad_field", "endpoint_family must be \"ipv4\" or \"ipv6\"");
+        np.ipv6_endpoint = v.get<std::string>() == "ipv6";
     }
     if (b.contains("idle_timeout_s")) np.idle_timeout_s = small_count(b["idle_timeout_s"], "idle_timeout_s", 30 * 86400);
     if (b.contains("persistent_keepalive_s"))
@@ -128,6 +135,8 @@ void add_v1_wireguard_endpoints(router& r, wireguard_sources sources) {
             list.push_back({{"name", t.name},
                             {"public_key", s->service->public_key(i)},
                             {"listen", cfg::to_string(t.address) + ":" + std::to_string(t.listen_port)},
+                            {"listen6", t.address6 ? json(cfg::to_string(cfg::listen_address{*t.address6, t.listen_port}))
+                                                   : json(nullptr)},
                             {"mtu", t.mtu},
                             {"mss_clamp", t.mss_clamp}});
         }

@@ -7,18 +7,26 @@
 // independent crypto::keypair that seals what the fuzzer wants the gateway to receive
 // and opens everything the gateway sends.
 //
-//   vm1 192.168.100.11 ── [vm | edgegate wg0 203.0.113.1:51820 | uplink] ── 203.0.113.2:51820 site
-//     2001:db8:1::101                peer allowed_ips 10.99.0.0/24, fd00:99::/64
+//   vm1 192.168.100.11 ── [vm | edgegate wg0 203.0.113.1:51820     | uplink] ── 203.0.113.2:51820 site
+//     2001:db8:1::101              [2001:db8:1::1]:51820                   [2001:db8:1::2]:51820
+//                                  peer allowed_ips 10.99.0.0/24, fd00:99::/64
 //
 // Each input starts from a fresh peer (set_peer: endpoint 203.0.113.2:51820, no keys)
 // and a fresh keypair installed as initiator (current at once), the clock moved on.
+// The site may send from IPv4 or IPv6 (the tunnel listens on both uplink addresses);
+// the endpoint roams to the last authenticated source, of either family, and the
+// gateway's messages go out over that family.
 //
 // Contract checked (pipeline.hpp, wireguard.hpp, gso_segment.hpp): nothing read or
 // written out of bounds, no UB, no leak; every packet leaves with a verdict; a
 // transmitted frame lies inside its buffer; a dropped one names a real reason; a
 // transmitted IPv4 frame has a valid header checksum; every transport message the
 // gateway sends from its listen socket opens at the far end, in counter order, padded
-// to 16 with zeros; and its inner packet is the one routed in with TTL/hop limit
+// to 16 with zeros, in a frame that holds exactly the outer packet, to a source the
+// site sent from (or the config's endpoint); over IPv6, from our address6 with
+// version 6, traffic class and flow 0, hop limit 64, payload length the UDP length,
+// next header UDP and a non-zero, valid UDP checksum (IPv4: a valid header checksum);
+// and its inner packet is the one routed in with TTL/hop limit
 // decremented (the MSS of a SYN clamped to the tunnel, an offloaded L4 checksum
 // completed), or an ICMP error of the gateway's with valid checksums, and never longer
 // than what went in. Segments of a GSO super-packet (cut with segment_gso and sent with
@@ -32,7 +40,9 @@
 //   ctl bits 0-2  kind:
 //     0  raw frame, as is, on port ctl bit 3 (0: vm, 1: uplink)
 //     1  UDP to the listen socket from the uplink: the payload is the body as is;
-//        ctl bits 3-4 pick the outer source (site, roamed, unresolved, site port 4000)
+//        ctl bits 3-4 pick the outer source (site, roamed, unresolved, site port 4000),
+//        ctl bit 5 its family: 0 IPv4 to 203.0.113.1 (203.0.113.2, .9, .77), 1 IPv6
+//        to [2001:db8:1::1] (2001:db8:1::2, ::9, ::4d) with a valid UDP checksum
 //     2,6 transport message sealed by the far end: body[0] flags
 //          bits 0-1 outer source (as kind 1)
 //          bit 2    xor body[2] into the sealed message at body[1] (mod its size)
@@ -41,6 +51,7 @@
 //                   addresses from body[3]: src bits 0-3, dst bits 4-7, of the table)
 //          bit 5    inner IPv6 (with bit 4)
 //          bit 6    with bit 4: set the inner L4 checksum right
+//          bit 7    the outer source's IPv6 address (as kind 1's ctl bit 5)
 //        inner = body[4..]
 //     3,7 packet on the vm port from vm1's MAC: body[0] addresses (src bits 0-3, dst
 //        bits 4-7, of the table; 0x10 is vm1 to 10.99.0.2), body[1] flags
@@ -56,7 +67,8 @@
 //     4  clock: advance by a step from ctl bits 3-5 (1 ms .. 600 s)
 //     5  command, ctl bits 3-4: clear_keys, install a fresh keypair (ctl bit 5: ours
 //        as responder, next until the site's first message under it), send_keepalive,
-//        set_peer (endpoint back to the config's, keys dropped)
+//        set_peer (endpoint back to the config's, keys dropped; ctl bit 5: to
+//        [2001:db8:1::2]:51820 instead)
 //   ctl bit 7   end the burst after this packet (also at k_max_burst and at the end)
 // Kinds 4 and 5 end the burst before they run.
 #include <algorithm>
@@ -98,6 +110,7 @@ name = "uplink"
 role = "uplink"
 backend = "memory"
 ipv4 = ["203.0.113.1/24"]
+ipv6 = ["2001:db8:1::1/64"]
 
 [[routes]]
 prefix = "0.0.0.0/0"
@@ -118,8 +131,15 @@ constexpr uint32_t k_gw = 0xcb007101, k_site = 0xcb007102, k_roamed = 0xcb007109
 constexpr uint32_t k_vm1 = 0xc0a8640b;
 constexpr uint16_t k_listen = 51820;
 
-// Outer sources of messages to the listen socket.
+// Our IPv6 listen address (the tunnel's address6) and the site's IPv6 addresses.
+constexpr uint8_t k_gw6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01};
+constexpr uint8_t k_site6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02};
+constexpr uint8_t k_roamed6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x09};
+constexpr uint8_t k_unresolved6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x4d};
+
+// Outer sources of messages to the listen socket (IPv4, and the same over IPv6).
 constexpr uint32_t k_outer_src[4] = {k_site, k_roamed, k_unresolved, k_site};
+constexpr const uint8_t* k_outer_src6[4] = {k_site6, k_roamed6, k_unresolved6, k_site6};
 constexpr uint16_t k_outer_sport[4] = {51820, 51820, 51820, 4000};
 
 // Inner IPv4 addresses (host order).
@@ -314,14 +334,30 @@ struct pending {
     bool lookalike = false;  ///< came in already looking like a message from our socket
 };
 
-/// An IPv4 UDP frame from our listen address and port (untagged or one 802.1Q tag):
-/// forwarded as it is, it would pass for a transport message of ours.
+/// An IPv4 or IPv6 UDP frame from our listen address and port (untagged or one 802.1Q
+/// tag): forwarded as it is, it would pass for a transport message of ours.
 bool looks_like_ours(const uint8_t* f, uint32_t len) {
     for (uint32_t l3 : {14u, 18u}) {
-        if (len < l3 + 28 || rd16(f + l3 - 2) != 0x0800) continue;
-        const uint8_t* ip = f + l3;
-        const uint32_t ihl = (ip[0] & 0xf) * 4u;
-        if (ip[9] == 17 && rd32(ip + 12) == k_gw && len >= l3 + ihl + 2 && rd16(ip + ihl) == k_listen) return true;
+        if (len >= l3 + 28 && rd16(f + l3 - 2) == 0x0800) {
+            const uint8_t* ip = f + l3;
+            const uint32_t ihl = (ip[0] & 0xf) * 4u;
+            if (ip[9] == 17 && rd32(ip + 12) == k_gw && len >= l3 + ihl + 2 && rd16(ip + ihl) == k_listen) return true;
+        }
+        if (len >= l3 + 48 && rd16(f + l3 - 2) == 0x86dd) {
+            const uint8_t* ip = f + l3;
+            if (ip[6] == 17 && std::memcmp(ip + 8, k_gw6, 16) == 0 && rd16(ip + 40) == k_listen) return true;
+        }
+    }
+    return false;
+}
+
+/// Whether port at addr (4 bytes: IPv4, else 16) is where the gateway may send the
+/// site's messages: the config's endpoint or a source the site sent from (a raw frame
+/// cannot authenticate, so it never moves the endpoint).
+bool plausible_endpoint(const uint8_t* addr, bool v6, uint16_t port) {
+    for (uint32_t i = 0; i < 4; ++i) {
+        if (port != k_outer_sport[i]) continue;
+        if (v6 ? std::memcmp(addr, k_outer_src6[i], 16) == 0 : rd32(addr) == k_outer_src[i]) return true;
     }
     return false;
 }
@@ -352,6 +388,8 @@ struct world {
         t.name = "wg0";
         t.private_key.fill(0x41);
         t.address = *cfg::parse_ip("203.0.113.1");
+        t.address6 = *cfg::parse_ip("2001:db8:1::1");
+        if (!t.address6->v6 || std::memcmp(t.address6->bytes.data(), k_gw6, 16) != 0) __builtin_trap();
         t.listen_port = k_listen;
         t.mtu = k_tunnel_mtu;
         cfg::wireguard_peer_config pc;
@@ -384,6 +422,8 @@ struct world {
         const dp::mac_bytes site{0x52, 0x54, 0, 0, 0, 0x22};
         neighbours.set(dp::neighbour_key::ipv4(k_up, k_site), site);
         neighbours.set(dp::neighbour_key::ipv4(k_up, k_roamed), site);
+        neighbours.set(dp::neighbour_key::ipv6(k_up, k_site6), site);  // k_unresolved(6): never
+        neighbours.set(dp::neighbour_key::ipv6(k_up, k_roamed6), site);
         neighbours.set(dp::neighbour_key::ipv4(k_vm, k_vm1), {0x52, 0x54, 0, 0, 0, 0x11});
         neighbours.set(dp::neighbour_key::ipv6(k_vm, k_addrs6[0]), {0x52, 0x54, 0, 0, 0, 0x11});
     }
@@ -392,14 +432,14 @@ struct world {
         w.now_ns = now_ns;
         w.now_s = static_cast<uint32_t>(now_ns / 1'000'000'000ULL);
     }
-    void command(dp::wg_command::op_t op) {
+    /// set_peer: to the config's endpoint, or (endpoint6) to the site's IPv6 one.
+    void command(dp::wg_command::op_t op, bool endpoint6 = false) {
         dp::wg_command c;
         c.op = op;
         c.slot = 0;
         c.tunnel = 0;
         if (op == dp::wg_command::set_peer) {
-            c.endpoint_addr = k_site;
-            c.endpoint_port = k_listen;
+            c.endpoint = endpoint6 ? dp::wg_endpoint::v6(k_site6, k_listen) : dp::wg_endpoint::v4(k_site, k_listen);
         }
         w.wg->apply(c, now_ns);
     }
@@ -461,8 +501,8 @@ struct world {
 /// How often each oracle held (printed at exit with WG_PIPELINE_FUZZ_STATS=1, to see
 /// that a corpus reaches them).
 struct oracle_stats {
-    uint64_t opened = 0, keepalives = 0, exact = 0, errors = 0, segments = 0, segmented = 0, delivered = 0,
-             fragments = 0, fragmented = 0;
+    uint64_t opened = 0, keepalives = 0, opened6 = 0, exact = 0, errors = 0, segments = 0, segmented = 0,
+             delivered = 0, fragments = 0, fragmented = 0;
 };
 oracle_stats g_stats;
 
@@ -470,10 +510,11 @@ world& get_world() {
     static world* w = [] {
         if (std::getenv("WG_PIPELINE_FUZZ_STATS")) {
             std::atexit([] {
-                std::fprintf(stderr, "delivered %lu; opened %lu (keepalives %lu), exact %lu, icmp errors %lu, segments %lu of %lu super-packets, "
-                             "fragments %lu of %lu packets\n",
+                std::fprintf(stderr, "delivered %lu; opened %lu (keepalives %lu, outer IPv6 %lu), exact %lu, icmp errors %lu, "
+                             "segments %lu of %lu super-packets, fragments %lu of %lu packets\n",
                              static_cast<unsigned long>(g_stats.delivered),
                              static_cast<unsigned long>(g_stats.opened), static_cast<unsigned long>(g_stats.keepalives),
+                             static_cast<unsigned long>(g_stats.opened6),
                              static_cast<unsigned long>(g_stats.exact), static_cast<unsigned long>(g_stats.errors),
                              static_cast<unsigned long>(g_stats.segments), static_cast<unsigned long>(g_stats.segmented),
                              static_cast<unsigned long>(g_stats.fragments), static_cast<unsigned long>(g_stats.fragmented));
@@ -491,6 +532,7 @@ struct sent_msg {
     uint32_t len;
     const expectation* exp;
     uint32_t segment;  ///< index among a super-packet's segments
+    bool outer6;       ///< sent over IPv6
 };
 
 /// Whether the IP packet at `in` is exp's packet routed once: TTL/hop limit one
@@ -586,13 +628,30 @@ void check_frame(world& wd, dp::packet* p, const expectation* exp, uint32_t segm
             }
             // From our listen socket: a transport message (the only kind workers send).
             if (!lookalike && ip[9] == 17 && rd32(ip + 12) == k_gw && total >= ihl + 8 && rd16(ip + ihl) == k_listen) {
-                if (tx_port != k_up || fragment) __builtin_trap();
+                if (tx_port != k_up || fragment || p->len != 14 + total) __builtin_trap();
                 const uint8_t* udp = ip + ihl;
                 const uint32_t udp_len = rd16(udp + 4);
                 if (udp_len != total - ihl || udp_len < 8 + crypto::k_transport_min_size) __builtin_trap();
+                if (!plausible_endpoint(ip + 16, false, rd16(udp + 2))) __builtin_trap();
                 uint8_t* msg = p->data + 14 + ihl + 8;
-                msgs.push_back({rd64le(msg + 8), msg, udp_len - 8, exp, segment});
+                msgs.push_back({rd64le(msg + 8), msg, udp_len - 8, exp, segment, false});
             }
+        }
+        // From our IPv6 listen socket: a transport message over IPv6, its outer header as
+        // seal_and_route writes it and UDP's checksum mandatory (RFC 8200 §8.1).
+        if (!lookalike && p->len >= 14 + 48 && rd16(f + 12) == 0x86dd && f[14 + 6] == 17 &&
+            std::memcmp(f + 14 + 8, k_gw6, 16) == 0 && rd16(f + 14 + 40) == k_listen) {
+            const uint8_t* ip = f + 14;
+            const uint8_t* udp = ip + 40;
+            const uint32_t udp_len = rd16(ip + 4);
+            if (tx_port != k_up || fragment) __builtin_trap();
+            if (rd32(ip) != 0x60000000u || ip[7] != 64) __builtin_trap();  // version 6, no class or flow
+            if (p->len != 14 + 40 + udp_len || rd16(udp + 4) != udp_len) __builtin_trap();
+            if (udp_len < 8 + crypto::k_transport_min_size) __builtin_trap();
+            if (rd16(udp + 6) == 0 || sum16(udp, udp_len, pseudo_sum(ip, true, 17, udp_len)) != 0xffff) __builtin_trap();
+            if (!plausible_endpoint(ip + 24, true, rd16(udp + 2))) __builtin_trap();
+            uint8_t* msg = p->data + 14 + 40 + 8;
+            msgs.push_back({rd64le(msg + 8), msg, udp_len - 8, exp, segment, true});
         }
     } else if (p->verdict == k_verdict_drop) {
         if (p->drop_reason == 0 || p->drop_reason >= k_drop_reason_count) __builtin_trap();
@@ -622,6 +681,7 @@ void open_at_far_end(world& wd, std::vector<sent_msg>& msgs) {
         const crypto::transport_error e = fk->kp.open(std::span<uint8_t>(m.msg, m.len), wd.now_ns, plain);
         if (e != crypto::transport_error::ok) __builtin_trap();
         ++g_stats.opened;
+        if (m.outer6) ++g_stats.opened6;
         if (plain.empty()) {
             ++g_stats.keepalives;
             continue;
@@ -804,26 +864,39 @@ uint32_t build_ip(uint8_t* ip, size_t room, const uint8_t* body, size_t n, bool 
     return static_cast<uint32_t>(len);
 }
 
-/// Ethernet + IPv4 + UDP to our listen socket from the uplink around payload.
-uint32_t to_listen_socket(uint8_t* f, size_t room, const uint8_t* payload, size_t n, uint32_t sel) {
-    const size_t len = std::min(n, room - 42);
+/// Ethernet + IPv4 + UDP (checksum 0) or, v6, Ethernet + IPv6 + UDP (checksum right)
+/// to our listen socket from the uplink around payload, from source sel (0-3).
+uint32_t to_listen_socket(uint8_t* f, size_t room, const uint8_t* payload, size_t n, uint32_t sel, bool v6) {
+    const uint32_t outer = v6 ? 48 : 28;
+    const size_t len = std::min(n, room - 14 - outer);
     std::memcpy(f, k_up_port_mac, 6);
     std::memcpy(f + 6, k_site_mac, 6);
-    wr16(f + 12, 0x0800);
+    wr16(f + 12, v6 ? 0x86dd : 0x0800);
     uint8_t* ip = f + 14;
-    std::memset(ip, 0, 28);
-    ip[0] = 0x45;
-    wr16(ip + 2, static_cast<uint16_t>(28 + len));
-    ip[8] = 64;
-    ip[9] = 17;
-    wr32(ip + 12, k_outer_src[sel & 3]);
-    wr32(ip + 16, k_gw);
-    fix_ip4_header(ip);
-    wr16(ip + 20, k_outer_sport[sel & 3]);
-    wr16(ip + 22, k_listen);
-    wr16(ip + 24, static_cast<uint16_t>(8 + len));
-    if (len) std::memmove(ip + 28, payload, len);
-    return static_cast<uint32_t>(42 + len);
+    std::memset(ip, 0, outer);
+    uint8_t* udp = ip + outer - 8;
+    if (v6) {
+        ip[0] = 0x60;
+        wr16(ip + 4, static_cast<uint16_t>(8 + len));
+        ip[6] = 17;
+        ip[7] = 64;
+        std::memcpy(ip + 8, k_outer_src6[sel & 3], 16);
+        std::memcpy(ip + 24, k_gw6, 16);
+    } else {
+        ip[0] = 0x45;
+        wr16(ip + 2, static_cast<uint16_t>(28 + len));
+        ip[8] = 64;
+        ip[9] = 17;
+        wr32(ip + 12, k_outer_src[sel & 3]);
+        wr32(ip + 16, k_gw);
+        fix_ip4_header(ip);
+    }
+    wr16(udp, k_outer_sport[sel & 3]);
+    wr16(udp + 2, k_listen);
+    wr16(udp + 4, static_cast<uint16_t>(8 + len));
+    if (len) std::memmove(udp + 8, payload, len);
+    if (v6) fix_l4_checksum(ip, static_cast<uint32_t>(outer + len), true);
+    return static_cast<uint32_t>(14 + outer + len);
 }
 
 }  // namespace
@@ -884,7 +957,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 break;
             }
             default:
-                wd.command(wg_command::set_peer);
+                wd.command(wg_command::set_peer, (ctl & 0x20) != 0);
                 break;
             }
             send_staged(wd);
@@ -905,7 +978,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             std::memcpy(p->data, body, l);
             p->len = static_cast<uint32_t>(l);
         } else if (kind == 1) {
-            p->len = to_listen_socket(p->data, room, body, len, (ctl >> 3) & 3);
+            p->len = to_listen_socket(p->data, room, body, len, (ctl >> 3) & 3, ctl & 0x20);
         } else if (kind == 2 || kind == 6) {
             const uint8_t fl = len > 0 ? body[0] : 0;
             const uint8_t mpos = len > 1 ? body[1] : 0;
@@ -942,7 +1015,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 msg[mpos % msg.size()] ^= mxor;
                 if (mxor) pe.exp = expectation{};
             }
-            p->len = to_listen_socket(p->data, room, msg.data(), msg.size(), fl & 3);
+            p->len = to_listen_socket(p->data, room, msg.data(), msg.size(), fl & 3, fl & 0x80);
             if ((fl & 0x08) && n + 1 < k_max_burst) {
                 packet* q = wd.pool.alloc();
                 if (!q) __builtin_trap();

@@ -9,7 +9,7 @@
 #   edgegated routes the peer's allowed IPs 10.99.0.0/24 and fd00:99::/64 into wg0.
 #
 # We initiate to it, it initiates to us; ping, curl and iperf3 both ways; path MTU and
-# MSS clamping; rekeying under traffic with a shortened REKEY_AFTER_TIME (the test-only
+# MSS clamping; the tunnel over IPv6 (wg0's address6 [2001:db8:1::1]:51820) and back; rekeying under traffic with a shortened REKEY_AFTER_TIME (the test-only
 # rekey_after_time_s = 4); the peer moves to another port and traffic follows; a
 # replayed data packet, a replayed initiation, bad mac1s and a flood of initiations
 # (cookies under load) are dropped and counted (tests/integration/wg_tool.py makes them).
@@ -51,17 +51,18 @@ hs() { apiq /v1/wireguard "j['handshakes']['$1']"; }
 export -f api apiq peer hs
 export SECRET PY
 
-# inet's wireguard-go on LISTEN_PORT (a fresh instance each time: no session)
+# inet's wireguard-go on LISTEN_PORT (a fresh instance each time: no session), sending to
+# our ENDPOINT (default: the IPv4 listen socket)
 WGGO_PID=
 inet_wg_up() {
-  local port=$1
+  local port=$1 endpoint=${2:-$GW_PUB:51820}
   [ -n "$WGGO_PID" ] && t_kill "$WGGO_PID"
   rm -f /var/run/wireguard/wgi0.sock
   t_bg inet "$EG_LAB_DIR/wireguard-go.log" env LOG_LEVEL=error wireguard-go -f wgi0
   WGGO_PID=$T_LAST_PID
   t_wait_for "wireguard-go's wgi0" 10 test -S /var/run/wireguard/wgi0.sock || return 1
   in_ns inet wg set wgi0 listen-port "$port" private-key "$KEYS/inet.key" \
-    peer "$GW_KEY" endpoint "$GW_PUB:51820" allowed-ips 192.168.100.0/24,2001:db8:1::100/122 &&
+    peer "$GW_KEY" endpoint "$endpoint" allowed-ips 192.168.100.0/24,2001:db8:1::100/122 &&
     ip -n inet addr add $SITE4/24 dev wgi0 && ip -n inet -6 addr add $SITE6/64 dev wgi0 &&
     ip -n inet link set wgi0 up &&
     ip -n inet route add 192.168.100.0/24 dev wgi0 && ip -n inet -6 route add 2001:db8:1::100/122 dev wgi0
@@ -160,6 +161,31 @@ t_check "the site pings vm1 from its new port" in_ns inet ping -c 3 -w 10 $VM1
 t_check_output "the peer's endpoint is now $INET4:51821" "^$INET4:51821\$" peer "['endpoint']"
 t_check "vm1 -> site follows the new endpoint" in_ns vm1 ping -c 3 -w 10 $SITE4
 
+# ---- IPv6 outside the tunnel: wg0 also listens on the uplink's IPv6 address (address6)
+GW6=2001:db8:1::1
+INET6=2001:db8:1::2
+t_check_output "GET /v1/wireguard: wg0 also listens on [$GW6]:51820" '^True$' \
+  apiq /v1/wireguard "j['tunnels'][0]['listen6'] == '[$GW6]:51820'"
+t_check "wireguard-go sends to [$GW6]:51820 from now on" in_ns inet wg set wgi0 peer "$GW_KEY" endpoint "[$GW6]:51820"
+t_check "the site pings vm1 with the tunnel over IPv6" in_ns inet ping -c 3 -w 10 $VM1
+t_check_output "the peer's endpoint followed it to [$INET6]:51821" "^\\[$INET6\\]:51821\$" peer "['endpoint']"
+t_check "vm1 -> site goes to the IPv6 endpoint (ping)" in_ns vm1 ping -c 3 -w 10 $SITE4
+t_check_output "curl vm1 -> site over the IPv6 outer path" "^$HELLO\$" \
+  in_ns vm1 curl -sS --max-time 10 "http://$SITE4/hello.txt"
+t_check "iperf3 TCP vm1 -> site over the IPv6 outer path (8 MiB)" iperf_bytes vm1 -c $SITE4 -n 8M
+t_check_output "wireguard-go saw the tunnel's packets come from [$GW6]:51820" "\\[$GW6\\]:51820" \
+  in_ns inet wg show wgi0 endpoints
+RESP_BEFORE=$(hs responses_sent)
+t_step "fresh wireguard-go in inet that knows only [$GW6]:51820" inet_wg_up 51821 "[$GW6]:51820"
+t_check "the site pings vm1 (wireguard-go initiates over IPv6)" in_ns inet ping -c 3 -w 15 $VM1
+t_check_output "we answered its initiation, over IPv6" '^True$' \
+  apiq /v1/wireguard "j['handshakes']['responses_sent'] > ${RESP_BEFORE:-999999}"
+t_check_output "the peer's endpoint is [$INET6]:51821" "^\\[$INET6\\]:51821\$" peer "['endpoint']"
+t_check "and back to IPv4: wireguard-go sends to $GW_PUB:51820" in_ns inet wg set wgi0 peer "$GW_KEY" endpoint "$GW_PUB:51820"
+t_check "the site pings vm1 over IPv4 again" in_ns inet ping -c 3 -w 10 $VM1
+t_check_output "the peer's endpoint is $INET4:51821 again" "^$INET4:51821\$" peer "['endpoint']"
+t_check "vm1 -> site follows it back" in_ns vm1 ping -c 3 -w 10 $SITE4
+
 # ---- metrics: per-peer series, promtool-clean
 metrics() { in_ns eg-gw curl -sS --max-time 5 http://127.0.0.1:9091/metrics; }
 export -f metrics
@@ -220,6 +246,19 @@ t_check_output "the removed peer is gone from the list" '^False$' \
   apiq /v1/wireguard/peers "any(p['name']=='laptop' for p in j['peers'])"
 t_check_fails "the removed client no longer reaches vm2" in_ns inet ping -I 10.99.1.2 -c 2 -w 4 192.168.100.12
 [ -n "$WGC_PID" ] && t_kill "$WGC_PID"
+# a client whose generated config names the tunnel's IPv6 listen socket
+t_step "POST a peer with endpoint_family ipv6: its wg-quick Endpoint is [$GW6]:51820" \
+  add_client v6client 10.99.1.4 wgc2 '"endpoint_family": "ipv6"'
+t_check "the wg-quick config says so" grep -qxF "Endpoint = [$GW6]:51820" "$EG_LAB_DIR/wgc2.conf"
+t_step "that client comes up from its config" client_up wgc2 10.99.1.4
+WGC2_PID=$T_LAST_CLIENT_PID
+t_check "it reaches vm2 through the tunnel over IPv6" in_ns inet ping -I 10.99.1.4 -c 3 -w 15 192.168.100.12
+t_check_output "its endpoint is an IPv6 one" '^True$' \
+  apiq /v1/wireguard/peers "any(p['name']=='v6client' and p['endpoint'].startswith('[$INET6]:') for p in j['peers'])"
+V6C_PATH=$("$PY" -c 'import sys,urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$(key_of_client v6client)")
+t_check_output "DELETE it: 200" '^200$' status_of -X DELETE "http://127.0.0.1:1537/v1/wireguard/peers/$V6C_PATH"
+[ -n "$WGC2_PID" ] && t_kill "$WGC2_PID"
+ip -n inet route del 192.168.100.12/32 2>/dev/null
 # an ephemeral peer that never shakes hands is removed with all its state
 t_check_output "POST an ephemeral peer (idle_timeout_s 3): 201" '^201$' \
   post_peer '{"allowed_ips": ["10.99.2.0/24"], "name": "ephemeral", "idle_timeout_s": 3}'
@@ -233,7 +272,7 @@ ctl() { in_ns eg-gw env EDGEGATE_API_SECRET="$SECRET" "$EG_SOURCE_DIR/tools/edge
 export -f ctl
 export EG_SOURCE_DIR
 t_check_output "edgegatectl wg peers: a table with the site peer" 'inet-site .*203\.0\.113\.2:51821 .*10\.99\.0\.0/24' ctl wg peers
-t_check_output "edgegatectl wg tunnels" '^wg0 +203\.0\.113\.1:51820 ' ctl wg tunnels
+t_check_output "edgegatectl wg tunnels" '^wg0 +203\.0\.113\.1:51820 +\[2001:db8:1::1\]:51820 ' ctl wg tunnels
 t_check_output "edgegatectl wg add: a generated wg-quick config" '^PrivateKey = ' ctl wg add --allowed-ips 10.99.3.0/24 --name ctl-peer
 CTL_KEY=$(apiq /v1/wireguard/peers "[p['public_key'] for p in j['peers'] if p['name']=='ctl-peer'][0]" 2>/dev/null)
 t_check_output "edgegatectl wg remove" '^removed peer ' ctl wg remove "$CTL_KEY"

@@ -165,7 +165,8 @@ TEST_F(WireguardConfig, BadValuesNameKeyAndLine) {
          "192.168.0.0/16 overlaps 192.168.100.0/24 of port \"vm\": the tunnel would take that network's traffic"},
         {"[[wireguard]]\nname = \"wg0\"\nprivate_key_file = \"wg.key\"\n[[wireguard.peers]]\npublic_key = \"3RbzEnn8jrrGUqaXF3IkUGojHCfw/ACe5uF6oSfKNTw=\"\n"
          "allowed_ips = [\"10.9.0.0/24\"]\nendpoint = \"198.51.100.7\"\n",
-         "wireguard[0].peers[0].endpoint (line 19): expected an IPv4 address and port"},
+         "wireguard[0].peers[0].endpoint (line 19): expected ADDRESS:PORT like \"198.51.100.7:51820\" or "
+         "\"[2001:db8::7]:51820\", got \"198.51.100.7\" (no port)"},
         {"[[wireguard]]\nname = \"wg0\"\nprivate_key_file = \"wg.key\"\n[[wireguard.peers]]\npublic_key = \"3RbzEnn8jrrGUqaXF3IkUGojHCfw/ACe5uF6oSfKNTw=\"\n"
          "allowed_ips = [\"10.9.0.0/24\"]\nendpoint = \"224.0.0.1:51820\"\n",
          "224.0.0.1 is a multicast address"},
@@ -183,6 +184,67 @@ TEST_F(WireguardConfig, BadValuesNameKeyAndLine) {
     };
     for (const auto& c : cases) {
         const auto r = load(c.toml);
+        ASSERT_FALSE(r.errors.empty()) << c.toml;
+        const std::string all = all_errors(r);
+        EXPECT_NE(all.find(c.expected), std::string::npos) << "want: " << c.expected << "\ngot:\n" << all;
+    }
+}
+
+// The uplink with IPv6 too: a tunnel may also listen there, and peers may have IPv6
+// endpoints. Lines 1-6 are the uplink.
+constexpr const char* k_dual_stack_uplink =
+    "[[ports]]\nname = \"up\"\nrole = \"uplink\"\nbackend = \"memory\"\n"
+    "ipv4 = [\"203.0.113.1/24\"]\nipv6 = [\"2001:db8:1::1/64\"]\n";
+
+TEST_F(WireguardConfig, ListensOnIPv6AndTakesIPv6Endpoints) {
+    auto r = load_string(std::string(k_dual_stack_uplink) +
+                             "[[wireguard]]\nname = \"wg0\"\nprivate_key_file = \"wg.key\"\naddress6 = \"2001:db8:1::1\"\n"
+                             "[[wireguard.peers]]\npublic_key = \"" + k_peer_public +
+                             "\"\nallowed_ips = [\"10.99.0.0/24\"]\nendpoint = \"[2001:db8:2::7]:51821\"\n",
+                         std::string(dir_) + "/edgegate.toml");
+    ASSERT_TRUE(r.errors.empty()) << all_errors(r);
+    const wireguard_config& w = r.value->wireguard[0];
+    EXPECT_EQ(to_string(w.address), "203.0.113.1");
+    ASSERT_TRUE(w.address6.has_value());
+    EXPECT_EQ(to_string(*w.address6), "2001:db8:1::1");
+    ASSERT_TRUE(w.peers[0].endpoint.has_value());
+    EXPECT_EQ(to_string(listen_address{*w.peers[0].endpoint, w.peers[0].endpoint_port}), "[2001:db8:2::7]:51821");
+
+    // Without address6 the tunnel listens on IPv4 only (no default).
+    r = load_string(std::string(k_dual_stack_uplink) + "[[wireguard]]\nname = \"wg0\"\nprivate_key_file = \"wg.key\"\n",
+                    std::string(dir_) + "/edgegate.toml");
+    ASSERT_TRUE(r.errors.empty()) << all_errors(r);
+    EXPECT_FALSE(r.value->wireguard[0].address6.has_value());
+
+    const std::string peer = std::string("[[wireguard.peers]]\npublic_key = \"") + k_peer_public +
+                             "\"\nallowed_ips = [\"10.99.0.0/24\"]\n";  // lines 11-13
+    const bad_case cases[] = {
+        {"address6 = \"2001:db8:100::1\"\n",
+         "wireguard[0].address6 (line 10): 2001:db8:100::1 is not an IPv6 address of an uplink port"},
+        {"address6 = \"203.0.113.1\"\n", "wireguard[0].address6 (line 10): expected an IPv6 address"},
+        {"address6 = \"2001:db8:1::1\"\nmtu = 1421\n",
+         "wireguard[0].mtu (line 11): 1421 + 80 bytes of WireGuard over IPv6 exceeds \"up\"'s MTU 1500; at most 1420"},
+    };
+    for (const auto& c : cases) {
+        r = load_string(std::string(k_dual_stack_uplink) + "[[wireguard]]\nname = \"wg0\"\nprivate_key_file = \"wg.key\"\n" +
+                            c.toml,
+                        std::string(dir_) + "/edgegate.toml");
+        const std::string all = all_errors(r);
+        EXPECT_NE(all.find(c.expected), std::string::npos) << "want: " << c.expected << "\ngot:\n" << all;
+    }
+    const bad_case peer_cases[] = {
+        {"endpoint = \"[2001:db8:2::7]:51820\"\n",
+         "wireguard[0].peers[0].endpoint (line 10): an IPv6 endpoint needs the tunnel to listen on IPv6 too: set "
+         "wireguard[0].address6"},
+        {"endpoint = \"2001:db8:2::7:51820\"\n", "(write IPv6 addresses in brackets)"},
+        {"endpoint = \"[fe80::7]:51820\"\n", "wireguard[0].peers[0].endpoint (line 13): fe80::7 is link-local"},
+        {"endpoint = \"[::ffff:198.51.100.7]:51820\"\n", "is IPv4-mapped; write the IPv4 address itself"},
+        {"endpoint = \"[ff02::1]:51820\"\n", "ff02::1 is a multicast address"},
+    };
+    for (const auto& c : peer_cases) {
+        r = load_string(std::string(k_dual_stack_uplink) + "[[wireguard]]\nname = \"wg0\"\nprivate_key_file = \"wg.key\"\n" +
+                            peer + c.toml,
+                        std::string(dir_) + "/edgegate.toml");
         ASSERT_FALSE(r.errors.empty()) << c.toml;
         const std::string all = all_errors(r);
         EXPECT_NE(all.find(c.expected), std::string::npos) << "want: " << c.expected << "\ngot:\n" << all;

@@ -270,5 +270,135 @@ TEST(WireguardServiceRuntimePeer, AGeneratedKeypairsWgQuickConfigCarriesThePresh
     EXPECT_EQ(r2.wg_quick.find("PresharedKey"), std::string::npos);
 }
 
+// Over IPv6: a tunnel with address6 takes handshakes there, answers from that address
+// with the UDP checksum IPv6 requires, and remembers the IPv6 endpoint.
+struct sent6 {
+    ip6_t src, dst;
+    uint16_t sport = 0, dport = 0;
+    bool checksum_ok = false;
+    bytes payload;
+};
+
+struct gateway_side6 {
+    std::vector<sent6> out;
+    size_t ipv4_frames = 0;
+    std::unique_ptr<wireguard_service> svc;
+    ip6_t gw6 = ip6("2001:db8:1::1");
+
+    explicit gateway_side6(const cfg::wireguard_config& t) {
+        wireguard_service::hooks h;
+        h.originate = [this](std::span<const uint8_t> f) {
+            const uint8_t* ip = f.data() + 14;
+            if ((ip[0] >> 4) != 6) {
+                ++ipv4_frames;
+                return;
+            }
+            sent6 s;
+            std::copy(ip + 8, ip + 24, s.src.begin());
+            std::copy(ip + 24, ip + 40, s.dst.begin());
+            ASSERT_EQ(ip[6], 17);
+            const uint8_t* udp = ip + 40;
+            const uint32_t len = get16(ip + 4);
+            ASSERT_EQ(14u + 40 + len, f.size());
+            ASSERT_EQ(get16(udp + 4), len);
+            s.sport = get16(udp);
+            s.dport = get16(udp + 2);
+            s.checksum_ok = get16(udp + 6) != 0 && checksum_ok(udp, len, pseudo_sum(s.src, s.dst, 17, len));
+            s.payload.assign(udp + 8, f.data() + f.size());
+            out.push_back(s);
+        };
+        h.wake = [](uint32_t) {};
+        svc = std::make_unique<wireguard_service>(std::vector<cfg::wireguard_config>{t}, 1, h);
+    }
+    void receive(const bytes& msg, const ip6_t& src, uint16_t sport, uint64_t now) {
+        const bytes f = eth(mac("02:00:00:00:00:02"), mac("52:54:00:00:00:22"), 0x86dd,
+                            ipv6(src, gw6, 17, udp(src, gw6, sport, 51820, msg)));
+        dp::frame_message m;
+        m.kind = dp::frame_message::wireguard;
+        m.len = uint16_t(f.size());
+        std::copy(f.begin(), f.end(), m.data);
+        svc->on_frame(m, now);
+    }
+};
+
+TEST(WireguardServiceIpv6, AnInitiationOverIpv6IsAnsweredOverIpv6AndTheEndpointIsKept) {
+    cfg::wireguard_config t = tunnel_config(1);
+    t.address6 = *cfg::parse_ip("2001:db8:1::1");
+    gateway_side6 g(t);
+    initiator i0(1, crypto::x25519_from_private(key_of(200)).pub);
+    const ip6_t client = ip6("2001:db8:2::7");
+    g.receive(i0.initiation(1), client, 40000, 1000 * 1'000'000'000ULL);
+    EXPECT_EQ(g.svc->counters().responses_sent, 1u);
+    ASSERT_EQ(g.out.size(), 1u);
+    EXPECT_EQ(g.ipv4_frames, 0u);
+    EXPECT_EQ(g.out[0].src, g.gw6);
+    EXPECT_EQ(g.out[0].dst, client);
+    EXPECT_EQ(g.out[0].sport, 51820);
+    EXPECT_EQ(g.out[0].dport, 40000);
+    EXPECT_TRUE(g.out[0].checksum_ok) << "IPv6 needs a UDP checksum";
+    crypto::message_response resp;
+    ASSERT_EQ(crypto::parse(g.out[0].payload, resp), crypto::parse_error::ok);
+    EXPECT_EQ(i0.hs->consume_response(resp), crypto::handshake_error::ok);
+    EXPECT_EQ(g.svc->status(0).at(0).endpoint, "[2001:db8:2::7]:40000");
+}
+
+TEST(WireguardServiceIpv6, OneSlash64SharesOneRateLimitBucket) {
+    // The kernel's ratelimiter.c: an IPv6 source counts by its /64, which one host owns
+    // whole. Bursts of 5: the sixth initiation from that /64 is refused, another /64 is not.
+    cfg::wireguard_config t = tunnel_config(1);
+    t.address6 = *cfg::parse_ip("2001:db8:1::1");
+    gateway_side6 g(t);
+    initiator i0(1, crypto::x25519_from_private(key_of(200)).pub);
+    const uint64_t now = 1000 * 1'000'000'000ULL;
+    for (int i = 0; i < 6; ++i) {
+        ip6_t src = ip6("2001:db8:2::");
+        src[15] = uint8_t(i + 1);  // another address of the same /64 each time
+        g.receive(i0.initiation(uint64_t(i + 1)), src, 40000, now);
+    }
+    EXPECT_EQ(g.svc->counters().rate_limited, 1u);
+    g.receive(i0.initiation(7), ip6("2001:db8:3::1"), 40000, now);
+    EXPECT_EQ(g.svc->counters().rate_limited, 1u) << "another /64 has its own bucket";
+    EXPECT_EQ(g.svc->counters().initiations_received, 7u);
+}
+
+TEST(WireguardServiceIpv6, ATunnelWithoutAddress6TakesNothingOverIpv6) {
+    gateway_side6 g(tunnel_config(1));  // IPv4 only
+    initiator i0(1, crypto::x25519_from_private(key_of(200)).pub);
+    g.receive(i0.initiation(1), ip6("2001:db8:2::7"), 40000, 1000 * 1'000'000'000ULL);
+    EXPECT_EQ(g.svc->counters().responses_sent, 0u);
+    EXPECT_EQ(g.svc->counters().malformed, 1u);
+    EXPECT_TRUE(g.out.empty());
+}
+
+TEST(WireguardServiceIpv6, AGeneratedWgQuickConfigNamesTheIpv6ListenSocketWhenAsked) {
+    cfg::wireguard_config t = tunnel_config(0);
+    t.address6 = *cfg::parse_ip("2001:db8:1::1");
+    gateway_side6 g(t);
+    const uint64_t now = 1000 * 1'000'000'000ULL;
+    wireguard_new_peer np;
+    np.allowed_ips = {*cfg::parse_prefix("10.99.8.2/32")};
+    const wireguard_add_result v4 = g.svc->add_peer(np, now);
+    ASSERT_EQ(v4.result, wireguard_add_result::outcome::added) << v4.message;
+    EXPECT_NE(v4.wg_quick.find("\nEndpoint = 203.0.113.1:51820\n"), std::string::npos) << v4.wg_quick;
+
+    np.allowed_ips = {*cfg::parse_prefix("10.99.8.3/32")};
+    np.ipv6_endpoint = true;
+    const wireguard_add_result v6 = g.svc->add_peer(np, now);
+    ASSERT_EQ(v6.result, wireguard_add_result::outcome::added) << v6.message;
+    EXPECT_NE(v6.wg_quick.find("\nEndpoint = [2001:db8:1::1]:51820\n"), std::string::npos) << v6.wg_quick;
+
+    // With the client's own key there is no config to shape: refused, as it is by a
+    // tunnel that does not listen on IPv6.
+    np.allowed_ips = {*cfg::parse_prefix("10.99.8.4/32")};
+    np.public_key = crypto::x25519_from_private(key_of(9)).pub;
+    EXPECT_EQ(g.svc->add_peer(np, now).result, wireguard_add_result::outcome::bad_request);
+    gateway_side6 v4_only(tunnel_config(0));
+    np.public_key.reset();
+    const wireguard_add_result refused = v4_only.svc->add_peer(np, now);
+    EXPECT_EQ(refused.result, wireguard_add_result::outcome::bad_request);
+    EXPECT_NE(refused.message.find("does not listen on IPv6"), std::string::npos) << refused.message;
+    EXPECT_EQ(v4_only.svc->peer_count(), 0u);
+}
+
 }  // namespace
 }  // namespace eg::ctl

@@ -48,6 +48,7 @@ name = "uplink"
 role = "uplink"
 backend = "memory"
 ipv4 = ["203.0.113.1/24"]
+ipv6 = ["2001:db8:1::1/64"]
 
 [[routes]]
 prefix = "0.0.0.0/0"
@@ -65,7 +66,8 @@ const mac_t k_vm1_mac = mac("52:54:00:00:00:11");
 const mac_t k_site_mac = mac("52:54:00:00:00:22");
 const ip4_t k_vm1 = ip4("192.168.100.11"), k_gw = ip4("203.0.113.1"), k_site = ip4("203.0.113.2"),
             k_roamed = ip4("203.0.113.9"), k_inner = ip4("10.99.0.2"), k_outsider = ip4("10.98.0.5");
-const ip6_t k_vm1_6 = ip6("2001:db8:1::101"), k_inner6 = ip6("fd00:99::2");
+const ip6_t k_vm1_6 = ip6("2001:db8:1::101"), k_inner6 = ip6("fd00:99::2"), k_gw6 = ip6("2001:db8:1::1"),
+            k_site6 = ip6("2001:db8:1::2");
 constexpr uint32_t k_our_index = 0x01020304, k_their_index = 0x0a0b0c0d;
 
 cfg::wireguard_config tunnel_config() {
@@ -73,6 +75,7 @@ cfg::wireguard_config tunnel_config() {
     t.name = "wg0";
     t.private_key.fill(0x41);
     t.address = *cfg::parse_ip("203.0.113.1");
+    t.address6 = *cfg::parse_ip("2001:db8:1::1");
     t.listen_port = 51820;
     t.mtu = 1420;
     cfg::wireguard_peer_config p;
@@ -133,6 +136,7 @@ protected:
         learn4(k_up, k_roamed, k_site_mac);
         learn4(k_vm, k_vm1, k_vm1_mac);
         ASSERT_TRUE(neighbours.set(neighbour_key::ipv6(k_vm, k_vm1_6.data()), k_vm1_mac));
+        ASSERT_TRUE(neighbours.set(neighbour_key::ipv6(k_up, k_site6.data()), k_site_mac));
     }
     void TearDown() override {
         for (packet* p : used) pool.free(p);
@@ -222,6 +226,40 @@ protected:
         EXPECT_EQ(site.seal(inner, msg, w.now_ns, written), crypto::transport_error::ok);
         msg.resize(written);
         return eth(k_up_mac, k_site_mac, 0x0800, ipv4(src, k_gw, 17, udp(src, k_gw, sport, 51820, msg)));
+    }
+    /// The same over IPv6, to our address6.
+    bytes from_site6(const bytes& inner, const ip6_t& src = k_site6, uint16_t sport = 51820) {
+        bytes msg(crypto::sealed_size(inner.size()));
+        size_t written = 0;
+        EXPECT_EQ(site.seal(inner, msg, w.now_ns, written), crypto::transport_error::ok);
+        msg.resize(written);
+        return eth(k_up_mac, k_site_mac, 0x86dd, ipv6(src, k_gw6, 17, udp(src, k_gw6, sport, 51820, msg)));
+    }
+    /// The site opens what we sent over IPv6: outer headers checked, UDP checksum included.
+    bytes at_site6(const packet* p, const ip6_t& dst = k_site6, uint16_t dport = 51820) {
+        const bytes f = out(p);
+        EXPECT_EQ(p->verdict, k_up);
+        EXPECT_TRUE(std::equal(k_site_mac.begin(), k_site_mac.end(), f.begin())) << "to the site's MAC";
+        EXPECT_EQ(get16(f.data() + 12), 0x86dd);
+        const uint8_t* ip = f.data() + 14;
+        EXPECT_EQ(ip[0] >> 4, 6);
+        EXPECT_EQ(ip[6], 17);
+        EXPECT_EQ(ip[7], 64) << "hop limit";
+        const uint32_t udp_len = get16(ip + 4);
+        EXPECT_EQ(14u + 40 + udp_len, f.size());
+        EXPECT_TRUE(std::equal(k_gw6.begin(), k_gw6.end(), ip + 8)) << "from our IPv6 listen address";
+        EXPECT_TRUE(std::equal(dst.begin(), dst.end(), ip + 24)) << "to the peer's endpoint";
+        const uint8_t* udp = ip + 40;
+        EXPECT_EQ(get16(udp), 51820);
+        EXPECT_EQ(get16(udp + 2), dport);
+        EXPECT_EQ(get16(udp + 4), udp_len);
+        EXPECT_NE(get16(udp + 6), 0) << "IPv6 forbids a zero UDP checksum";
+        EXPECT_TRUE(checksum_ok(udp, udp_len, pseudo_sum(k_gw6, dst, 17, udp_len))) << "UDP checksum";
+        bytes msg(f.begin() + 14 + 48, f.end());
+        std::span<uint8_t> plain;
+        const auto e = site.open(msg, w.now_ns, plain);
+        EXPECT_EQ(e, crypto::transport_error::ok) << crypto::to_string(e);
+        return e == crypto::transport_error::ok ? bytes(plain.begin(), plain.end()) : bytes{};
     }
     /// The site opens what we sent: checks the outer headers, returns the padded plaintext.
     bytes at_site(const packet* p, const ip4_t& dst = k_site, uint16_t dport = 51820) {
@@ -360,6 +398,60 @@ TEST_F(WireguardDatapath, TheEndpointFollowsAuthenticatedPacketsOnly) {
     forged[forged.size() - 1] ^= 1;  // the tag
     run(forged, k_up);
     EXPECT_EQ(service->status(w.now_ns)[0].endpoint, "203.0.113.9:4000");
+}
+
+TEST_F(WireguardDatapath, OverIpv6TheEndpointMovesThereAndPacketsFollow) {
+    // The site's data over IPv6 to our address6: decrypted and routed like any.
+    const bytes inner = ipv4(k_inner, k_vm1, 17, udp(k_inner, k_vm1, 5000, 40000, payload(40)));
+    packet* p = run(from_site6(inner), k_up);
+    ASSERT_EQ(p->verdict, k_vm);
+    EXPECT_TRUE(same_bytes(out(p), eth(k_vm1_mac, k_vm_mac, 0x0800,
+                                       ipv4(k_inner, k_vm1, 17, udp(k_inner, k_vm1, 5000, 40000, payload(40)),
+                                            ip4_opts{.ttl = 63}))));
+    EXPECT_EQ(service->status(w.now_ns)[0].endpoint, "[2001:db8:1::2]:51820");
+
+    // Our packets follow it there: IPv6/UDP with a checksum, inner IPv4 and IPv6 alike.
+    const bytes plain = at_site6(run(to_site(7), k_vm));
+    ASSERT_GE(plain.size(), 28u + 10);
+    EXPECT_EQ(plain[28], 7);
+    const bytes v6 = ipv6(k_vm1_6, k_inner6, 17, udp(k_vm1_6, k_inner6, 40000, 5000, payload(64)));
+    EXPECT_EQ(at_site6(run(eth(k_vm_mac, k_vm1_mac, 0x86dd, v6), k_vm))[0] >> 4, 6);
+    // A keepalive too (the larger outer header must fit in front of an empty message).
+    packet* ka = pool.alloc();
+    used.push_back(ka);
+    wireguard_send_keepalive(*ka, *snap, w, 0);
+    EXPECT_TRUE(at_site6(ka).empty());
+
+    // And back to IPv4 when the site is heard from there again.
+    EXPECT_EQ(run(from_site(inner), k_up)->verdict, k_vm);
+    EXPECT_EQ(service->status(w.now_ns)[0].endpoint, "203.0.113.2:51820");
+    at_site(run(to_site(8), k_vm));
+
+    // Handshake messages over IPv6 are punted, and the service reads them (mac1 first).
+    bytes init(crypto::k_initiation_size, 0x5a);
+    init[0] = 1, init[1] = init[2] = init[3] = 0;
+    const bytes frame =
+        eth(k_up_mac, k_site_mac, 0x86dd, ipv6(k_site6, k_gw6, 17, udp(k_site6, k_gw6, 51820, 51820, init)));
+    EXPECT_EQ(run(frame, k_up)->verdict, k_verdict_consumed);
+    const auto m = punted();
+    ASSERT_EQ(m.size(), 1u);
+    service->on_frame(m[0], w.now_ns);
+    EXPECT_EQ(service->counters().invalid_mac1, 1u);
+    EXPECT_EQ(service->counters().malformed, 0u);
+}
+
+TEST_F(WireguardDatapath, IPv6SourcesWithoutARouteBackAreNotRoamedTo) {
+    // Authentic messages, but from where no answer can go: ::1, link-local, and an
+    // IPv4-mapped source that would make the peer an IPv4 one at an address that never
+    // sent. Dropped and counted before anything is read; the endpoint stays.
+    const bytes inner = ipv4(k_inner, k_vm1, 17, udp(k_inner, k_vm1, 5000, 40000, payload(40)));
+    ASSERT_EQ(run(from_site6(inner), k_up)->verdict, k_vm);
+    for (const char* src : {"::1", "fe80::5054:ff:fe00:22", "::ffff:203.0.113.2", "::"}) {
+        EXPECT_EQ(run(from_site6(inner, ip6(src)), k_up)->verdict, k_verdict_drop) << src;
+        EXPECT_EQ(service->status(w.now_ns)[0].endpoint, "[2001:db8:1::2]:51820") << src;
+    }
+    EXPECT_EQ(drops(drop_reason::wg_unroutable_source), 4u);
+    EXPECT_EQ(counters.wg_decrypted.get(), 1u);
 }
 
 TEST_F(WireguardDatapath, WithoutKeypairPacketsWaitAndAHandshakeIsAskedFor) {
