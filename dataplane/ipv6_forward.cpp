@@ -201,6 +201,40 @@ void forward_ipv6(packet& p, const snapshot& s, worker_context& w, uint32_t nh) 
     transmit(p, s, w, hop, dst);
 }
 
+namespace {
+
+/// The next hop of a packet the engine sends itself (no hop-limit decrement): a VM's
+/// bound /128 first, as in forward_ipv6, then the table. False (dropped) without one.
+bool own_next_hop6(packet& p, const snapshot& s, worker_context& w, const vm6_binding*& vm, next_hop& hop) {
+    const uint8_t* dst = p.l3() + ipv6::dst;
+    vm = s.vm6.find(dst);
+    const uint32_t nh = vm != nullptr ? k_lpm_no_route : s.routes6.lookup(dst);
+    if (vm == nullptr && (nh == k_lpm_no_route || nh == k_nh_local)) {
+        w.drop(p, drop_reason::ipv6_no_route);
+        return false;
+    }
+    hop = vm != nullptr ? next_hop{vm->port} : s.next_hops[nh];
+    return true;
+}
+
+/// Sends a packet of the engine's own to a port-side next hop: it must fit the link
+/// (routers never fragment IPv6; e.g. a jumbo echo reply to a smaller link).
+void transmit_own6(packet& p, const snapshot& s, worker_context& w, const vm6_binding* vm, const next_hop& hop) {
+    if (ipv6::header_len + load16(p.l3() + ipv6::payload_len) > s.port(hop.port).mtu) [[unlikely]] {
+        w.drop(p, drop_reason::ipv6_too_big);
+        return;
+    }
+    if (vm != nullptr) {
+        transmit_to_vm(p, s, *vm);
+        return;
+    }
+    uint8_t d[16];
+    std::memcpy(d, p.l3() + ipv6::dst, 16);
+    transmit(p, s, w, hop, d);
+}
+
+}  // namespace
+
 void route_originated_ipv6(packet& p, const snapshot& s, worker_context& w) {
     const uint8_t* dst = p.l3() + ipv6::dst;
     if (is_link_local(dst)) {
@@ -211,14 +245,11 @@ void route_originated_ipv6(packet& p, const snapshot& s, worker_context& w) {
         transmit(p, s, w, hop, d);
         return;
     }
-    // A VM's bound /128 first, as in forward_ipv6.
-    const vm6_binding* vm = s.vm6.find(dst);
-    const uint32_t nh = vm != nullptr ? k_lpm_no_route : s.routes6.lookup(dst);
-    if (vm == nullptr && (nh == k_lpm_no_route || nh == k_nh_local)) {
-        w.drop(p, drop_reason::ipv6_no_route);
+    const vm6_binding* vm = nullptr;
+    next_hop hop;
+    if (!own_next_hop6(p, s, w, vm, hop)) {
         return;
     }
-    const next_hop hop = vm != nullptr ? next_hop{vm->port} : s.next_hops[nh];
     if (hop.wg_peer != k_no_wg_peer) [[unlikely]] {
         // An echo reply or ICMPv6 error to a tunnel peer (see route_originated_ipv4).
         const uint32_t n = w.workers();
@@ -230,43 +261,20 @@ void route_originated_ipv6(packet& p, const snapshot& s, worker_context& w) {
         wireguard_send(p, s, w, hop.wg_peer);
         return;
     }
-    if (ipv6::header_len + load16(p.l3() + ipv6::payload_len) > s.port(hop.port).mtu) [[unlikely]] {
-        w.drop(p, drop_reason::ipv6_too_big);  // e.g. a jumbo echo reply to a smaller link
-        return;
-    }
-    if (vm != nullptr) {
-        transmit_to_vm(p, s, *vm);
-        return;
-    }
-    uint8_t d[16];
-    std::memcpy(d, dst, 16);
-    transmit(p, s, w, hop, d);
+    transmit_own6(p, s, w, vm, hop);
 }
 
 void route_outer_ipv6(packet& p, const snapshot& s, worker_context& w) {
-    const uint8_t* dst = p.l3() + ipv6::dst;
-    const vm6_binding* vm = s.vm6.find(dst);
-    const uint32_t nh = vm != nullptr ? k_lpm_no_route : s.routes6.lookup(dst);
-    if (vm == nullptr && (nh == k_lpm_no_route || nh == k_nh_local)) [[unlikely]] {
-        w.drop(p, drop_reason::ipv6_no_route);
+    const vm6_binding* vm = nullptr;
+    next_hop hop;
+    if (!own_next_hop6(p, s, w, vm, hop)) [[unlikely]] {
         return;
     }
-    const next_hop hop = vm != nullptr ? next_hop{vm->port} : s.next_hops[nh];
     if (hop.wg_peer != k_no_wg_peer) [[unlikely]] {
         w.drop(p, drop_reason::wg_routing_loop);
         return;
     }
-    if (ipv6::header_len + load16(p.l3() + ipv6::payload_len) > s.port(hop.port).mtu) [[unlikely]] {
-        w.drop(p, drop_reason::ipv6_too_big);  // we never fragment (RFC 8200 §4.5 is the source's job)
-        return;
-    }
-    if (vm != nullptr) {
-        transmit_to_vm(p, s, *vm);
-        return;
-    }
-    uint8_t d[16];
-    std::memcpy(d, dst, 16);
-    transmit(p, s, w, hop, d);
+    transmit_own6(p, s, w, vm, hop);
 }
 
 }  // namespace eg::dp

@@ -49,6 +49,15 @@ cfg::wireguard_config tunnel_config(size_t n) {
     return t;
 }
 
+/// A frame to the listen socket, as a worker punts it.
+void punt(wireguard_service& svc, const bytes& f, uint64_t now) {
+    dp::frame_message m;
+    m.kind = dp::frame_message::wireguard;
+    m.len = uint16_t(f.size());
+    std::copy(f.begin(), f.end(), m.data);
+    svc.on_frame(m, now);
+}
+
 struct sent {
     ip4_t dst;
     uint16_t dport;
@@ -76,13 +85,9 @@ struct gateway_side {
         svc = std::make_unique<wireguard_service>(std::vector<cfg::wireguard_config>{t}, 1, h);
     }
     void receive(const bytes& msg, const ip4_t& src, uint16_t sport, uint64_t now) {
-        const bytes f = eth(mac("02:00:00:00:00:02"), mac("52:54:00:00:00:22"), 0x0800,
-                            ipv4(src, k_gw, 17, udp(src, k_gw, sport, 51820, msg)));
-        dp::frame_message m;
-        m.kind = dp::frame_message::wireguard;
-        m.len = uint16_t(f.size());
-        std::copy(f.begin(), f.end(), m.data);
-        svc->on_frame(m, now);
+        punt(*svc, eth(mac("02:00:00:00:00:02"), mac("52:54:00:00:00:22"), 0x0800,
+                       ipv4(src, k_gw, 17, udp(src, k_gw, sport, 51820, msg))),
+             now);
     }
 };
 
@@ -311,13 +316,9 @@ struct gateway_side6 {
         svc = std::make_unique<wireguard_service>(std::vector<cfg::wireguard_config>{t}, 1, h);
     }
     void receive(const bytes& msg, const ip6_t& src, uint16_t sport, uint64_t now) {
-        const bytes f = eth(mac("02:00:00:00:00:02"), mac("52:54:00:00:00:22"), 0x86dd,
-                            ipv6(src, gw6, 17, udp(src, gw6, sport, 51820, msg)));
-        dp::frame_message m;
-        m.kind = dp::frame_message::wireguard;
-        m.len = uint16_t(f.size());
-        std::copy(f.begin(), f.end(), m.data);
-        svc->on_frame(m, now);
+        punt(*svc, eth(mac("02:00:00:00:00:02"), mac("52:54:00:00:00:22"), 0x86dd,
+                       ipv6(src, gw6, 17, udp(src, gw6, sport, 51820, msg))),
+             now);
     }
 };
 

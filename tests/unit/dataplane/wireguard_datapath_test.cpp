@@ -219,21 +219,22 @@ protected:
     }
     uint64_t drops(drop_reason r) const { return counters.drops[reason_index(r)].get(); }
 
-    /// A frame from the site to our listen socket carrying `inner`, sealed by the site.
-    bytes from_site(const bytes& inner, const ip4_t& src = k_site, uint16_t sport = 51820) {
+    /// `inner` as a transport message sealed by the site.
+    bytes sealed_by_site(const bytes& inner) {
         bytes msg(crypto::sealed_size(inner.size()));
         size_t written = 0;
         EXPECT_EQ(site.seal(inner, msg, w.now_ns, written), crypto::transport_error::ok);
         msg.resize(written);
-        return eth(k_up_mac, k_site_mac, 0x0800, ipv4(src, k_gw, 17, udp(src, k_gw, sport, 51820, msg)));
+        return msg;
+    }
+    /// A frame from the site to our listen socket carrying `inner`, sealed by the site.
+    bytes from_site(const bytes& inner, const ip4_t& src = k_site, uint16_t sport = 51820) {
+        return eth(k_up_mac, k_site_mac, 0x0800, ipv4(src, k_gw, 17, udp(src, k_gw, sport, 51820, sealed_by_site(inner))));
     }
     /// The same over IPv6, to our address6.
     bytes from_site6(const bytes& inner, const ip6_t& src = k_site6, uint16_t sport = 51820) {
-        bytes msg(crypto::sealed_size(inner.size()));
-        size_t written = 0;
-        EXPECT_EQ(site.seal(inner, msg, w.now_ns, written), crypto::transport_error::ok);
-        msg.resize(written);
-        return eth(k_up_mac, k_site_mac, 0x86dd, ipv6(src, k_gw6, 17, udp(src, k_gw6, sport, 51820, msg)));
+        return eth(k_up_mac, k_site_mac, 0x86dd,
+                   ipv6(src, k_gw6, 17, udp(src, k_gw6, sport, 51820, sealed_by_site(inner))));
     }
     /// The site opens what we sent over IPv6: outer headers checked, UDP checksum included.
     bytes at_site6(const packet* p, const ip6_t& dst = k_site6, uint16_t dport = 51820) {
