@@ -37,8 +37,15 @@ struct wg_endpoint {
     }
 
     bool is_v4() const {
-        static constexpr uint8_t k_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        return std::memcmp(addr.data(), k_mapped, sizeof k_mapped) == 0;
+        // Word compares: this runs for every packet sealed or received.
+        uint64_t hi = 0;
+        uint32_t mid = 0;
+        std::memcpy(&hi, addr.data(), 8);
+        std::memcpy(&mid, addr.data() + 8, 4);
+        constexpr uint8_t k_mapped_mid[4] = {0, 0, 0xff, 0xff};
+        uint32_t want = 0;
+        std::memcpy(&want, k_mapped_mid, 4);
+        return hi == 0 && mid == want;
     }
     /// The IPv4 address, host order (is_v4() only).
     uint32_t v4_addr() const {
@@ -59,7 +66,14 @@ struct wg_endpoint {
         }
         return false;
     }
-    friend bool operator==(const wg_endpoint&, const wg_endpoint&) = default;
+    friend bool operator==(const wg_endpoint& a, const wg_endpoint& b) {
+        uint64_t a0 = 0, a1 = 0, b0 = 0, b1 = 0;
+        std::memcpy(&a0, a.addr.data(), 8);
+        std::memcpy(&a1, a.addr.data() + 8, 8);
+        std::memcpy(&b0, b.addr.data(), 8);
+        std::memcpy(&b1, b.addr.data() + 8, 8);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0 && a.port == b.port;
+    }
 };
 
 class wg_endpoint_cell {

@@ -144,7 +144,7 @@ void seal_and_route(packet& p, const snapshot& s, worker_context& w, uint32_t sl
     }
     const wg_endpoint& to = peer->endpoint;
     const bool outer6 = !to.is_v4();
-    if (!to.known() || (outer6 && !tun.has_addr6)) [[unlikely]] {
+    if (to.port == 0 || (outer6 ? !tun.has_addr6 : to.v4_addr() == 0)) [[unlikely]] {  // to.known(), cheaper
         w.drop(p, drop_reason::wg_no_endpoint);
         return;
     }
