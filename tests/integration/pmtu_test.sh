@@ -20,7 +20,7 @@ INET4=203.0.113.2
 INET6=2001:db8:1::2
 mkdir -p "$EG_LAB_DIR"
 CFG="$EG_LAB_DIR/pmtu.toml"
-if ! t_config_variant "$EG_SOURCE_DIR/config/examples/lab.toml" "$CFG" ports.uplink.mtu=1400 wireguard.wg0.mtu=1340; then
+if ! t_config_variant "$EG_SOURCE_DIR/config/examples/lab.toml" "$CFG" ports.uplink.mtu=1400 wireguard.wg0.mtu=1320; then
   t_fail "write the mtu = 1400 config variant"; t_finish
 fi
 t_log "config variant: $(grep -n 'mtu' "$CFG" | tr '\n' ' ')"
