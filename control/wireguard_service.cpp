@@ -8,10 +8,10 @@
 #include <stdexcept>
 
 #include "crypto/messages.hpp"
-#include "dataplane/worker.hpp"
 #include "crypto/x25519.hpp"
-#include "dataplane/checksum.hpp"
 #include "dataplane/headers.hpp"
+#include "dataplane/wg_outer.hpp"
+#include "dataplane/worker.hpp"
 
 namespace eg::ctl {
 
@@ -464,44 +464,15 @@ bool wireguard_service::endpoint_of(const peer& p, dp::wg_endpoint& e) const {
 }
 
 bool wireguard_service::send_udp(const tunnel& t, const dp::wg_endpoint& to, std::span<const uint8_t> payload) {
-    const bool v6 = !to.is_v4();
-    if (v6 && !t.has_addr6) {
+    if (!to.is_v4() && !t.has_addr6) {
         return false;
     }
-    uint8_t frame[14 + 40 + 8 + crypto::k_initiation_size] = {};
+    uint8_t frame[14 + dp::k_wg_outer6 + crypto::k_initiation_size] = {};
     uint8_t* ip = frame + 14;
-    const uint32_t udp_len = 8 + static_cast<uint32_t>(payload.size());
-    uint8_t* udp = nullptr;
-    if (v6) {
-        dp::store32(ip + dp::ipv6::ver_tc_flow, 0x60000000u);
-        dp::store16(ip + dp::ipv6::payload_len, static_cast<uint16_t>(udp_len));
-        ip[dp::ipv6::next_header] = dp::proto::udp;
-        ip[dp::ipv6::hop_limit] = 64;
-        std::memcpy(ip + dp::ipv6::src, t.addr6.data(), 16);
-        std::memcpy(ip + dp::ipv6::dst, to.addr.data(), 16);
-        udp = ip + dp::ipv6::header_len;
-    } else {
-        ip[dp::ipv4::ver_ihl] = 0x45;
-        dp::store16(ip + dp::ipv4::total_len, static_cast<uint16_t>(20 + udp_len));
-        ip[dp::ipv4::ttl] = 64;
-        ip[dp::ipv4::proto] = dp::proto::udp;
-        dp::store32(ip + dp::ipv4::src, t.addr);
-        dp::store32(ip + dp::ipv4::dst, to.v4_addr());
-        dp::put_raw16(ip + dp::ipv4::csum, dp::checksum(ip, 20));
-        udp = ip + 20;
-    }
-    dp::store16(udp, t.cfg.listen_port);
-    dp::store16(udp + 2, to.port);
-    dp::store16(udp + 4, static_cast<uint16_t>(udp_len));
-    std::memcpy(udp + 8, payload.data(), payload.size());
-    if (v6) {
-        // Mandatory over IPv6 (RFC 8200 §8.1); IPv4 leaves it 0 (RFC 768).
-        const uint16_t c = dp::checksum(
-            udp, udp_len, dp::pseudo_header_sum(ip + dp::ipv6::src, ip + dp::ipv6::dst, 16, dp::proto::udp, udp_len));
-        dp::put_raw16(udp + 6, c == 0 ? 0xffff : c);
-    }
-    const uint32_t frame_len = static_cast<uint32_t>(udp + udp_len - frame);
-    hooks_.originate(std::span<const uint8_t>(frame, frame_len));
+    std::memcpy(ip + dp::wg_outer_size(to), payload.data(), payload.size());
+    const uint32_t ip_len =
+        dp::write_wg_outer(ip, t.addr, t.addr6.data(), t.cfg.listen_port, to, static_cast<uint32_t>(payload.size()), 0);
+    hooks_.originate(std::span<const uint8_t>(frame, 14 + ip_len));
     return true;
 }
 

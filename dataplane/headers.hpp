@@ -60,6 +60,8 @@ inline constexpr uint32_t header_len = 40;
 inline constexpr uint32_t ver_tc_flow = 0, payload_len = 4, next_header = 6, hop_limit = 7, src = 8,
                           dst = 24;
 inline constexpr uint32_t min_mtu = 1280;
+/// fe80::/10 (RFC 4291 2.5.6): never forwarded off its link.
+inline bool is_link_local(const uint8_t* a) { return a[0] == 0xfe && (a[1] & 0xc0) == 0x80; }
 }  // namespace ipv6
 
 namespace proto {

@@ -13,8 +13,6 @@ namespace eg::dp {
 
 namespace {
 
-bool is_link_local(const uint8_t* a) { return a[0] == 0xfe && (a[1] & 0xc0) == 0x80; }
-
 uint32_t wire_ip_size(const packet& p, const uint8_t* ip) {
     const uint32_t total = ipv6::header_len + load16(ip + ipv6::payload_len);
     if (p.offload.gso_type == offload_info::gso_none) [[likely]] {
@@ -71,7 +69,7 @@ void transmit_to_vm(packet& p, const snapshot& s, const vm6_binding& vm) {
 /// on this port. Link-local sources pass: they only ever reach the gateway itself (RS,
 /// NS, echo), as forward_ipv6 never forwards them.
 bool source_bound(const packet& p, const snapshot& s, const uint8_t* src) {
-    if (is_link_local(src)) {
+    if (ipv6::is_link_local(src)) {
         return true;
     }
     const vm6_binding* vm = s.vm6.find(src);
@@ -140,7 +138,7 @@ bool classify_ipv6(packet& p, const snapshot& s, worker_context& w) {
         w.drop(p, drop_reason::ipv6_spoofed_source);
         return false;
     }
-    if (is_link_local(dst)) {
+    if (ipv6::is_link_local(dst)) {
         // Link-local scope: ours or nobody's (never forwarded).
         if (s.is_our_address6(p.in_port, dst)) {
             forward_ipv6(p, s, w, k_nh_local);
@@ -165,7 +163,7 @@ void forward_ipv6(packet& p, const snapshot& s, worker_context& w, uint32_t nh) 
         deliver_local(p, s, w);
         return;
     }
-    if (is_link_local(ip + ipv6::src)) [[unlikely]] {
+    if (ipv6::is_link_local(ip + ipv6::src)) [[unlikely]] {
         // RFC 4291 §2.5.6: link-local sources must not be forwarded.
         w.drop(p, drop_reason::ipv6_bad_source);
         return;
@@ -237,7 +235,7 @@ void transmit_own6(packet& p, const snapshot& s, worker_context& w, const vm6_bi
 
 void route_originated_ipv6(packet& p, const snapshot& s, worker_context& w) {
     const uint8_t* dst = p.l3() + ipv6::dst;
-    if (is_link_local(dst)) {
+    if (ipv6::is_link_local(dst)) {
         // Replies to a link-local source go back out of the port they came in on.
         next_hop hop{p.in_port};
         uint8_t d[16];

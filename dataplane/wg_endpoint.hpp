@@ -51,20 +51,15 @@ struct wg_endpoint {
     uint32_t v4_addr() const {
         return uint32_t{addr[12]} << 24 | uint32_t{addr[13]} << 16 | uint32_t{addr[14]} << 8 | addr[15];
     }
-    /// An address (not 0.0.0.0 or ::) and a port.
+    /// An address (not 0.0.0.0 or ::) and a port. Word compares, as is_v4().
     bool known() const {
-        if (port == 0) {
-            return false;
-        }
-        if (is_v4()) {
-            return v4_addr() != 0;
-        }
-        for (uint8_t b : addr) {
-            if (b != 0) {
-                return true;
-            }
-        }
-        return false;
+        uint64_t w0 = 0, w1 = 0;
+        std::memcpy(&w0, addr.data(), 8);
+        std::memcpy(&w1, addr.data() + 8, 8);
+        constexpr uint8_t k_mapped_any[8] = {0, 0, 0xff, 0xff, 0, 0, 0, 0};  // ::ffff:0.0.0.0, bytes 8..15
+        uint64_t mapped_any = 0;
+        std::memcpy(&mapped_any, k_mapped_any, 8);
+        return port != 0 && (w0 | w1) != 0 && !(w0 == 0 && w1 == mapped_any);
     }
     friend bool operator==(const wg_endpoint& a, const wg_endpoint& b) {
         uint64_t a0 = 0, a1 = 0, b0 = 0, b1 = 0;

@@ -12,16 +12,14 @@
 #include "dataplane/ipv4_forward.hpp"
 #include "dataplane/ipv6_forward.hpp"
 #include "dataplane/offload_checksum.hpp"
+#include "dataplane/wg_outer.hpp"
 #include "dataplane/wireguard_state.hpp"
 
 namespace eg::dp {
 
 namespace {
 
-constexpr uint32_t k_udp_header = 8;
-constexpr uint32_t k_outer4 = ipv4::min_header_len + k_udp_header;  // IPv4 + UDP around a message
-constexpr uint32_t k_outer6 = ipv6::header_len + k_udp_header;      // IPv6 + UDP
-constexpr uint8_t k_outer_ttl = 64;
+constexpr uint32_t k_udp_header = k_wg_udp_header;
 /// At most one want_handshake event per peer in this interval: the control thread's
 /// timers rate-limit initiations to one per REKEY_TIMEOUT anyway.
 constexpr uint64_t k_handshake_ask_interval_ns = 1'000'000'000ULL;
@@ -85,34 +83,6 @@ void stage(packet& p, worker_context& w, uint32_t slot, uint32_t inner_len) {
     p.verdict = k_verdict_consumed;
 }
 
-/// Writes the outer IPv4 header (no DF: the path may fragment us) at ip; returns where
-/// UDP starts. UDP's checksum may stay 0 in IPv4 (RFC 768): the AEAD protects the payload.
-uint8_t* write_outer_ipv4(uint8_t* ip, uint32_t src, uint32_t dst, uint32_t udp_len, uint16_t id) {
-    ip[ipv4::ver_ihl] = 0x45;
-    ip[ipv4::tos] = 0;
-    store16(ip + ipv4::total_len, static_cast<uint16_t>(ipv4::min_header_len + udp_len));
-    store16(ip + ipv4::id, id);
-    store16(ip + ipv4::frag, 0);
-    ip[ipv4::ttl] = k_outer_ttl;
-    ip[ipv4::proto] = proto::udp;
-    store16(ip + ipv4::csum, 0);
-    store32(ip + ipv4::src, src);
-    store32(ip + ipv4::dst, dst);
-    put_raw16(ip + ipv4::csum, checksum(ip, ipv4::min_header_len));
-    return ip + ipv4::min_header_len;
-}
-
-/// Writes the outer IPv6 header at ip; returns where UDP starts.
-uint8_t* write_outer_ipv6(uint8_t* ip, const uint8_t* src, const uint8_t* dst, uint32_t udp_len) {
-    store32(ip + ipv6::ver_tc_flow, 0x60000000u);
-    store16(ip + ipv6::payload_len, static_cast<uint16_t>(udp_len));
-    ip[ipv6::next_header] = proto::udp;
-    ip[ipv6::hop_limit] = k_outer_ttl;
-    std::memcpy(ip + ipv6::src, src, 16);
-    std::memcpy(ip + ipv6::dst, dst, 16);
-    return ip + ipv6::header_len;
-}
-
 /// Seals the `inner_len` bytes at p.l3() (0: keepalive) and wraps them in IPv4/UDP or
 /// IPv6/UDP to the peer's endpoint (its family); routes the result. p.l3() - buf must
 /// leave room for the outer headers and p the tailroom for padding and tag (checked).
@@ -144,14 +114,14 @@ void seal_and_route(packet& p, const snapshot& s, worker_context& w, uint32_t sl
     }
     const wg_endpoint& to = peer->endpoint;
     const bool outer6 = !to.is_v4();
-    if (to.port == 0 || (outer6 ? !tun.has_addr6 : to.v4_addr() == 0)) [[unlikely]] {  // to.known(), cheaper
+    if (!to.known() || (outer6 && !tun.has_addr6)) [[unlikely]] {
         w.drop(p, drop_reason::wg_no_endpoint);
         return;
     }
     const size_t sealed = crypto::sealed_size(inner_len, tun.mtu);
     uint8_t* inner = p.l3();
     uint8_t* msg = inner - crypto::k_transport_header_size;
-    uint8_t* ip = msg - (outer6 ? k_outer6 : k_outer4);
+    uint8_t* ip = msg - wg_outer_size(to);
     const size_t tail_needed = sealed - crypto::k_transport_header_size - inner_len;
     if (ip - eth::header_len < p.buf || static_cast<size_t>(p.buf + p.buf_size - inner) < inner_len + tail_needed)
         [[unlikely]] {
@@ -168,23 +138,8 @@ void seal_and_route(packet& p, const snapshot& s, worker_context& w, uint32_t sl
         w.drop(p, drop_for(e));
         return;
     }
-    const uint32_t udp_len = k_udp_header + static_cast<uint32_t>(written);
-    uint8_t* udp = nullptr;
-    if (outer6) {
-        udp = write_outer_ipv6(ip, tun.addr6.data(), to.addr.data(), udp_len);
-    } else {
-        udp = write_outer_ipv4(ip, tun.addr, to.v4_addr(), udp_len, static_cast<uint16_t>(kp->send_counter()));
-    }
-    store16(udp, tun.listen_port);
-    store16(udp + 2, to.port);
-    store16(udp + 4, static_cast<uint16_t>(udp_len));
-    store16(udp + 6, 0);
-    if (outer6) {
-        // IPv6 has no header checksum, so UDP's is mandatory (RFC 8200 §8.1).
-        const uint16_t c = checksum(udp, udp_len, pseudo_header_sum(ip + ipv6::src, ip + ipv6::dst, 16, proto::udp, udp_len));
-        put_raw16(udp + 6, c == 0 ? 0xffff : c);
-    }
-    const uint32_t total = (outer6 ? ipv6::header_len : ipv4::min_header_len) + udp_len;
+    const uint32_t total = write_wg_outer(ip, tun.addr, tun.addr6.data(), tun.listen_port, to, static_cast<uint32_t>(written),
+                                          static_cast<uint16_t>(kp->send_counter()));
 
     p.data = ip - eth::header_len;
     p.l3_offset = eth::header_len;
@@ -216,8 +171,7 @@ void seal_and_route(packet& p, const snapshot& s, worker_context& w, uint32_t sl
 bool roamable_source6(const uint8_t* a) {
     uint64_t prefix64 = 0;
     std::memcpy(&prefix64, a, 8);
-    const bool link_local = a[0] == 0xfe && (a[1] & 0xc0) == 0x80;
-    return prefix64 != 0 && !link_local;
+    return prefix64 != 0 && !ipv6::is_link_local(a);
 }
 
 /// The inner IPv6 header holds together and may be routed (RFC 8200, RFC 4291 scopes).
@@ -228,8 +182,7 @@ bool inner_ipv6_ok(const uint8_t* ip, uint32_t avail, uint32_t& total) {
     total = ipv6::header_len + load16(ip + ipv6::payload_len);
     const uint8_t* src = ip + ipv6::src;
     const uint8_t* dst = ip + ipv6::dst;
-    const bool link_local = (src[0] == 0xfe && (src[1] & 0xc0) == 0x80) || (dst[0] == 0xfe && (dst[1] & 0xc0) == 0x80);
-    return total <= avail && src[0] != 0xff && dst[0] != 0xff && !link_local;
+    return total <= avail && src[0] != 0xff && dst[0] != 0xff && !ipv6::is_link_local(src) && !ipv6::is_link_local(dst);
 }
 
 }  // namespace
@@ -439,7 +392,7 @@ void wireguard_forward(packet& p, const snapshot& s, worker_context& w, uint32_t
 
 void wireguard_send_keepalive(packet& p, const snapshot& s, worker_context& w, uint32_t slot) {
     // An empty message: "inner" starts where the larger outer headers (IPv6) would end.
-    p.l3_offset = static_cast<uint16_t>(eth::header_len + k_outer6 + crypto::k_transport_header_size);
+    p.l3_offset = static_cast<uint16_t>(eth::header_len + k_wg_outer6 + crypto::k_transport_header_size);
     p.len = p.l3_offset;
     p.ether_type = eth::type_ipv4;
     seal_and_route(p, s, w, slot, 0);
