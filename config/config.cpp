@@ -1012,13 +1012,14 @@ bool ranges_overlap(uint32_t a_first, uint32_t a_last, uint32_t b_first, uint32_
     return a_first <= b_last && b_first <= a_last;
 }
 
-/// A unicast IPv4 address value ("203.0.113.1").
-std::optional<ip_address> want_ipv4(loader& l, const toml::node& n, const std::string& key) {
+/// A unicast address value of one family ("203.0.113.1", or "2001:db8:1::1" when v6).
+std::optional<ip_address> want_unicast(loader& l, const toml::node& n, const std::string& key, bool v6) {
     const auto* s = want_string(l, n, key);
     if (s == nullptr) return std::nullopt;
     const auto a = parse_ip(*s);
-    if (!a || a->v6) {
-        l.fail(key, line_of(n), "expected an IPv4 address like \"203.0.113.1\", got " + quote(*s));
+    if (!a || a->v6 != v6) {
+        l.fail(key, line_of(n), std::string("expected an ") + (v6 ? "IPv6 address like \"2001:db8:1::1\"" : "IPv4 address like \"203.0.113.1\"") +
+                                    ", got " + quote(*s));
         return std::nullopt;
     }
     if (const auto why = not_unicast_reason(*a); !why.empty()) {
@@ -1026,6 +1027,11 @@ std::optional<ip_address> want_ipv4(loader& l, const toml::node& n, const std::s
         return std::nullopt;
     }
     return a;
+}
+
+/// A unicast IPv4 address value ("203.0.113.1").
+std::optional<ip_address> want_ipv4(loader& l, const toml::node& n, const std::string& key) {
+    return want_unicast(l, n, key, false);
 }
 
 std::optional<uint16_t> want_port(loader& l, const toml::node& n, const std::string& key) {
@@ -2150,51 +2156,41 @@ void parse_wireguard(loader& l, const toml::table& t, const std::string& path, c
                                          resolve_beside(c.source_path, w.private_key_file)))
             w.private_key = *k;
     }
+    // The tunnel listens on the gateway's own addresses: `address`/`address6` must be
+    // one of an uplink port's. Returns that port (nullptr after a reported error).
+    const auto uplink_address = [&](const char* key, bool v6, const toml::node& n, ip_address& out) -> const port_config* {
+        const auto a = want_unicast(l, n, r.key(key), v6);
+        if (!a) return nullptr;
+        for (const auto& p : c.ports)
+            for (const auto& pa : v6 ? p.ipv6 : p.ipv4)
+                if (p.role == port_role::uplink && pa.addr == *a) {
+                    out = *a;
+                    return &p;
+                }
+        l.fail(r.key(key), line_of(n), to_string(*a) + " is not an IPv" + (v6 ? "6" : "4") +
+                                           " address of an uplink port; the tunnel listens on one of the gateway's own uplink addresses");
+        return nullptr;
+    };
     // Our own IPv4 address on an uplink port (default: the first one there).
     const port_config* uplink = nullptr;
-    bool address_ok = false;
     if (const auto* n = r.get("address")) {
-        if (const auto a = want_ipv4(l, *n, r.key("address"))) {
-            for (const auto& p : c.ports)
-                for (const auto& pa : p.ipv4)
-                    if (p.role == port_role::uplink && pa.addr == *a && uplink == nullptr) uplink = &p;
-            if (uplink == nullptr) {
-                l.fail(r.key("address"), line_of(*n), to_string(*a) + " is not an IPv4 address of an uplink port; "
-                                                                       "the tunnel listens on one of the gateway's own uplink addresses");
-            } else {
-                w.address = *a;
-                address_ok = true;
-            }
-        }
+        uplink = uplink_address("address", false, *n, w.address);
     } else {
         for (const auto& p : c.ports) {
             if (p.role == port_role::uplink && !p.ipv4.empty() && uplink == nullptr) {
                 uplink = &p;
                 w.address = p.ipv4.front().addr;
-                address_ok = true;
             }
         }
-        if (!address_ok)
+        if (uplink == nullptr)
             l.fail(r.key("address"), r.line(), "no uplink port has an IPv4 address to listen on; add one or set address");
     }
     // Optionally our own IPv6 address on an uplink port too (no default: listening on
     // IPv6 is the operator's choice).
     const port_config* uplink6 = nullptr;
     if (const auto* n = r.get("address6")) {
-        const auto* text = want_string(l, *n, r.key("address6"));
-        const auto a = text ? parse_ip(*text) : std::nullopt;
-        if (text && (!a || !a->v6)) {
-            l.fail(r.key("address6"), line_of(*n), "expected an IPv6 address like \"2001:db8:1::1\", got " + quote(*text));
-        } else if (a) {
-            for (const auto& p : c.ports)
-                for (const auto& pa : p.ipv6)
-                    if (p.role == port_role::uplink && pa.addr == *a && uplink6 == nullptr) uplink6 = &p;
-            if (uplink6 == nullptr)
-                l.fail(r.key("address6"), line_of(*n), to_string(*a) + " is not an IPv6 address of an uplink port; "
-                                                                        "the tunnel listens on one of the gateway's own uplink addresses");
-            else
-                w.address6 = *a;
-        }
+        ip_address a6;
+        if ((uplink6 = uplink_address("address6", true, *n, a6)) != nullptr) w.address6 = a6;
     }
     if (const auto* n = r.get("listen_port")) {
         if (const auto v = want_port(l, *n, r.key("listen_port"))) w.listen_port = *v;
