@@ -26,6 +26,7 @@ namespace eg::dp {
     X(ipv4_no_route, "ipv4", "no_route")                                     \
     X(ipv4_frag_needed, "ipv4", "fragmentation_needed")                      \
     X(ipv4_fragmentation_failed, "ipv4", "fragmentation_failed")             \
+    X(ipv4_oversized_fragment, "ipv4", "oversized_fragment")                 \
     X(ipv4_local_unhandled, "ipv4", "local_unhandled")                       \
     X(ipv6_truncated, "ipv6", "truncated")                                   \
     X(ipv6_bad_version, "ipv6", "bad_version")                               \

@@ -41,7 +41,8 @@ uint32_t copied_options(const uint8_t* ip, uint32_t ihl, uint8_t* out) {
 
 }  // namespace
 
-uint32_t fragment_ipv4(packet& p, uint32_t mtu, port_io& out, packet** frags, uint32_t max) {
+uint32_t fragment_ipv4(packet& p, uint32_t mtu, port_io& out, packet** frags, uint32_t max, drop_reason& why) {
+    why = drop_reason::ipv4_fragmentation_failed;
     if (p.offload.gso_type != offload_info::gso_none) {
         return 0;
     }
@@ -52,6 +53,10 @@ uint32_t fragment_ipv4(packet& p, uint32_t mtu, port_io& out, packet** frags, ui
     const uint16_t frag_word = load16(ip + ipv4::frag);
     const uint32_t base_offset = (frag_word & ipv4::frag_offset_mask) * 8u;
     const bool more_after = (frag_word & ipv4::flag_mf) != 0;  // fragmenting a fragment
+    if (total < ihl || base_offset + (total - ihl) > 65535) [[unlikely]] {
+        why = drop_reason::ipv4_oversized_fragment;
+        return 0;
+    }
     uint8_t later_opts[40];
     const uint32_t later_opts_len = copied_options(ip, ihl, later_opts);
     const uint32_t l2 = p.l3_offset;

@@ -97,9 +97,10 @@ void wireguard_send_fragments(packet& p, const snapshot& s, worker_context& w, p
     const uint32_t mtu = slot < s.wg.peer_tunnel.size() && s.wg.peer_tunnel[slot] != k_no_wg_tunnel
                              ? s.wg.tunnels[s.wg.peer_tunnel[slot]].mtu
                              : 0;
-    const uint32_t n = mtu ? fragment_ipv4(p, mtu, buffers, frags, k_max_burst) : 0;
+    drop_reason why = drop_reason::ipv4_fragmentation_failed;
+    const uint32_t n = mtu ? fragment_ipv4(p, mtu, buffers, frags, k_max_burst, why) : 0;
     if (n == 0) [[unlikely]] {
-        w.counters.drop(drop_reason::ipv4_fragmentation_failed);
+        w.counters.drop(why);
         return;
     }
     w.counters.fragments_sent.add(n);

@@ -246,14 +246,15 @@ void worker::wake_handoff_targets() {
 void worker::fragment(packet& p, const snapshot& s) {
     const uint16_t port = p.verdict & ~k_verdict_fragment;
     packet* frags[k_max_burst];
-    const uint32_t n = port < ports_.size() ? fragment_ipv4(p, s.port(port).mtu, *ports_[port], frags, k_max_burst) : 0;
+    drop_reason why = drop_reason::ipv4_fragmentation_failed;
+    const uint32_t n = port < ports_.size() ? fragment_ipv4(p, s.port(port).mtu, *ports_[port], frags, k_max_burst, why) : 0;
     for (uint32_t i = 0; i < n; ++i) {
         tx_lists_[port].push_back(frags[i]);
     }
     if (n) {
         ctx_.counters.fragments_sent.add(n);
     } else {
-        ctx_.counters.drop(drop_reason::ipv4_fragmentation_failed);
+        ctx_.counters.drop(why);
     }
     release_list_.push_back(&p);
 }

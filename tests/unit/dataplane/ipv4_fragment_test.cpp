@@ -50,7 +50,8 @@ TEST_P(Ipv4Fragment, FragmentsReassembleToTheOriginal) {
     p->l3_offset = 14;
 
     packet* frags[64];
-    const uint32_t n = eg::dp::fragment_ipv4(*p, c.mtu, port, frags, 64);
+    eg::dp::drop_reason why{};
+    const uint32_t n = eg::dp::fragment_ipv4(*p, c.mtu, port, frags, 64, why);
     ASSERT_EQ(n, c.expect_fragments);
     bytes reassembled(ip.size() - 20, 0);
     size_t covered = 0;
@@ -113,7 +114,8 @@ TEST(Ipv4FragmentPartialChecksum, IsCompletedBeforeSplitting) {
     p->offload.csum_start = 34;
     p->offload.csum_offset = 6;
     packet* frags[8];
-    const uint32_t n = eg::dp::fragment_ipv4(*p, 1400, port, frags, 8);
+    eg::dp::drop_reason why{};
+    const uint32_t n = eg::dp::fragment_ipv4(*p, 1400, port, frags, 8, why);
     ASSERT_EQ(n, 2u);
     EXPECT_EQ(get16(frags[0]->data + 34 + 6), expected) << "UDP checksum completed in the first fragment";
     EXPECT_EQ(frags[0]->offload.needs_csum, 0);
@@ -140,12 +142,69 @@ TEST(Ipv4FragmentPartialChecksum, OffsetsIntoTheIpHeaderAreNotWritten) {
     p->offload.csum_start = 14;
     p->offload.csum_offset = 2;
     packet* frags[8];
-    const uint32_t n = eg::dp::fragment_ipv4(*p, 1400, port, frags, 8);
+    eg::dp::drop_reason why{};
+    const uint32_t n = eg::dp::fragment_ipv4(*p, 1400, port, frags, 8, why);
     ASSERT_EQ(n, 2u);
     EXPECT_EQ(get16(frags[0]->data + 14 + 2) + get16(frags[1]->data + 14 + 2), 20u + 2008u + 20u)
         << "the fragments carry the datagram's 2008 bytes once";
     port.release(frags, 2);
     pool.free(p);
+}
+
+// A fragment cut again keeps its place: offsets continue from its own, and every piece
+// but a last one of the datagram says more fragments follow. One whose end lies past
+// 65 535 bytes (RFC 791's largest datagram) is refused by name: its pieces' offsets
+// would wrap the 13-bit field into the flag bits (found by wireguard_pipeline_fuzz
+// through the WireGuard path).
+TEST(Ipv4FragmentOfAFragment, OffsetsContinueAndAnEndPast65535IsRefused) {
+    eg::dp::buffer_pool_options bo;
+    bo.count = 64;
+    bo.buffer_size = 4096;
+    eg::dp::buffer_pool pool(bo);
+    eg::dp::memory_port port(eg::dp::memory_port_options{}, pool);
+    struct fragment_in {
+        uint16_t offset_units;  ///< of 8 bytes
+        bool mf;
+        uint32_t fragments;     ///< expected; 0 = refused
+    };
+    for (const fragment_in c : {fragment_in{7000, true, 2}, fragment_in{7000, false, 2}, fragment_in{7941, true, 2},
+                                fragment_in{7942, true, 0}, fragment_in{8190, false, 0}}) {
+        SCOPED_TRACE("offset " + std::to_string(c.offset_units * 8u));
+        ip4_opts o;
+        o.frag_offset = c.offset_units;
+        o.mf = c.mf;
+        const bytes data = payload(2000);  // 2000 bytes of the datagram's payload
+        const bytes frame = eth(k_next, k_gw, 0x0800, ipv4(k_src, k_dst, 17, data, o));
+        packet* p = pool.alloc();
+        std::memcpy(p->data, frame.data(), frame.size());
+        p->len = static_cast<uint32_t>(frame.size());
+        p->l3_offset = 14;
+        const size_t free_before = pool.available();
+        packet* frags[8];
+        eg::dp::drop_reason why{};
+        const uint32_t n = eg::dp::fragment_ipv4(*p, 1400, port, frags, 8, why);
+        ASSERT_EQ(n, c.fragments);
+        if (n == 0) {
+            EXPECT_EQ(why, eg::dp::drop_reason::ipv4_oversized_fragment);
+            EXPECT_EQ(pool.available(), free_before) << "nothing kept";
+        }
+        uint32_t next = c.offset_units * 8u;
+        for (uint32_t i = 0; i < n; ++i) {
+            const uint8_t* h = frags[i]->data + 14;
+            const uint16_t fw = get16(h + 6);
+            EXPECT_EQ((fw & 0x1fff) * 8u, next) << i;
+            EXPECT_EQ((fw & 0x2000) != 0, i + 1 < n || c.mf) << i;
+            EXPECT_EQ(fw & 0xc000, 0) << "no flag bits from the offset";
+            EXPECT_TRUE(checksum_ok(h, 20));
+            EXPECT_EQ(0, std::memcmp(h + 20, data.data() + (next - c.offset_units * 8u), get16(h + 2) - 20u));
+            next += get16(h + 2) - 20u;
+        }
+        if (n) {
+            EXPECT_EQ(next, c.offset_units * 8u + data.size());
+            port.release(frags, static_cast<uint16_t>(n));
+        }
+        pool.free(p);
+    }
 }
 
 // Through the worker: a 1500-byte datagram without DF to a 1400-MTU uplink leaves as
