@@ -21,6 +21,26 @@ using eg::dp::packet;
 const mac_t k_gw = mac("02:00:00:00:00:02"), k_next = mac("02:00:00:00:00:99");
 const ip4_t k_src = ip4("192.168.100.11"), k_dst = ip4("198.51.100.7");
 
+/// 4 KiB buffers and a memory port to fragment into; load() puts a frame in a buffer.
+struct fragment_io {
+    static eg::dp::buffer_pool_options options(uint32_t count) {
+        eg::dp::buffer_pool_options bo;
+        bo.count = count;
+        bo.buffer_size = 4096;
+        return bo;
+    }
+    eg::dp::buffer_pool pool;
+    eg::dp::memory_port port;
+    explicit fragment_io(uint32_t count) : pool(options(count)), port(eg::dp::memory_port_options{}, pool) {}
+    packet* load(const bytes& frame) {
+        packet* p = pool.alloc();
+        std::memcpy(p->data, frame.data(), frame.size());
+        p->len = static_cast<uint32_t>(frame.size());
+        p->l3_offset = 14;
+        return p;
+    }
+};
+
 struct fragment_case {
     const char* name;
     size_t udp_data;
@@ -32,22 +52,16 @@ class Ipv4Fragment : public ::testing::TestWithParam<fragment_case> {};
 
 TEST_P(Ipv4Fragment, FragmentsReassembleToTheOriginal) {
     const auto& c = GetParam();
-    eg::dp::buffer_pool_options bo;
-    bo.count = 256;
-    bo.buffer_size = 4096;
-    eg::dp::buffer_pool pool(bo);
-    eg::dp::memory_port_options mo;
-    eg::dp::memory_port port(mo, pool);
+    fragment_io io(256);
+    eg::dp::buffer_pool& pool = io.pool;
+    eg::dp::memory_port& port = io.port;
 
     const bytes l4 = udp(k_src, k_dst, 4000, 53, payload(c.udp_data));
     ip4_opts o;
     o.id = 0xbeef;
     const bytes ip = ipv4(k_src, k_dst, 17, l4, o);
     const bytes frame = eth(k_next, k_gw, 0x0800, ip);
-    packet* p = pool.alloc();
-    std::memcpy(p->data, frame.data(), frame.size());
-    p->len = static_cast<uint32_t>(frame.size());
-    p->l3_offset = 14;
+    packet* p = io.load(frame);
 
     packet* frags[64];
     eg::dp::drop_reason why{};
@@ -90,11 +104,9 @@ INSTANTIATE_TEST_SUITE_P(Cases, Ipv4Fragment,
                          [](const auto& tc) { return std::string(tc.param.name); });
 
 TEST(Ipv4FragmentPartialChecksum, IsCompletedBeforeSplitting) {
-    eg::dp::buffer_pool_options bo;
-    bo.count = 64;
-    bo.buffer_size = 4096;
-    eg::dp::buffer_pool pool(bo);
-    eg::dp::memory_port port(eg::dp::memory_port_options{}, pool);
+    fragment_io io(64);
+    eg::dp::buffer_pool& pool = io.pool;
+    eg::dp::memory_port& port = io.port;
     bytes l4 = udp(k_src, k_dst, 4000, 53, payload(2000));
     // As a local socket hands it over (CHECKSUM_PARTIAL): only the pseudo-header sum.
     bytes pseudo;
@@ -106,10 +118,7 @@ TEST(Ipv4FragmentPartialChecksum, IsCompletedBeforeSplitting) {
     const uint32_t s = ones_sum(pseudo);
     set16(l4.data() + 6, static_cast<uint16_t>(s));
     const bytes frame = eth(k_next, k_gw, 0x0800, ipv4(k_src, k_dst, 17, l4));
-    packet* p = pool.alloc();
-    std::memcpy(p->data, frame.data(), frame.size());
-    p->len = static_cast<uint32_t>(frame.size());
-    p->l3_offset = 14;
+    packet* p = io.load(frame);
     p->offload.needs_csum = 1;
     p->offload.csum_start = 34;
     p->offload.csum_offset = 6;
@@ -127,16 +136,11 @@ TEST(Ipv4FragmentPartialChecksum, IsCompletedBeforeSplitting) {
 // total length) must not be "completed" there, or the length read afterwards runs past
 // the buffer (found by wireguard_pipeline_fuzz through the WireGuard path).
 TEST(Ipv4FragmentPartialChecksum, OffsetsIntoTheIpHeaderAreNotWritten) {
-    eg::dp::buffer_pool_options bo;
-    bo.count = 64;
-    bo.buffer_size = 4096;
-    eg::dp::buffer_pool pool(bo);
-    eg::dp::memory_port port(eg::dp::memory_port_options{}, pool);
+    fragment_io io(64);
+    eg::dp::buffer_pool& pool = io.pool;
+    eg::dp::memory_port& port = io.port;
     const bytes frame = eth(k_next, k_gw, 0x0800, ipv4(k_src, k_dst, 17, udp(k_src, k_dst, 4000, 53, payload(2000))));
-    packet* p = pool.alloc();
-    std::memcpy(p->data, frame.data(), frame.size());
-    p->len = static_cast<uint32_t>(frame.size());
-    p->l3_offset = 14;
+    packet* p = io.load(frame);
     p->ether_type = 0x0800;
     p->offload.needs_csum = 1;
     p->offload.csum_start = 14;
@@ -157,11 +161,9 @@ TEST(Ipv4FragmentPartialChecksum, OffsetsIntoTheIpHeaderAreNotWritten) {
 // would wrap the 13-bit field into the flag bits (found by wireguard_pipeline_fuzz
 // through the WireGuard path).
 TEST(Ipv4FragmentOfAFragment, OffsetsContinueAndAnEndPast65535IsRefused) {
-    eg::dp::buffer_pool_options bo;
-    bo.count = 64;
-    bo.buffer_size = 4096;
-    eg::dp::buffer_pool pool(bo);
-    eg::dp::memory_port port(eg::dp::memory_port_options{}, pool);
+    fragment_io io(64);
+    eg::dp::buffer_pool& pool = io.pool;
+    eg::dp::memory_port& port = io.port;
     struct fragment_in {
         uint16_t offset_units;  ///< of 8 bytes
         bool mf;
@@ -175,10 +177,7 @@ TEST(Ipv4FragmentOfAFragment, OffsetsContinueAndAnEndPast65535IsRefused) {
         o.mf = c.mf;
         const bytes data = payload(2000);  // 2000 bytes of the datagram's payload
         const bytes frame = eth(k_next, k_gw, 0x0800, ipv4(k_src, k_dst, 17, data, o));
-        packet* p = pool.alloc();
-        std::memcpy(p->data, frame.data(), frame.size());
-        p->len = static_cast<uint32_t>(frame.size());
-        p->l3_offset = 14;
+        packet* p = io.load(frame);
         const size_t free_before = pool.available();
         packet* frags[8];
         eg::dp::drop_reason why{};
