@@ -575,11 +575,22 @@ bool is_gateway_icmp_error(const uint8_t* ip, uint32_t total, bool v6) {
     return true;
 }
 
-/// The gateway's echo reply to `sent`, an IPv4 echo request the site sent to one of the
-/// gateway's own addresses (its TTL does not matter: it is delivered, not forwarded):
-/// addresses swapped, type 0, the same identifier, sequence and data.
+/// The gateway's echo reply to `sent`, an echo request the site sent to one of the
+/// gateway's own addresses (its TTL or hop limit does not matter: it is delivered, not
+/// forwarded): the same family, addresses swapped, type 0 (ICMPv6: 129), the same
+/// identifier, sequence and data, and valid checksums.
 bool is_gateway_echo_reply(const uint8_t* ip, uint32_t total, bool v6, const std::vector<uint8_t>& sent) {
-    if (v6 || sent.size() < 28 || (sent[0] >> 4) != 4 || sent[9] != 1) return false;
+    if (sent.empty() || ((sent[0] >> 4) == 6) != v6) return false;
+    if (v6) {
+        if (sent.size() < 48 || total < 48 || sent[6] != 58 || sent[40] != 128 || ip[6] != 58 || ip[40] != 129)
+            return false;
+        if (std::memcmp(ip + 8, sent.data() + 24, 16) != 0 || std::memcmp(ip + 24, sent.data() + 8, 16) != 0)
+            return false;
+        if (total != sent.size() || std::memcmp(ip + 44, sent.data() + 44, total - 44) != 0) return false;
+        if (!l4_checksum_ok(ip, total, true)) __builtin_trap();
+        return true;
+    }
+    if (sent.size() < 28 || (sent[0] >> 4) != 4 || sent[9] != 1) return false;
     const uint32_t ihl = (ip[0] & 0xf) * 4u, sent_ihl = (sent[0] & 0xf) * 4u;
     if (total < ihl + 8 || ip[9] != 1 || ip[ihl] != 0 || sent.size() < sent_ihl + 8 || sent[sent_ihl] != 8) return false;
     if (std::memcmp(ip + 12, sent.data() + 16, 4) != 0 || std::memcmp(ip + 16, sent.data() + 12, 4) != 0) return false;
