@@ -127,7 +127,8 @@ std::vector<uint8_t> outer_frame(std::span<const uint8_t> msg, bool v6) {
     std::memcpy(udp + 8, msg.data(), msg.size());
     if (v6) {
         const uint8_t* ip = f.data() + 14;
-        dp::put_raw16(udp + 6, dp::checksum(udp, udp_len, dp::pseudo_header_sum(ip + 8, ip + 24, 16, dp::proto::udp, udp_len)));
+        const uint16_t c = dp::checksum(udp, udp_len, dp::pseudo_header_sum(ip + 8, ip + 24, 16, dp::proto::udp, udp_len));
+        dp::put_raw16(udp + 6, c == 0 ? 0xffff : c);  // 0 means "none", which IPv6 refuses
     }
     return f;
 }

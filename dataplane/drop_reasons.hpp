@@ -65,6 +65,7 @@ namespace eg::dp {
     X(wg_malformed, "wireguard", "malformed")                                \
     X(wg_fragmented, "wireguard", "fragmented_outer_packet")                 \
     X(wg_unroutable_source, "wireguard", "unroutable_outer_source")          \
+    X(wg_bad_udp_checksum, "wireguard", "bad_udp_checksum")                  \
     X(wg_unknown_index, "wireguard", "unknown_receiver_index")               \
     X(wg_authentication_failed, "wireguard", "authentication_failed")        \
     X(wg_replayed, "wireguard", "replayed")                                  \

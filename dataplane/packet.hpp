@@ -41,6 +41,9 @@ struct offload_info {
     uint16_t csum_start = 0;   ///< from the start of the frame
     uint16_t csum_offset = 0;  ///< from csum_start to the checksum field
     uint16_t hdr_len = 0;      ///< bytes of headers in each segment (hint)
+    /// Receive only: whoever delivered the frame verified its L4 checksum
+    /// (VIRTIO_NET_HDR_F_DATA_VALID; a NIC's good-L4-checksum flag). Sending ignores it.
+    uint8_t csum_valid = 0;
 };
 
 struct packet {

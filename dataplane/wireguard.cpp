@@ -174,6 +174,24 @@ bool roamable_source6(const uint8_t* a) {
     return prefix64 != 0 && !ipv6::is_link_local(a);
 }
 
+/// The UDP checksum of a received message, as the kernel's UDP socket would check it:
+/// the AEAD and mac1 cover the message, but not the ports and addresses around it, and
+/// a corrupted source in an authentic message would move the peer's endpoint there.
+/// Not summed again when the receiver verified it (csum_valid) or when the frame never
+/// left this host (needs_csum: the sender left it to offload). IPv4 may go without one
+/// (0, RFC 768); IPv6 may not (RFC 8200 §8.1).
+bool udp_checksum_acceptable(const packet& p, const uint8_t* ip, const uint8_t* udp, uint32_t udp_len, bool outer6) {
+    if (p.offload.csum_valid | p.offload.needs_csum) {
+        return true;
+    }
+    if (raw16(udp + 6) == 0) {
+        return !outer6;
+    }
+    const uint64_t pseudo = outer6 ? pseudo_header_sum(ip + ipv6::src, ip + ipv6::dst, 16, proto::udp, udp_len)
+                                   : pseudo_header_sum(ip + ipv4::src, ip + ipv4::dst, 4, proto::udp, udp_len);
+    return checksum(udp, udp_len, pseudo) == 0;
+}
+
 /// The inner IPv6 header holds together and may be routed (RFC 8200, RFC 4291 scopes).
 bool inner_ipv6_ok(const uint8_t* ip, uint32_t avail, uint32_t& total) {
     if (avail < ipv6::header_len) {
@@ -233,6 +251,10 @@ wg_rx wireguard_receive(packet& p, const snapshot& s, worker_context& w, uint16_
     const uint32_t udp_len = load16(udp + 4);
     if (udp_len < k_udp_header || udp_len > udp_room || w.wg == nullptr) [[unlikely]] {
         w.drop(p, drop_reason::wg_malformed);
+        return wg_rx::consumed;
+    }
+    if (!udp_checksum_acceptable(p, ip, udp, udp_len, outer6)) [[unlikely]] {
+        w.drop(p, drop_reason::wg_bad_udp_checksum);
         return wg_rx::consumed;
     }
     uint8_t* msg = udp + k_udp_header;

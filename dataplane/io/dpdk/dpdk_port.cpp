@@ -180,6 +180,7 @@ uint16_t dpdk_port_io::rx_burst(packet** out, uint16_t max) {
         p->buf = static_cast<uint8_t*>(mb->buf_addr);
         p->buf_size = mb->buf_len;
         p->backend_ref = mb;
+        p->offload.csum_valid = (mb->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD;
         bytes += p->len;
         if (complete_partial_ &&
             dpdk_csum::complete_partial_l4_checksum(p->data, p->len) == dpdk_csum::partial_result::completed)

@@ -17,6 +17,7 @@ namespace {
 constexpr uint64_t k_kind_rx = 0;
 constexpr uint64_t k_kind_tx = 1;
 constexpr uint8_t k_vnet_f_needs_csum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
+constexpr uint8_t k_vnet_f_data_valid = 2;  // VIRTIO_NET_HDR_F_DATA_VALID (receive)
 constexpr uint8_t k_vnet_gso_ecn = 0x80;    // VIRTIO_NET_HDR_GSO_ECN
 
 inline uint16_t load_le16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | p[1] << 8); }
@@ -31,6 +32,7 @@ inline void store_le16(uint8_t* p, uint16_t v) {
 //                         le16 csum_start; le16 csum_offset; }
 void offload_from_vnet_hdr(const uint8_t* hdr, offload_info& off) {
     off.needs_csum = (hdr[0] & k_vnet_f_needs_csum) ? 1 : 0;
+    off.csum_valid = (hdr[0] & k_vnet_f_data_valid) ? 1 : 0;
     off.gso_type = static_cast<uint8_t>(hdr[1] & ~k_vnet_gso_ecn);
     off.hdr_len = load_le16(hdr + 2);
     off.gso_size = load_le16(hdr + 4);

@@ -162,11 +162,12 @@ protected:
     void learn4(uint16_t port, const ip4_t& a, const mac_t& m) {
         ASSERT_TRUE(neighbours.set(neighbour_key::ipv4(port, host_order(a)), m));
     }
-    packet* run(const bytes& frame, uint16_t in_port) {
+    packet* run(const bytes& frame, uint16_t in_port, const offload_info& off = {}) {
         packet* p = pool.alloc();
         std::memcpy(p->data, frame.data(), frame.size());
         p->len = static_cast<uint32_t>(frame.size());
         p->in_port = in_port;
+        p->offload = off;
         burst b;
         b.pkts[0] = p;
         b.count = 1;
@@ -348,14 +349,20 @@ TEST_F(WireguardDatapath, ReplayedForgedAndOutsiderPacketsAreDroppedAndCounted) 
     EXPECT_EQ(run(frame, k_up)->verdict, k_verdict_drop);
     EXPECT_EQ(drops(drop_reason::wg_replayed), 1u);
 
+    // Tampered messages whose UDP checksum still holds (here: none, which IPv4 allows),
+    // so that they reach the AEAD and the index lookup.
+    const auto without_udp_checksum = [](bytes f) {
+        f[14 + 20 + 6] = f[14 + 20 + 7] = 0;
+        return f;
+    };
     bytes forged = from_site(inner);
     forged[forged.size() - 20] ^= 1;  // a ciphertext byte
-    EXPECT_EQ(run(forged, k_up)->verdict, k_verdict_drop);
+    EXPECT_EQ(run(without_udp_checksum(forged), k_up)->verdict, k_verdict_drop);
     EXPECT_EQ(drops(drop_reason::wg_authentication_failed), 1u);
 
     bytes unknown = from_site(inner);
     unknown[14 + 28 + 4] ^= 0xff;  // receiver index
-    EXPECT_EQ(run(unknown, k_up)->verdict, k_verdict_drop);
+    EXPECT_EQ(run(without_udp_checksum(unknown), k_up)->verdict, k_verdict_drop);
     EXPECT_EQ(drops(drop_reason::wg_unknown_index), 1u);
 
     // Authentic, but from a source outside the peer's allowed IPs (cryptokey routing).
@@ -453,6 +460,51 @@ TEST_F(WireguardDatapath, IPv6SourcesWithoutARouteBackAreNotRoamedTo) {
     }
     EXPECT_EQ(drops(drop_reason::wg_unroutable_source), 4u);
     EXPECT_EQ(counters.wg_decrypted.get(), 1u);
+}
+
+// The UDP checksum around a message is checked as a UDP socket would: the AEAD covers
+// the message, not the ports and addresses, and an authentic message with a corrupted
+// source port would otherwise move the endpoint there. Not summed again when the
+// receiver vouched for it (csum_valid) or the frame never left the host (needs_csum).
+TEST_F(WireguardDatapath, UdpChecksumsAreCheckedBeforeTheEndpointCanMove) {
+    const bytes inner = ipv4(k_inner, k_vm1, 17, udp(k_inner, k_vm1, 5000, 40000, payload(40)));
+    constexpr size_t k_sport4 = 14 + 20, k_sport6 = 14 + 40, k_csum = 6;
+    ASSERT_EQ(run(from_site(inner), k_up)->verdict, k_vm) << "a valid IPv4 checksum";
+
+    bytes f = from_site(inner);
+    f[k_sport4 + 1] ^= 0x04;  // source port 51820 -> 51816, checksum left as it was
+    EXPECT_EQ(run(f, k_up)->verdict, k_verdict_drop);
+    EXPECT_EQ(drops(drop_reason::wg_bad_udp_checksum), 1u);
+    EXPECT_EQ(service->status(w.now_ns)[0].endpoint, "203.0.113.2:51820") << "the endpoint did not move";
+
+    f = from_site(inner);
+    f[k_sport4 + k_csum] = f[k_sport4 + k_csum + 1] = 0;  // IPv4 may go without a checksum
+    EXPECT_EQ(run(f, k_up)->verdict, k_vm);
+
+    f = from_site6(inner);
+    f[k_sport6 + 1] ^= 0x04;
+    EXPECT_EQ(run(f, k_up)->verdict, k_verdict_drop);
+    f = from_site6(inner);
+    f[k_sport6 + k_csum] = f[k_sport6 + k_csum + 1] = 0;  // IPv6 may not (RFC 8200 §8.1)
+    EXPECT_EQ(run(f, k_up)->verdict, k_verdict_drop);
+    EXPECT_EQ(drops(drop_reason::wg_bad_udp_checksum), 3u);
+    EXPECT_EQ(service->status(w.now_ns)[0].endpoint, "203.0.113.2:51820");
+
+    // The receiver checked it (a NIC, VIRTIO_NET_HDR_F_DATA_VALID): taken as is.
+    f = from_site6(inner);
+    f[k_sport6 + k_csum] ^= 0xff;
+    EXPECT_EQ(run(f, k_up, offload_info{.csum_valid = 1})->verdict, k_vm);
+    // A local sender left it to offload: the field holds the pseudo-header sum only.
+    f = from_site6(inner);
+    const uint32_t udp_len = uint32_t(f.size() - k_sport6);
+    set16(f.data() + k_sport6 + k_csum, static_cast<uint16_t>(ones_sum(f.data() + 14 + 8, 32, 17 + udp_len)));
+    offload_info partial;
+    partial.needs_csum = 1;
+    partial.csum_start = k_sport6;
+    partial.csum_offset = k_csum;
+    EXPECT_EQ(run(f, k_up, partial)->verdict, k_vm);
+    EXPECT_EQ(drops(drop_reason::wg_bad_udp_checksum), 3u);
+    EXPECT_EQ(service->status(w.now_ns)[0].endpoint, "[2001:db8:1::2]:51820");
 }
 
 TEST_F(WireguardDatapath, WithoutKeypairPacketsWaitAndAHandshakeIsAskedFor) {
