@@ -36,6 +36,7 @@
 #include "dataplane/headers.hpp"
 #include "dataplane/io/buffer_pool.hpp"
 #include "dataplane/io/memory/memory_port.hpp"
+#include "dataplane/wg_outer.hpp"
 #include "dataplane/worker.hpp"
 
 namespace {
@@ -101,35 +102,14 @@ std::vector<uint8_t> inner_frame(uint32_t src, uint32_t dst, uint32_t ip_len, co
 
 /// A transport message from the site to our listen socket, over IPv4 or IPv6.
 std::vector<uint8_t> outer_frame(std::span<const uint8_t> msg, bool v6) {
-    const uint32_t udp_len = static_cast<uint32_t>(8 + msg.size());
-    const uint32_t ip_header = v6 ? 40 : 20;
-    std::vector<uint8_t> f;
-    if (v6) {
-        f.assign(14 + ip_header + udp_len, 0);
-        std::memcpy(f.data(), k_up_port_mac, 6);
-        std::memcpy(f.data() + 6, k_neighbour_mac, 6);
-        dp::store16(f.data() + 12, dp::eth::type_ipv6);
-        uint8_t* ip = f.data() + 14;
-        dp::store32(ip, 0x60000000u);
-        dp::store16(ip + 4, static_cast<uint16_t>(udp_len));
-        ip[6] = dp::proto::udp;
-        ip[7] = 64;
-        std::memcpy(ip + 8, k_site6, 16);
-        std::memcpy(ip + 24, k_gw6, 16);
-    } else {
-        f = inner_frame(k_site, k_gw, ip_header + udp_len, k_up_port_mac, k_neighbour_mac);
-    }
-    uint8_t* udp = f.data() + 14 + ip_header;
-    dp::store16(udp, 51820);
-    dp::store16(udp + 2, 51820);
-    dp::store16(udp + 4, static_cast<uint16_t>(udp_len));
-    dp::store16(udp + 6, 0);
-    std::memcpy(udp + 8, msg.data(), msg.size());
-    if (v6) {
-        const uint8_t* ip = f.data() + 14;
-        const uint16_t c = dp::checksum(udp, udp_len, dp::pseudo_header_sum(ip + 8, ip + 24, 16, dp::proto::udp, udp_len));
-        dp::put_raw16(udp + 6, c == 0 ? 0xffff : c);  // 0 means "none", which IPv6 refuses
-    }
+    const dp::wg_endpoint gw = v6 ? dp::wg_endpoint::v6(k_gw6, 51820) : dp::wg_endpoint::v4(k_gw, 51820);
+    const uint32_t outer = dp::wg_outer_size(gw);
+    std::vector<uint8_t> f(14 + outer + msg.size());
+    std::memcpy(f.data(), k_up_port_mac, 6);
+    std::memcpy(f.data() + 6, k_neighbour_mac, 6);
+    dp::store16(f.data() + 12, v6 ? dp::eth::type_ipv6 : dp::eth::type_ipv4);
+    std::memcpy(f.data() + 14 + outer, msg.data(), msg.size());
+    dp::write_wg_outer(f.data() + 14, k_site, k_site6, 51820, gw, static_cast<uint32_t>(msg.size()), 0);
     return f;
 }
 

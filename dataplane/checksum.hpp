@@ -101,4 +101,10 @@ inline uint64_t pseudo_header_sum(const uint8_t* src, const uint8_t* dst, uint32
     return checksum_add(sum, tail, 8);
 }
 
+/// pseudo_header_sum with the addresses of the IPv4 or IPv6 header at ip.
+inline uint64_t pseudo_header_sum_of(const uint8_t* ip, bool v6, uint8_t proto, uint32_t l4_len) {
+    return v6 ? pseudo_header_sum(ip + ipv6::src, ip + ipv6::dst, 16, proto, l4_len)
+              : pseudo_header_sum(ip + ipv4::src, ip + ipv4::dst, 4, proto, l4_len);
+}
+
 }  // namespace eg::dp

@@ -96,9 +96,7 @@ uint32_t segment_gso(const packet& p, port_io& pool, packet** out_pkts, uint32_t
             store16(l4 + 4, static_cast<uint16_t>(l4_len));
         }
         store16(l4 + csum_at, 0);
-        const uint64_t pseudo = v6 ? pseudo_header_sum(qip + ipv6::src, qip + ipv6::dst, 16, l4_proto, l4_len)
-                                   : pseudo_header_sum(qip + ipv4::src, qip + ipv4::dst, 4, l4_proto, l4_len);
-        uint16_t c = checksum(l4, l4_len, pseudo);
+        uint16_t c = checksum(l4, l4_len, pseudo_header_sum_of(qip, v6, l4_proto, l4_len));
         if (c == 0 && !tcp) {
             c = 0xffff;  // UDP (RFC 768): 0 means "no checksum"
         }

@@ -57,7 +57,7 @@ inline uint32_t write_wg_outer(uint8_t* ip, uint32_t src4, const uint8_t* src6, 
     store16(udp + 4, static_cast<uint16_t>(udp_len));
     store16(udp + 6, 0);
     if (!to.is_v4()) {
-        const uint16_t c = checksum(udp, udp_len, pseudo_header_sum(ip + ipv6::src, ip + ipv6::dst, 16, proto::udp, udp_len));
+        const uint16_t c = checksum(udp, udp_len, pseudo_header_sum_of(ip, true, proto::udp, udp_len));
         put_raw16(udp + 6, c == 0 ? 0xffff : c);  // 0 would mean "no checksum", forbidden here
     }
     return static_cast<uint32_t>(udp + udp_len - ip);

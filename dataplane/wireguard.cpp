@@ -19,7 +19,6 @@ namespace eg::dp {
 
 namespace {
 
-constexpr uint32_t k_udp_header = k_wg_udp_header;
 /// At most one want_handshake event per peer in this interval: the control thread's
 /// timers rate-limit initiations to one per REKEY_TIMEOUT anyway.
 constexpr uint64_t k_handshake_ask_interval_ns = 1'000'000'000ULL;
@@ -187,9 +186,7 @@ bool udp_checksum_acceptable(const packet& p, const uint8_t* ip, const uint8_t* 
     if (raw16(udp + 6) == 0) {
         return !outer6;
     }
-    const uint64_t pseudo = outer6 ? pseudo_header_sum(ip + ipv6::src, ip + ipv6::dst, 16, proto::udp, udp_len)
-                                   : pseudo_header_sum(ip + ipv4::src, ip + ipv4::dst, 4, proto::udp, udp_len);
-    return checksum(udp, udp_len, pseudo) == 0;
+    return checksum(udp, udp_len, pseudo_header_sum_of(ip, outer6, proto::udp, udp_len)) == 0;
 }
 
 /// The inner IPv6 header holds together and may be routed (RFC 8200, RFC 4291 scopes).
@@ -211,7 +208,7 @@ uint16_t wireguard_listener(const packet& p, const snapshot& s) {
         return k_no_wg_tunnel;
     }
     const uint32_t ihl = (ip[ipv4::ver_ihl] & 0xf) * 4u;
-    if (load16(ip + ipv4::total_len) < ihl + k_udp_header) {
+    if (load16(ip + ipv4::total_len) < ihl + k_wg_udp_header) {
         return k_no_wg_tunnel;
     }
     return s.wg.listener(load32(ip + ipv4::dst), load16(ip + ihl + 2));
@@ -221,7 +218,7 @@ uint16_t wireguard_listener6(const packet& p, const snapshot& s) {
     // classify_ipv6 checked the payload length against the frame. Only UDP right after
     // the fixed header: WireGuard's peers send nothing else.
     const uint8_t* ip = p.l3();
-    if (ip[ipv6::next_header] != proto::udp || load16(ip + ipv6::payload_len) < k_udp_header) {
+    if (ip[ipv6::next_header] != proto::udp || load16(ip + ipv6::payload_len) < k_wg_udp_header) {
         return k_no_wg_tunnel;
     }
     return s.wg.listener6(ip + ipv6::dst, load16(ip + ipv6::header_len + 2));
@@ -249,7 +246,7 @@ wg_rx wireguard_receive(packet& p, const snapshot& s, worker_context& w, uint16_
         udp_room = load16(ip + ipv4::total_len) - ihl;  // wireguard_listener: total_len >= ihl + 8
     }
     const uint32_t udp_len = load16(udp + 4);
-    if (udp_len < k_udp_header || udp_len > udp_room || w.wg == nullptr) [[unlikely]] {
+    if (udp_len < k_wg_udp_header || udp_len > udp_room || w.wg == nullptr) [[unlikely]] {
         w.drop(p, drop_reason::wg_malformed);
         return wg_rx::consumed;
     }
@@ -257,8 +254,8 @@ wg_rx wireguard_receive(packet& p, const snapshot& s, worker_context& w, uint16_
         w.drop(p, drop_reason::wg_bad_udp_checksum);
         return wg_rx::consumed;
     }
-    uint8_t* msg = udp + k_udp_header;
-    const uint32_t msg_len = udp_len - k_udp_header;
+    uint8_t* msg = udp + k_wg_udp_header;
+    const uint32_t msg_len = udp_len - k_wg_udp_header;
     crypto::message_type type{};
     if (crypto::peek_type(std::span<const uint8_t>(msg, msg_len), type) != crypto::parse_error::ok) [[unlikely]] {
         w.drop(p, drop_reason::wg_malformed);
